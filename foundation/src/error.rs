@@ -1,0 +1,51 @@
+//! The foundation's error type.
+
+use std::path::PathBuf;
+
+/// Result alias for foundation operations.
+pub type Result<T, E = FoundationError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the foundation.
+#[derive(Debug, thiserror::Error)]
+pub enum FoundationError {
+    /// An I/O operation on the series failed.
+    #[error("series i/o error at {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A record in the series could not be decoded although its checksum matched.
+    #[error("series record {seq} at offset {offset} in {path} does not decode: {reason}")]
+    Corrupt {
+        /// The file involved.
+        path: PathBuf,
+        /// Byte offset of the record.
+        offset: u64,
+        /// Sequence number expected at this record.
+        seq: u64,
+        /// Why it did not decode.
+        reason: String,
+    },
+    /// An entry could not be encoded.
+    #[error("series entry does not encode: {0}")]
+    Encode(String),
+    /// The series writer has stopped (the node is shutting down or a previous write failed
+    /// fatally).
+    #[error("series writer has stopped")]
+    WriterStopped,
+    /// The series was opened read-only or is locked by another process.
+    #[error("series at {path} is locked by another process")]
+    Locked {
+        /// The directory involved.
+        path: PathBuf,
+    },
+}
+
+impl FoundationError {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}

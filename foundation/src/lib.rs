@@ -1,0 +1,25 @@
+//! # iR³ foundation
+//!
+//! The layer every iR³ app stands on. It holds:
+//!
+//! - the [`series`]: each node's durable, append-only event log. Every fact an app learns is
+//!   appended to it, and every piece of app state is derived from it by replay;
+//! - the [`intent`] types and the [`outbox`] through which apps declare intents to peers, fire and
+//!   forget (pure flux: pushing never waits on a network).
+//!
+//! It knows nothing about Ethereum: apps (the EVM gateway first) store their own events as opaque
+//! payloads tagged with the app's name. The DHT, peer replies and chunk storage arrive in later
+//! layers of this crate.
+
+pub mod error;
+pub mod intent;
+pub mod outbox;
+pub mod series;
+
+pub use error::{FoundationError, Result};
+pub use intent::{Intent, IntentId, IntentRecord};
+pub use outbox::{Outbox, DEFAULT_OUTBOX_CAPACITY};
+pub use series::{
+    append, append_blocking, Entry, EntryBody, MemorySeries, Series, SeriesConfig, SeriesHandle,
+    SeriesLog, Seq,
+};
