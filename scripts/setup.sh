@@ -21,7 +21,7 @@ fi
 
 if [[ $need_ci -eq 1 ]]; then
   echo "setup: npm ci in $SCRIPTS_DIR" >&2
-  (cd "$SCRIPTS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$SCRIPTS_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
   touch "$STAMP"
 else
   echo "setup: node_modules up to date" >&2
@@ -52,8 +52,8 @@ if [[ "${SKIP_BUILD:-0}" != "1" ]]; then
   done
 fi
 
-echo "FORGE=$FORGE"
-echo "CAST=$CAST"
-echo "ANVIL=$ANVIL"
-echo "SOLC_SHIM=$SHIM"
-echo "ARTIFACTS=$CONTRACTS_DIR/out"
+printf 'FORGE=%q\n' "$FORGE"
+printf 'CAST=%q\n' "$CAST"
+printf 'ANVIL=%q\n' "$ANVIL"
+printf 'SOLC_SHIM=%q\n' "$SHIM"
+printf 'ARTIFACTS=%q\n' "$CONTRACTS_DIR/out"

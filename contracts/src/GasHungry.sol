@@ -42,12 +42,17 @@ contract GasHungry {
         if (left < 140_000) revert NotEnoughGas(left, 140_000);
     }
 
-    /// Writes a fresh storage slot then clears it: the SSTORE refund (EIP-3529,
-    /// capped at gasUsed/5) makes the final gasUsed lower than the gas needed
-    /// during execution.
+    /// Writes a fresh storage slot (in a self-call, so the optimizer cannot drop
+    /// the store) then clears it: the SSTORE refund (EIP-3529, capped at
+    /// gasUsed/5) makes the final gasUsed lower than the gas needed during
+    /// execution.
     function refund() external {
-        scratch = 1;
+        this.setScratch(1);
         scratch = 0;
         hits += 1;
+    }
+
+    function setScratch(uint256 v) external {
+        scratch = v;
     }
 }

@@ -1,1 +1,28 @@
-//! placeholder
+//! # iR³ EVM app
+//!
+//! The Ethereum gateway app of iR³: revm execution, block building, the transaction pool, fee
+//! rules, and the chain state derived from the foundation's series (accounts, code, storage,
+//! blocks, receipts and logs, at every height).
+//!
+//! It is not the JSON-RPC server (that is `ir3-rpc`) and it holds no network code: locally
+//! executed transactions are pushed as `execute_eth_tx` intents into the foundation's outbox.
+
+pub mod accounts;
+pub mod block;
+pub mod call;
+pub mod chain;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod execute;
+pub mod node;
+pub mod pool;
+pub mod queries;
+pub mod state;
+pub mod submit;
+
+pub use accounts::DevAccounts;
+pub use block::{SignedTx, StoredBlock};
+pub use config::ChainConfig;
+pub use error::{EvmError, Result};
+pub use node::{EvmNode, MiningMode, NodeOptions};

@@ -1,0 +1,194 @@
+//! Sealed blocks as the chain keeps them, and their JSON-RPC shapes.
+
+use std::sync::Arc;
+
+use alloy_consensus::{
+    transaction::Recovered, Header, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope,
+};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, Bytes, Log, B256, U256};
+use alloy_rpc_types_eth as rpc;
+
+use crate::error::{EvmError, Result};
+
+/// A transaction with its recovered sender, hash and raw encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTx {
+    /// The decoded transaction.
+    pub envelope: TxEnvelope,
+    /// The recovered sender.
+    pub sender: Address,
+    /// The transaction hash.
+    pub hash: B256,
+    /// Its EIP-2718 encoding.
+    pub raw: Bytes,
+}
+
+impl SignedTx {
+    /// Decodes raw EIP-2718 bytes and recovers the sender.
+    pub fn decode(raw: &[u8]) -> Result<Self> {
+        use alloy_consensus::transaction::SignerRecoverable;
+        let mut slice = raw;
+        let envelope =
+            TxEnvelope::decode_2718(&mut slice).map_err(|e| EvmError::TxDecode(e.to_string()))?;
+        if !slice.is_empty() {
+            return Err(EvmError::TxDecode(format!("{} trailing bytes", slice.len())));
+        }
+        if envelope.is_eip4844() {
+            return Err(EvmError::UnsupportedTxType("blob transactions (EIP-4844)".into()));
+        }
+        let sender = envelope.recover_signer().map_err(|_| EvmError::InvalidSignature)?;
+        let hash = *envelope.tx_hash();
+        Ok(Self { envelope, sender, hash, raw: Bytes::copy_from_slice(raw) })
+    }
+
+    /// Wraps an already signed envelope.
+    pub fn from_envelope(envelope: TxEnvelope, sender: Address) -> Self {
+        let raw = Bytes::from(envelope.encoded_2718());
+        let hash = *envelope.tx_hash();
+        Self { envelope, sender, hash, raw }
+    }
+
+    /// The transaction's nonce.
+    pub fn nonce(&self) -> u64 {
+        self.envelope.nonce()
+    }
+
+    /// The most this transaction can cost its sender: `gas_limit * max_fee + value`.
+    pub fn max_cost(&self) -> U256 {
+        U256::from(self.envelope.gas_limit())
+            .saturating_mul(U256::from(self.envelope.max_fee_per_gas()))
+            .saturating_add(self.envelope.value())
+    }
+}
+
+/// A receipt as the chain keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    /// The consensus receipt (status, cumulative gas, logs, bloom).
+    pub envelope: ReceiptEnvelope<Log>,
+    /// Gas used by this transaction alone.
+    pub gas_used: u64,
+    /// Price paid per gas.
+    pub effective_gas_price: u128,
+    /// Address of the contract created, if any.
+    pub contract_address: Option<Address>,
+    /// Index of this receipt's first log within the block.
+    pub first_log_index: u64,
+}
+
+/// A sealed block with its transactions and receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// The header.
+    pub header: Header,
+    /// The header's hash.
+    pub hash: B256,
+    /// Transactions in order.
+    pub transactions: Vec<Arc<SignedTx>>,
+    /// Receipts in the same order.
+    pub receipts: Vec<StoredReceipt>,
+    /// Size of the RLP-encoded block, in bytes.
+    pub size: u64,
+}
+
+impl StoredBlock {
+    /// The block number.
+    pub fn number(&self) -> u64 {
+        self.header.number
+    }
+
+    /// The JSON-RPC transaction object of the transaction at `index`.
+    pub fn rpc_transaction(&self, index: usize) -> Option<rpc::Transaction> {
+        let tx = self.transactions.get(index)?;
+        Some(rpc::Transaction {
+            inner: Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
+            block_hash: Some(self.hash),
+            block_number: Some(self.header.number),
+            transaction_index: Some(index as u64),
+            effective_gas_price: Some(
+                tx.envelope.effective_gas_price(self.header.base_fee_per_gas),
+            ),
+            block_timestamp: Some(self.header.timestamp),
+        })
+    }
+
+    /// The JSON-RPC logs of the receipt at `index`.
+    pub fn rpc_logs(&self, index: usize) -> Vec<rpc::Log> {
+        let (Some(tx), Some(receipt)) = (self.transactions.get(index), self.receipts.get(index))
+        else {
+            return Vec::new();
+        };
+        receipt
+            .envelope
+            .logs()
+            .iter()
+            .enumerate()
+            .map(|(i, log)| rpc::Log {
+                inner: log.clone(),
+                block_hash: Some(self.hash),
+                block_number: Some(self.header.number),
+                block_timestamp: Some(self.header.timestamp),
+                transaction_hash: Some(tx.hash),
+                transaction_index: Some(index as u64),
+                log_index: Some(receipt.first_log_index + i as u64),
+                removed: false,
+            })
+            .collect()
+    }
+
+    /// The JSON-RPC receipt of the transaction at `index`.
+    pub fn rpc_receipt(&self, index: usize) -> Option<rpc::TransactionReceipt> {
+        let tx = self.transactions.get(index)?;
+        let receipt = self.receipts.get(index)?;
+        let logs = self.rpc_logs(index);
+        let consensus = receipt.envelope.as_receipt_with_bloom()?;
+        let inner = ReceiptEnvelope::from_typed(
+            tx.envelope.tx_type(),
+            ReceiptWithBloom {
+                receipt: alloy_consensus::Receipt {
+                    status: consensus.receipt.status,
+                    cumulative_gas_used: consensus.receipt.cumulative_gas_used,
+                    logs,
+                },
+                logs_bloom: consensus.logs_bloom,
+            },
+        );
+        Some(rpc::TransactionReceipt {
+            inner,
+            transaction_hash: tx.hash,
+            transaction_index: Some(index as u64),
+            block_hash: Some(self.hash),
+            block_number: Some(self.header.number),
+            gas_used: receipt.gas_used,
+            effective_gas_price: receipt.effective_gas_price,
+            blob_gas_used: None,
+            blob_gas_price: None,
+            from: tx.sender,
+            to: tx.envelope.to(),
+            contract_address: receipt.contract_address,
+        })
+    }
+
+    /// The JSON-RPC block object, with hashes or full transactions.
+    pub fn rpc_block(&self, full: bool) -> rpc::Block {
+        let transactions = if full {
+            rpc::BlockTransactions::Full(
+                (0..self.transactions.len()).filter_map(|i| self.rpc_transaction(i)).collect(),
+            )
+        } else {
+            rpc::BlockTransactions::Hashes(self.transactions.iter().map(|tx| tx.hash).collect())
+        };
+        rpc::Block {
+            header: rpc::Header {
+                hash: self.hash,
+                inner: self.header.clone(),
+                total_difficulty: Some(U256::ZERO),
+                size: Some(U256::from(self.size)),
+            },
+            uncles: Vec::new(),
+            transactions,
+            withdrawals: self.header.withdrawals_root.map(|_| Default::default()),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The chain derived from the series: versioned state, sealed blocks and their indexes.
+
+use std::{collections::HashMap, sync::Arc};
+
+use alloy_consensus::{
+    constants::EMPTY_WITHDRAWALS, proofs, Header, TxReceipt, EMPTY_OMMER_ROOT_HASH,
+};
+use alloy_eips::{
+    calc_next_block_base_fee, eip1559::BaseFeeParams, eip7685::EMPTY_REQUESTS_HASH, BlockId,
+    BlockNumberOrTag,
+};
+use alloy_primitives::{keccak256, Bloom, B256, B64, U256};
+use alloy_rlp::Encodable;
+use alloy_trie::KECCAK_EMPTY;
+use revm::primitives::hardfork::SpecId;
+
+use crate::{
+    block::{SignedTx, StoredBlock},
+    config::ChainConfig,
+    error::{EvmError, Result},
+    events::BlockContext,
+    execute::BlockExecution,
+    state::{AccountRecord, StateAt, VersionedState},
+};
+
+/// The chain: configuration, world state with history, and every sealed block.
+#[derive(Debug)]
+pub struct Chain {
+    config: ChainConfig,
+    state: VersionedState,
+    blocks: Vec<Arc<StoredBlock>>,
+    block_hashes: Vec<B256>,
+    by_hash: HashMap<B256, u64>,
+    tx_index: HashMap<B256, (u64, u32)>,
+}
+
+impl Chain {
+    /// Builds the genesis block of a chain.
+    pub fn genesis(config: ChainConfig) -> Self {
+        let mut state = VersionedState::default();
+        for (address, balance) in &config.alloc {
+            state.set_account(
+                *address,
+                0,
+                Some(AccountRecord { balance: *balance, nonce: 0, code_hash: KECCAK_EMPTY }),
+            );
+        }
+        let mut chain = Self {
+            config,
+            state,
+            blocks: Vec::new(),
+            block_hashes: Vec::new(),
+            by_hash: HashMap::new(),
+            tx_index: HashMap::new(),
+        };
+        let context = BlockContext {
+            number: 0,
+            timestamp: chain.config.genesis_timestamp,
+            base_fee: chain.config.initial_base_fee,
+            gas_limit: chain.config.gas_limit,
+            coinbase: chain.config.coinbase,
+            prevrandao: B256::ZERO,
+        };
+        let genesis = chain.seal(&context, BlockExecution::default());
+        chain.publish(genesis);
+        chain
+    }
+
+    /// The chain's configuration.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The latest sealed block.
+    pub fn head(&self) -> &Arc<StoredBlock> {
+        self.blocks.last().expect("the genesis block always exists")
+    }
+
+    /// Number of the latest sealed block.
+    pub fn head_number(&self) -> u64 {
+        self.head().number()
+    }
+
+    /// The world state with its history.
+    pub fn state(&self) -> &VersionedState {
+        &self.state
+    }
+
+    /// A revm-readable view of the state after block `number`.
+    pub fn state_at(&self, number: u64) -> StateAt<'_> {
+        StateAt { state: &self.state, block: number, block_hashes: &self.block_hashes }
+    }
+
+    /// The context of the next block, sealed at wall-clock time `now` (seconds).
+    pub fn next_context(&self, now: u64) -> BlockContext {
+        let head = self.head();
+        BlockContext {
+            number: head.number() + 1,
+            timestamp: now.max(head.header.timestamp + 1),
+            base_fee: self.next_base_fee(),
+            gas_limit: self.config.gas_limit,
+            coinbase: self.config.coinbase,
+            prevrandao: keccak256(head.hash),
+        }
+    }
+
+    /// Base fee of the next block under the EIP-1559 update rule.
+    pub fn next_base_fee(&self) -> u64 {
+        let head = &self.head().header;
+        match head.base_fee_per_gas {
+            Some(base_fee) if self.config.spec >= SpecId::LONDON => calc_next_block_base_fee(
+                head.gas_used,
+                head.gas_limit,
+                base_fee,
+                BaseFeeParams::ethereum(),
+            ),
+            _ => 0,
+        }
+    }
+
+    /// Commits an executed block's state changes and builds its header. The block is not visible
+    /// to readers until [`Chain::publish`]; [`Chain::rollback`] undoes the commit.
+    pub fn seal(&mut self, context: &BlockContext, execution: BlockExecution) -> StoredBlock {
+        let spec = self.config.spec;
+        self.state.commit(context.number, execution.changes);
+        let state_root = self.state.state_root();
+        let (transactions, receipts): (Vec<_>, Vec<_>) = execution.included.into_iter().unzip();
+        let envelopes: Vec<_> = transactions.iter().map(|tx: &Arc<SignedTx>| &tx.envelope).collect();
+        let receipt_envelopes: Vec<_> = receipts.iter().map(|r| &r.envelope).collect();
+        let logs_bloom = receipt_envelopes.iter().fold(Bloom::ZERO, |mut bloom, r| {
+            bloom.accrue_bloom(&r.bloom());
+            bloom
+        });
+        let header = Header {
+            parent_hash: self.blocks.last().map(|b| b.hash).unwrap_or_default(),
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: context.coinbase,
+            state_root,
+            transactions_root: proofs::calculate_transaction_root(&envelopes),
+            receipts_root: proofs::calculate_receipt_root(&receipt_envelopes),
+            logs_bloom,
+            difficulty: U256::ZERO,
+            number: context.number,
+            gas_limit: context.gas_limit,
+            gas_used: execution.gas_used,
+            timestamp: context.timestamp,
+            extra_data: Default::default(),
+            mix_hash: context.prevrandao,
+            nonce: B64::ZERO,
+            base_fee_per_gas: (spec >= SpecId::LONDON).then_some(context.base_fee),
+            withdrawals_root: (spec >= SpecId::SHANGHAI).then_some(EMPTY_WITHDRAWALS),
+            blob_gas_used: (spec >= SpecId::CANCUN).then_some(0),
+            excess_blob_gas: (spec >= SpecId::CANCUN).then_some(0),
+            parent_beacon_block_root: (spec >= SpecId::CANCUN).then_some(B256::ZERO),
+            requests_hash: (spec >= SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH),
+            ..Default::default()
+        };
+        let hash = header.hash_slow();
+        let size = header.length()
+            + transactions.iter().map(|tx| tx.raw.len()).sum::<usize>()
+            + 8;
+        StoredBlock { header, hash, transactions, receipts, size: size as u64 }
+    }
+
+    /// Makes a sealed block the new head.
+    pub fn publish(&mut self, block: StoredBlock) -> Arc<StoredBlock> {
+        let number = block.number();
+        for (index, tx) in block.transactions.iter().enumerate() {
+            self.tx_index.insert(tx.hash, (number, index as u32));
+        }
+        self.by_hash.insert(block.hash, number);
+        self.block_hashes.push(block.hash);
+        let block = Arc::new(block);
+        self.blocks.push(block.clone());
+        block
+    }
+
+    /// Undoes the state commit of a block that was sealed but not published.
+    pub fn rollback(&mut self) {
+        self.state.truncate_after(self.head_number());
+    }
+
+    /// Resolves a block tag or number to a block number that exists.
+    pub fn resolve_number(&self, tag: BlockNumberOrTag) -> Result<u64> {
+        let head = self.head_number();
+        match tag {
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized => Ok(head),
+            BlockNumberOrTag::Earliest => Ok(0),
+            BlockNumberOrTag::Number(n) if n <= head => Ok(n),
+            BlockNumberOrTag::Number(_) => Err(EvmError::BlockNotFound("header not found".into())),
+        }
+    }
+
+    /// Resolves a block id (tag, number or EIP-1898 hash) to a block number that exists.
+    pub fn resolve(&self, id: Option<BlockId>) -> Result<u64> {
+        match id.unwrap_or_default() {
+            BlockId::Number(tag) => self.resolve_number(tag),
+            BlockId::Hash(hash) => self
+                .by_hash
+                .get(&hash.block_hash)
+                .copied()
+                .ok_or_else(|| EvmError::BlockNotFound(format!("block {} not found", hash.block_hash))),
+        }
+    }
+
+    /// The block with this number.
+    pub fn block(&self, number: u64) -> Option<&Arc<StoredBlock>> {
+        usize::try_from(number).ok().and_then(|n| self.blocks.get(n))
+    }
+
+    /// The block with this hash.
+    pub fn block_by_hash(&self, hash: B256) -> Option<&Arc<StoredBlock>> {
+        self.by_hash.get(&hash).and_then(|n| self.block(*n))
+    }
+
+    /// The block a resolvable id designates, or `None` (for methods that answer null).
+    pub fn block_by_id(&self, id: BlockId) -> Option<&Arc<StoredBlock>> {
+        self.resolve(Some(id)).ok().and_then(|n| self.block(n))
+    }
+
+    /// Where a mined transaction sits: its block and index.
+    pub fn locate_tx(&self, hash: B256) -> Option<(&Arc<StoredBlock>, usize)> {
+        let (number, index) = self.tx_index.get(&hash)?;
+        Some((self.block(*number)?, *index as usize))
+    }
+
+    /// Whether a transaction with this hash is mined.
+    pub fn contains_tx(&self, hash: &B256) -> bool {
+        self.tx_index.contains_key(hash)
+    }
+
+    /// Every sealed block, oldest first.
+    pub fn blocks(&self) -> &[Arc<StoredBlock>] {
+        &self.blocks
+    }
+
+    /// Latest nonce of an account.
+    pub fn latest_nonce(&self, address: alloy_primitives::Address) -> u64 {
+        self.state.account_at(address, self.head_number()).map(|a| a.nonce).unwrap_or_default()
+    }
+
+    /// Latest balance of an account.
+    pub fn latest_balance(&self, address: alloy_primitives::Address) -> U256 {
+        self.state.account_at(address, self.head_number()).map(|a| a.balance).unwrap_or_default()
+    }
+
+    /// Total of the `cumulative_gas_used` of a block's receipts (its gas used).
+    pub fn block_gas_used(block: &StoredBlock) -> u64 {
+        block.receipts.last().map(|r| r.envelope.cumulative_gas_used()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,72 @@
+//! Chain configuration: what the genesis of a chain is made of.
+
+use alloy_primitives::{Address, U256};
+use revm::primitives::hardfork::SpecId;
+use serde::{Deserialize, Serialize};
+
+/// Anvil's default chain id for dev chains, and ours.
+pub const DEFAULT_CHAIN_ID: u64 = 1337;
+/// Default block gas limit (Anvil's).
+pub const DEFAULT_GAS_LIMIT: u64 = 30_000_000;
+/// Base fee of the first block: 1 gwei.
+pub const INITIAL_BASE_FEE: u64 = 1_000_000_000;
+/// Default balance of each dev account: 10 000 ether.
+pub const DEFAULT_DEV_BALANCE_ETH: u64 = 10_000;
+/// The dev mnemonic every Ethereum tool knows.
+pub const DEFAULT_MNEMONIC: &str = "test test test test test test test test test test test junk";
+/// Number of dev accounts derived by default.
+pub const DEFAULT_DEV_ACCOUNTS: usize = 10;
+/// Default priority fee suggested to clients: 1 gwei.
+pub const DEFAULT_PRIORITY_FEE: u128 = 1_000_000_000;
+
+/// The facts a chain starts from. Recorded as the first event of the series, so a restarted
+/// node derives the same chain whatever its command line says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainConfig {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Hardfork rules the chain runs under.
+    pub spec: SpecId,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// Base fee of block 1.
+    pub initial_base_fee: u64,
+    /// Timestamp of the genesis block.
+    pub genesis_timestamp: u64,
+    /// Accounts funded at genesis.
+    pub alloc: Vec<(Address, U256)>,
+    /// Coinbase of sealed blocks.
+    pub coinbase: Address,
+}
+
+impl ChainConfig {
+    /// A dev chain with the given funded accounts.
+    pub fn dev(chain_id: u64, alloc: Vec<(Address, U256)>, genesis_timestamp: u64) -> Self {
+        Self {
+            chain_id,
+            spec: SpecId::OSAKA,
+            gas_limit: DEFAULT_GAS_LIMIT,
+            initial_base_fee: INITIAL_BASE_FEE,
+            genesis_timestamp,
+            alloc,
+            coinbase: Address::ZERO,
+        }
+    }
+}
+
+/// Parses a hardfork name the way Anvil's `--hardfork` does (case-insensitive, `latest`
+/// meaning the newest one revm implements).
+pub fn parse_hardfork(name: &str) -> Option<SpecId> {
+    let spec = match name.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
+        "latest" | "osaka" => SpecId::OSAKA,
+        "prague" | "pectra" => SpecId::PRAGUE,
+        "cancun" | "dencun" => SpecId::CANCUN,
+        "shanghai" | "shapella" => SpecId::SHANGHAI,
+        "paris" | "merge" => SpecId::MERGE,
+        "london" => SpecId::LONDON,
+        "berlin" => SpecId::BERLIN,
+        "istanbul" => SpecId::ISTANBUL,
+        _ => return None,
+    };
+    Some(spec)
+}

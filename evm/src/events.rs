@@ -1,0 +1,104 @@
+//! The EVM app's facts, as kept in the series (postcard-encoded inside
+//! [`EntryBody::App`](ir3_foundation::EntryBody::App) with app name [`EVM_APP`]).
+
+use alloy_primitives::{Address, Bytes, B256};
+use ir3_foundation::{EntryBody, FoundationError};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::ChainConfig,
+    error::{EvmError, Result},
+};
+
+/// The app name under which EVM events are stored.
+pub const EVM_APP: &str = "evm";
+/// The intent kind pushed for every locally executed transaction.
+pub const EXECUTE_ETH_TX: &str = "execute_eth_tx";
+
+/// The block context a block ran in: everything besides its transactions that execution
+/// depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockContext {
+    /// Block number.
+    pub number: u64,
+    /// Block timestamp (seconds).
+    pub timestamp: u64,
+    /// Base fee per gas.
+    pub base_fee: u64,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Fee recipient.
+    pub coinbase: Address,
+    /// The `prevrandao` value (mix hash).
+    pub prevrandao: B256,
+}
+
+/// One EVM fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EvmEvent {
+    /// The chain was created with this configuration. Always the first EVM event.
+    Genesis(ChainConfig),
+    /// A transaction was accepted into the pool without being mined yet (future nonce, or
+    /// mining off). Replay puts it back in the pool unless a later block included it.
+    TxPooled {
+        /// EIP-2718 encoding of the signed transaction.
+        raw: Bytes,
+    },
+    /// A transaction was executed in the block being sealed.
+    TxExecuted {
+        /// The block it ran in.
+        block: u64,
+        /// Its index in that block.
+        index: u32,
+        /// EIP-2718 encoding of the signed transaction.
+        raw: Bytes,
+    },
+    /// A block was sealed. Its transactions are the `TxExecuted` events just before it.
+    BlockSealed {
+        /// The context it ran in.
+        context: BlockContext,
+        /// Number of transactions in it.
+        tx_count: u32,
+        /// Its hash, checked again on replay.
+        hash: B256,
+    },
+    /// Pooled transactions were dropped (replaced by a higher-fee one, or evicted).
+    TxDropped {
+        /// Hashes of the dropped transactions.
+        hashes: Vec<B256>,
+    },
+}
+
+impl EvmEvent {
+    /// Wraps the event into a series entry body.
+    pub fn to_body(&self) -> Result<EntryBody> {
+        let payload = postcard::to_allocvec(self)
+            .map_err(|e| EvmError::Series(FoundationError::Encode(e.to_string())))?;
+        Ok(EntryBody::App { app: EVM_APP.to_string(), payload })
+    }
+
+    /// Decodes an EVM event from a series entry body; `None` for other apps' entries.
+    pub fn from_body(body: &EntryBody) -> Option<Result<Self>> {
+        match body {
+            EntryBody::App { app, payload } if app == EVM_APP => Some(
+                postcard::from_bytes(payload)
+                    .map_err(|e| EvmError::Internal(format!("undecodable evm event: {e}"))),
+            ),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_entry_bodies() {
+        let event = EvmEvent::TxExecuted { block: 7, index: 2, raw: Bytes::from(vec![2, 3]) };
+        let body = event.to_body().unwrap();
+        assert_eq!(EvmEvent::from_body(&body).unwrap().unwrap(), event);
+        let other = EntryBody::App { app: "money".into(), payload: vec![] };
+        assert!(EvmEvent::from_body(&other).is_none());
+    }
+}

@@ -1,0 +1,228 @@
+//! Running transactions through revm on top of a [`StateAt`] view.
+
+use std::{collections::HashSet, sync::Arc};
+
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, Transaction as _};
+use alloy_eips::eip7840::BlobParams;
+use alloy_primitives::{Address, Bytes, Log, U256};
+use alloy_sol_types::{Panic, Revert, SolError};
+use revm::{
+    context::{
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
+        BlockEnv, CfgEnv, TxEnv,
+    },
+    context_interface::{block::BlobExcessGasAndPrice, either::Either},
+    database_interface::WrapDatabaseRef,
+    primitives::{hardfork::SpecId, TxKind},
+    state::EvmState,
+    Context, ExecuteEvm, MainBuilder, MainContext,
+};
+
+use crate::{
+    block::{SignedTx, StoredReceipt},
+    config::ChainConfig,
+    error::EvmError,
+    events::BlockContext,
+    state::{StateAt, StateReadError},
+};
+
+/// The revm configuration and block environment for a block of this chain.
+pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEnv) {
+    let mut cfg = CfgEnv::new_with_spec(config.spec);
+    cfg.chain_id = config.chain_id;
+    let block = BlockEnv {
+        number: U256::from(context.number),
+        beneficiary: context.coinbase,
+        timestamp: U256::from(context.timestamp),
+        gas_limit: context.gas_limit,
+        basefee: context.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(context.prevrandao),
+        blob_excess_gas_and_price: (config.spec >= SpecId::CANCUN).then(|| {
+            BlobExcessGasAndPrice::new(0, BlobParams::prague().update_fraction as u64)
+        }),
+        ..Default::default()
+    };
+    (cfg, block)
+}
+
+/// Converts a signed transaction into revm's transaction environment.
+pub fn tx_env(tx: &SignedTx) -> TxEnv {
+    let envelope = &tx.envelope;
+    TxEnv {
+        tx_type: envelope.tx_type() as u8,
+        caller: tx.sender,
+        gas_limit: envelope.gas_limit(),
+        gas_price: envelope.max_fee_per_gas(),
+        kind: envelope.kind(),
+        value: envelope.value(),
+        data: envelope.input().clone(),
+        nonce: envelope.nonce(),
+        chain_id: envelope.chain_id(),
+        access_list: envelope.access_list().cloned().unwrap_or_default(),
+        gas_priority_fee: envelope.max_priority_fee_per_gas(),
+        blob_hashes: envelope.blob_versioned_hashes().map(<[_]>::to_vec).unwrap_or_default(),
+        max_fee_per_blob_gas: envelope.max_fee_per_blob_gas().unwrap_or_default(),
+        authorization_list: envelope
+            .authorization_list()
+            .map(|list| list.iter().cloned().map(Either::Left).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// What happened to the candidate transactions of one block.
+#[derive(Debug, Default)]
+pub struct BlockExecution {
+    /// Included transactions and their receipts, in order.
+    pub included: Vec<(Arc<SignedTx>, StoredReceipt)>,
+    /// Transactions the EVM refused, with why.
+    pub rejected: Vec<(Arc<SignedTx>, EvmError)>,
+    /// Transactions left for a later block (no room, or an earlier one of the sender failed).
+    pub deferred: Vec<Arc<SignedTx>>,
+    /// The state changes of the whole block.
+    pub changes: EvmState,
+    /// Total gas used.
+    pub gas_used: u64,
+}
+
+/// Executes candidate transactions in order on top of `parent`, as block `context`.
+pub fn execute_block(
+    parent: StateAt<'_>,
+    config: &ChainConfig,
+    context: &BlockContext,
+    candidates: Vec<Arc<SignedTx>>,
+) -> BlockExecution {
+    let (cfg, block) = evm_env(config, context);
+    let mut evm = Context::mainnet()
+        .with_db(WrapDatabaseRef(parent))
+        .with_cfg(cfg)
+        .with_block(block)
+        .build_mainnet();
+    let mut out = BlockExecution::default();
+    let mut blocked_senders: HashSet<Address> = HashSet::new();
+    let mut log_index = 0u64;
+    for tx in candidates {
+        if blocked_senders.contains(&tx.sender) {
+            out.deferred.push(tx);
+            continue;
+        }
+        if out.gas_used.saturating_add(tx.envelope.gas_limit()) > context.gas_limit {
+            blocked_senders.insert(tx.sender);
+            out.deferred.push(tx);
+            continue;
+        }
+        match evm.transact_one(tx_env(&tx)) {
+            Ok(result) => {
+                let gas_used = result.tx_gas_used();
+                out.gas_used += gas_used;
+                let contract_address = match tx.envelope.kind() {
+                    TxKind::Create => Some(tx.sender.create(tx.nonce())),
+                    TxKind::Call(_) => None,
+                };
+                let success = result.is_success();
+                let logs: Vec<Log> = result.into_logs();
+                let count = logs.len() as u64;
+                let receipt = Receipt {
+                    status: Eip658Value::Eip658(success),
+                    cumulative_gas_used: out.gas_used,
+                    logs,
+                };
+                let envelope = ReceiptEnvelope::from_typed(tx.envelope.tx_type(), receipt.with_bloom());
+                let stored = StoredReceipt {
+                    envelope,
+                    gas_used,
+                    effective_gas_price: tx.envelope.effective_gas_price(Some(context.base_fee)),
+                    contract_address,
+                    first_log_index: log_index,
+                };
+                log_index += count;
+                out.included.push((tx, stored));
+            }
+            Err(error) => {
+                blocked_senders.insert(tx.sender);
+                match &error {
+                    EVMError::Transaction(InvalidTransaction::NonceTooHigh { .. }) => {
+                        out.deferred.push(tx);
+                    }
+                    _ => out.rejected.push((tx, evm_error(error))),
+                }
+            }
+        }
+    }
+    out.changes = evm.finalize();
+    out
+}
+
+/// Maps revm's errors to ours, with geth's wording.
+pub fn evm_error(error: EVMError<StateReadError>) -> EvmError {
+    match error {
+        EVMError::Transaction(invalid) => invalid_tx_error(invalid),
+        EVMError::Header(header) => EvmError::Internal(format!("invalid block header: {header}")),
+        EVMError::Database(db) => EvmError::Internal(db.to_string()),
+        EVMError::Custom(message) => EvmError::Internal(message),
+        EVMError::CustomAny(any) => EvmError::Internal(any.to_string()),
+    }
+}
+
+fn invalid_tx_error(invalid: InvalidTransaction) -> EvmError {
+    match invalid {
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            EvmError::NonceTooLow { got: tx, expected: state }
+        }
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            EvmError::InsufficientFunds { balance: *balance, cost: *fee }
+        }
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            EvmError::IntrinsicGasTooLow { have: gas_limit, want: initial_gas }
+        }
+        InvalidTransaction::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+            EvmError::IntrinsicGasTooLow { have: gas_limit, want: gas_floor }
+        }
+        InvalidTransaction::CallerGasLimitMoreThanBlock
+        | InvalidTransaction::TxGasLimitGreaterThanCap { .. } => EvmError::GasLimitTooHigh,
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => EvmError::TipAboveFeeCap,
+        InvalidTransaction::InvalidChainId => {
+            EvmError::InvalidTransaction("invalid chain id for signer".into())
+        }
+        other => EvmError::InvalidTransaction(other.to_string()),
+    }
+}
+
+/// Turns a finished execution into its output, or the error a client expects for a revert or a
+/// halt.
+pub fn execution_output(result: ExecutionResult<HaltReason>) -> Result<Bytes, EvmError> {
+    match result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => {
+            Err(EvmError::Reverted { reason: decode_revert_reason(&output), output })
+        }
+        ExecutionResult::Halt { reason, .. } => Err(EvmError::Halted(halt_message(&reason))),
+    }
+}
+
+/// Decodes `Error(string)` and `Panic(uint256)` revert data into a human message.
+pub fn decode_revert_reason(output: &[u8]) -> Option<String> {
+    if let Ok(revert) = Revert::abi_decode(output) {
+        return Some(revert.reason);
+    }
+    if let Ok(panic) = Panic::abi_decode(output) {
+        return Some(format!("panic: {:#x}", panic.code));
+    }
+    None
+}
+
+/// Geth's wording for halts.
+pub fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        HaltReason::InvalidJump => "invalid jump destination".into(),
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::StackOverflow => "stack limit reached 1024".into(),
+        HaltReason::CreateCollision => "contract address collision".into(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".into(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
+        HaltReason::CallTooDeep => "max call depth exceeded".into(),
+        other => format!("execution halted: {other:?}"),
+    }
+}

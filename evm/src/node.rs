@@ -1,0 +1,465 @@
+//! The EVM app as a running node: the chain derived from the series, the pool, the miner
+//! thread, and the notifications subscribers listen to.
+//!
+//! Data flow (pure flux): a transaction is validated against the latest state and pooled; the
+//! miner executes pooled transactions into a block, appends `TxExecuted`/`BlockSealed` and the
+//! `execute_eth_tx` intents to the series in one durable batch, and only then publishes the
+//! block and answers the senders. Nothing here waits on a network: intents go to the outbox.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{mpsc as std_mpsc, Arc, Weak},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, Bytes, B256};
+use ir3_foundation::{
+    append, append_blocking, EntryBody, FoundationError, Intent, Outbox, SeriesHandle,
+};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{broadcast, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::{
+    accounts::DevAccounts,
+    block::{SignedTx, StoredBlock},
+    chain::Chain,
+    config::ChainConfig,
+    error::{EvmError, Result},
+    events::{EvmEvent, EVM_APP, EXECUTE_ETH_TX},
+    execute::execute_block,
+    pool::Pool,
+};
+
+/// How long `eth_sendRawTransaction` waits for its automined block before it records the
+/// transaction as pooled and answers anyway.
+pub const AUTOMINE_WAIT: Duration = Duration::from_secs(5);
+/// Capacity of the new-block and new-transaction notification channels.
+pub const NOTIFICATION_CAPACITY: usize = 4096;
+
+/// When blocks are mined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MiningMode {
+    /// Each transaction (or concurrent burst) is mined as soon as it arrives.
+    Auto,
+    /// A block every interval, empty or not.
+    Interval(Duration),
+    /// Only on request.
+    Manual,
+}
+
+/// What a node starts from.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Genesis configuration used when the series is empty.
+    pub chain: ChainConfig,
+    /// The dev accounts whose keys the node holds.
+    pub accounts: DevAccounts,
+    /// Mining mode.
+    pub mining: MiningMode,
+}
+
+enum MinerSignal {
+    /// Mine what is executable in the pool, if anything.
+    Kick,
+}
+
+/// The running EVM app.
+#[derive(Debug)]
+pub struct EvmNode {
+    pub(crate) chain: RwLock<Chain>,
+    pub(crate) pool: Mutex<Pool>,
+    waiters: Mutex<HashMap<B256, oneshot::Sender<Result<()>>>>,
+    series: SeriesHandle,
+    outbox: Outbox,
+    pub(crate) accounts: DevAccounts,
+    mining: MiningMode,
+    miner: std_mpsc::SyncSender<MinerSignal>,
+    new_blocks: broadcast::Sender<Arc<StoredBlock>>,
+    new_transactions: broadcast::Sender<B256>,
+}
+
+impl std::fmt::Debug for MinerSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kick")
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl EvmNode {
+    /// Derives the chain from the series (creating the genesis if the series is new), then
+    /// starts the miner. Must be called from within a tokio runtime.
+    pub fn open(options: NodeOptions, series: SeriesHandle, outbox: Outbox) -> Result<Arc<Self>> {
+        let started = std::time::Instant::now();
+        let (chain, pooled) = match replay(&*series)? {
+            Some(replayed) => {
+                if replayed.0.config() != &options.chain {
+                    info!("series holds an existing chain; its genesis wins over the command line");
+                }
+                replayed
+            }
+            None => {
+                let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
+                append_blocking(&*series, vec![genesis])?;
+                (Chain::genesis(options.chain.clone()), Vec::new())
+            }
+        };
+        append_blocking(
+            &*series,
+            vec![EntryBody::NodeStarted { version: env!("CARGO_PKG_VERSION").to_string() }],
+        )?;
+        info!(
+            head = chain.head_number(),
+            entries = series.len(),
+            pooled = pooled.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "chain derived from the series"
+        );
+        let mut pool = Pool::default();
+        for tx in pooled {
+            if tx.nonce() >= chain.latest_nonce(tx.sender) {
+                let _ = pool.insert(tx);
+            }
+        }
+        let (miner, signals) = std_mpsc::sync_channel(1);
+        let node = Arc::new(Self {
+            chain: RwLock::new(chain),
+            pool: Mutex::new(pool),
+            waiters: Mutex::new(HashMap::new()),
+            series,
+            outbox,
+            accounts: options.accounts,
+            mining: options.mining,
+            miner,
+            new_blocks: broadcast::channel(NOTIFICATION_CAPACITY).0,
+            new_transactions: broadcast::channel(NOTIFICATION_CAPACITY).0,
+        });
+        let weak = Arc::downgrade(&node);
+        let mining = options.mining;
+        std::thread::Builder::new()
+            .name("evm-miner".into())
+            .spawn(move || run_miner(weak, signals, mining))
+            .map_err(|e| EvmError::Internal(format!("cannot start the miner: {e}")))?;
+        if !node.pool.lock().is_empty() {
+            node.kick_miner();
+        }
+        Ok(node)
+    }
+
+    /// The chain's configuration.
+    pub fn config(&self) -> ChainConfig {
+        self.chain.read().config().clone()
+    }
+
+    /// The dev accounts.
+    pub fn accounts(&self) -> &DevAccounts {
+        &self.accounts
+    }
+
+    /// The mining mode.
+    pub fn mining(&self) -> MiningMode {
+        self.mining
+    }
+
+    /// Runs `f` with read access to the chain.
+    pub fn with_chain<T>(&self, f: impl FnOnce(&Chain) -> T) -> T {
+        f(&self.chain.read())
+    }
+
+    /// Subscribes to newly published blocks.
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<StoredBlock>> {
+        self.new_blocks.subscribe()
+    }
+
+    /// Subscribes to hashes of newly accepted transactions.
+    pub fn subscribe_transactions(&self) -> broadcast::Receiver<B256> {
+        self.new_transactions.subscribe()
+    }
+
+    /// A pooled (not yet mined) transaction.
+    pub fn pooled_transaction(&self, hash: &B256) -> Option<Arc<SignedTx>> {
+        self.pool.lock().get(hash)
+    }
+
+    /// The next nonce of an account counting its pooled transactions.
+    pub fn pending_nonce(&self, address: Address) -> u64 {
+        let chain = self.chain.read();
+        let state_nonce = chain.latest_nonce(address);
+        self.pool.lock().pending_nonce(address, state_nonce)
+    }
+
+    fn kick_miner(&self) {
+        let _ = self.miner.try_send(MinerSignal::Kick);
+    }
+
+    /// Accepts raw signed transaction bytes; answers once the transaction is durable (mined in a
+    /// block, or recorded as pooled).
+    pub async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256> {
+        let tx = Arc::new(SignedTx::decode(&raw)?);
+        self.submit(tx).await
+    }
+
+    /// Validates and pools a transaction, then waits until it is durable.
+    pub async fn submit(&self, tx: Arc<SignedTx>) -> Result<B256> {
+        let hash = tx.hash;
+        let (waiter, replaced) = {
+            let chain = self.chain.read();
+            crate::submit::validate(&chain, &tx)?;
+            let state_nonce = chain.latest_nonce(tx.sender);
+            let mut pool = self.pool.lock();
+            let pending_nonce = pool.pending_nonce(tx.sender, state_nonce);
+            let replaced = pool.insert(tx.clone())?;
+            let waiter = (self.mining == MiningMode::Auto && tx.nonce() <= pending_nonce).then(|| {
+                let (sender, receiver) = oneshot::channel();
+                self.waiters.lock().insert(hash, sender);
+                receiver
+            });
+            (waiter, replaced)
+        };
+        if let Some(old) = &replaced {
+            if let Some(waiter) = self.waiters.lock().remove(&old.hash) {
+                let _ = waiter.send(Err(EvmError::InvalidTransaction("replaced".into())));
+            }
+        }
+        let _ = self.new_transactions.send(hash);
+        if let Some(waiter) = waiter {
+            self.kick_miner();
+            match tokio::time::timeout(AUTOMINE_WAIT, waiter).await {
+                Ok(Ok(outcome)) => return outcome.map(|()| hash),
+                Ok(Err(_)) => return Err(EvmError::ShuttingDown),
+                Err(_) => {
+                    self.waiters.lock().remove(&hash);
+                    debug!(%hash, "not mined in time; recording it as pooled");
+                }
+            }
+        }
+        let mut events = vec![EvmEvent::TxPooled { raw: tx.raw.clone() }.to_body()?];
+        if let Some(old) = &replaced {
+            events.push(EvmEvent::TxDropped { hashes: vec![old.hash] }.to_body()?);
+        }
+        if let Err(error) = append(&*self.series, events).await {
+            self.pool.lock().remove(&hash);
+            return Err(error.into());
+        }
+        if self.mining == MiningMode::Auto {
+            self.kick_miner();
+        }
+        Ok(hash)
+    }
+
+    /// Mines one block from the pool. With `allow_empty`, mines even when nothing is
+    /// executable. Runs on the miner thread (it blocks on the series' fsync).
+    fn mine_block(&self, allow_empty: bool) -> Result<Option<Arc<StoredBlock>>> {
+        let (context, mut execution) = {
+            let chain = self.chain.read();
+            let base_fee = chain.next_base_fee();
+            let candidates = self.pool.lock().best(|a| chain.latest_nonce(a), base_fee);
+            if candidates.is_empty() && !allow_empty {
+                return Ok(None);
+            }
+            let context = chain.next_context(unix_now());
+            let parent = chain.state_at(chain.head_number());
+            let execution = execute_block(parent, chain.config(), &context, candidates);
+            (context, execution)
+        };
+        let rejected = std::mem::take(&mut execution.rejected);
+        let deferred = !execution.deferred.is_empty();
+        let mut dropped_events = Vec::new();
+        if !rejected.is_empty() {
+            let hashes = rejected.iter().map(|(tx, _)| tx.hash).collect();
+            dropped_events.push(EvmEvent::TxDropped { hashes }.to_body()?);
+        }
+        if execution.included.is_empty() && !allow_empty {
+            if !dropped_events.is_empty() {
+                append_blocking(&*self.series, dropped_events)?;
+            }
+            self.finish_rejected(rejected);
+            return Ok(None);
+        }
+        let block = self.chain.write().seal(&context, execution);
+        let intents: Vec<Intent> = block
+            .transactions
+            .iter()
+            .map(|tx| Intent::new(EVM_APP, EXECUTE_ETH_TX, tx.raw.to_vec()))
+            .collect();
+        let mut events = Vec::with_capacity(block.transactions.len() * 2 + 2);
+        for (index, tx) in block.transactions.iter().enumerate() {
+            events.push(
+                EvmEvent::TxExecuted { block: block.number(), index: index as u32, raw: tx.raw.clone() }
+                    .to_body()?,
+            );
+        }
+        events.push(
+            EvmEvent::BlockSealed {
+                context,
+                tx_count: block.transactions.len() as u32,
+                hash: block.hash,
+            }
+            .to_body()?,
+        );
+        events.extend(intents.iter().map(|i| EntryBody::IntentPushed(i.record())));
+        events.extend(dropped_events);
+        if let Err(error) = append_blocking(&*self.series, events) {
+            warn!(%error, number = block.number(), "block could not be made durable; rolled back");
+            self.chain.write().rollback();
+            let mut waiters = self.waiters.lock();
+            let mut pool = self.pool.lock();
+            for tx in &block.transactions {
+                if let Some(waiter) = waiters.remove(&tx.hash) {
+                    pool.remove(&tx.hash);
+                    let _ = waiter.send(Err(EvmError::Series(FoundationError::io(
+                        "series",
+                        std::io::Error::other(error.to_string()),
+                    ))));
+                }
+            }
+            return Err(error.into());
+        }
+        let block = self.chain.write().publish(block);
+        {
+            let mut pool = self.pool.lock();
+            for tx in &block.transactions {
+                pool.remove(&tx.hash);
+            }
+        }
+        for intent in intents {
+            self.outbox.push(intent);
+        }
+        {
+            let mut waiters = self.waiters.lock();
+            for tx in &block.transactions {
+                if let Some(waiter) = waiters.remove(&tx.hash) {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+        }
+        self.finish_rejected(rejected);
+        let _ = self.new_blocks.send(block.clone());
+        if deferred {
+            self.kick_miner();
+        }
+        Ok(Some(block))
+    }
+
+    fn finish_rejected(&self, rejected: Vec<(Arc<SignedTx>, EvmError)>) {
+        let mut pool = self.pool.lock();
+        let mut waiters = self.waiters.lock();
+        for (tx, error) in rejected {
+            pool.remove(&tx.hash);
+            if let Some(waiter) = waiters.remove(&tx.hash) {
+                let _ = waiter.send(Err(error));
+            }
+        }
+    }
+
+    /// Mines one block now, even an empty one (the `evm_mine` primitive).
+    pub async fn mine_now(self: &Arc<Self>) -> Result<Arc<StoredBlock>> {
+        let node = self.clone();
+        tokio::task::spawn_blocking(move || {
+            node.mine_block(true)?.ok_or_else(|| EvmError::Internal("no block was mined".into()))
+        })
+        .await
+        .map_err(|e| EvmError::Internal(e.to_string()))?
+    }
+}
+
+fn run_miner(node: Weak<EvmNode>, signals: std_mpsc::Receiver<MinerSignal>, mining: MiningMode) {
+    loop {
+        let signal = match mining {
+            MiningMode::Interval(every) => match signals.recv_timeout(every) {
+                Ok(signal) => Some(signal),
+                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+            },
+            MiningMode::Auto | MiningMode::Manual => match signals.recv() {
+                Ok(signal) => Some(signal),
+                Err(_) => return,
+            },
+        };
+        let Some(node) = node.upgrade() else { return };
+        let outcome = match (signal, mining) {
+            // Interval mining seals a block every tick, empty or not.
+            (None, _) => node.mine_block(true),
+            (Some(MinerSignal::Kick), MiningMode::Auto) => node.mine_block(false),
+            (Some(MinerSignal::Kick), _) => Ok(None),
+        };
+        if let Err(error) = outcome {
+            warn!(%error, "mining failed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Replays the series into a chain and the transactions still pooled; `None` for a series
+/// without a genesis.
+fn replay(series: &dyn ir3_foundation::Series) -> Result<Option<(Chain, Vec<Arc<SignedTx>>)>> {
+    let mut chain: Option<Chain> = None;
+    let mut block_txs: Vec<Arc<SignedTx>> = Vec::new();
+    let mut pooled: Vec<Arc<SignedTx>> = Vec::new();
+    let mut dropped: HashSet<B256> = HashSet::new();
+    let mut failure: Option<EvmError> = None;
+    let outcome = series.replay(&mut |entry| {
+        let Some(event) = EvmEvent::from_body(&entry.body) else { return Ok(()) };
+        let step = event.and_then(|event| {
+            apply_replayed(event, &mut chain, &mut block_txs, &mut pooled, &mut dropped)
+        });
+        step.map_err(|error| {
+            failure = Some(error);
+            FoundationError::Encode("replay stopped".into())
+        })
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    outcome?;
+    Ok(chain.map(|chain| {
+        let still_pooled = pooled
+            .into_iter()
+            .filter(|tx| !dropped.contains(&tx.hash) && !chain.contains_tx(&tx.hash))
+            .collect();
+        (chain, still_pooled)
+    }))
+}
+
+fn apply_replayed(
+    event: EvmEvent,
+    chain: &mut Option<Chain>,
+    block_txs: &mut Vec<Arc<SignedTx>>,
+    pooled: &mut Vec<Arc<SignedTx>>,
+    dropped: &mut HashSet<B256>,
+) -> Result<()> {
+    match event {
+        EvmEvent::Genesis(config) => *chain = Some(Chain::genesis(config)),
+        EvmEvent::TxPooled { raw } => pooled.push(Arc::new(SignedTx::decode(&raw)?)),
+        EvmEvent::TxExecuted { raw, .. } => block_txs.push(Arc::new(SignedTx::decode(&raw)?)),
+        EvmEvent::TxDropped { hashes } => dropped.extend(hashes),
+        EvmEvent::BlockSealed { context, tx_count, hash } => {
+            let chain = chain.as_mut().ok_or_else(|| EvmError::ReplayDiverged {
+                number: context.number,
+                reason: "block before genesis".into(),
+            })?;
+            let txs = std::mem::take(block_txs);
+            let diverged = |reason: String| EvmError::ReplayDiverged { number: context.number, reason };
+            if txs.len() != tx_count as usize {
+                return Err(diverged(format!("{} transactions recorded, {tx_count} sealed", txs.len())));
+            }
+            let execution = {
+                let parent = chain.state_at(chain.head_number());
+                execute_block(parent, chain.config(), &context, txs)
+            };
+            if execution.included.len() != tx_count as usize {
+                return Err(diverged("a recorded transaction no longer executes".into()));
+            }
+            let block = chain.seal(&context, execution);
+            if block.hash != hash {
+                return Err(diverged(format!("re-executed to {}, recorded {hash}", block.hash)));
+            }
+            chain.publish(block);
+        }
+    }
+    Ok(())
+}

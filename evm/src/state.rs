@@ -1,0 +1,387 @@
+//! Versioned world state, derived from the series block by block.
+//!
+//! Every account field and storage slot keeps the list of values it took, each tagged with the
+//! block that set it, so any historical block can be read without replaying: a read at block `n`
+//! takes the last value set at or before `n`. The latest value is the common case and is the
+//! last element of each list. [`StateAt`] adapts a view at one block to revm's `DatabaseRef`.
+//!
+//! The state root is a real Merkle-Patricia root (alloy-trie), kept cheap by caching each
+//! account's storage root and recomputing it only for accounts a block changed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_trie::{root::storage_root, TrieAccount, EMPTY_ROOT_HASH, KECCAK_EMPTY};
+use revm::{
+    bytecode::Bytecode,
+    database_interface::{DBErrorMarker, DatabaseRef},
+    state::{AccountInfo, EvmState},
+};
+
+/// Error type of state reads. Reads from memory cannot fail; the type exists for revm.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("state read failed: {0}")]
+pub struct StateReadError(pub String);
+
+impl DBErrorMarker for StateReadError {}
+
+/// The values one item took over the chain's history, oldest first.
+#[derive(Debug, Clone)]
+struct Versions<T> {
+    entries: Vec<(u64, T)>,
+}
+
+impl<T> Versions<T> {
+    fn new(block: u64, value: T) -> Self {
+        Self { entries: vec![(block, value)] }
+    }
+
+    /// The value in force after block `block`.
+    fn at(&self, block: u64) -> Option<&T> {
+        match self.entries.last() {
+            Some((set_at, value)) if *set_at <= block => Some(value),
+            _ => {
+                let index = self.entries.partition_point(|(set_at, _)| *set_at <= block);
+                index.checked_sub(1).and_then(|i| self.entries.get(i)).map(|(_, value)| value)
+            }
+        }
+    }
+
+    fn latest(&self) -> Option<&T> {
+        self.entries.last().map(|(_, value)| value)
+    }
+
+    fn set(&mut self, block: u64, value: T) {
+        match self.entries.last_mut() {
+            Some((set_at, current)) if *set_at == block => *current = value,
+            _ => self.entries.push((block, value)),
+        }
+    }
+
+    /// Forgets every value set after `block`; returns whether nothing is left.
+    fn truncate_after(&mut self, block: u64) -> bool {
+        let keep = self.entries.partition_point(|(set_at, _)| *set_at <= block);
+        self.entries.truncate(keep);
+        self.entries.is_empty()
+    }
+}
+
+/// An account's scalar fields. `None` in a version list means the account did not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Hash of the account's code, [`KECCAK_EMPTY`] without code.
+    pub code_hash: B256,
+}
+
+/// The whole world state with its history.
+#[derive(Debug, Default)]
+pub struct VersionedState {
+    accounts: HashMap<Address, Versions<Option<AccountRecord>>>,
+    storage: HashMap<Address, HashMap<U256, Versions<U256>>>,
+    code: HashMap<B256, Bytecode>,
+    /// Latest non-zero storage per account, keyed by hashed slot, for storage roots.
+    trie_storage: HashMap<Address, BTreeMap<B256, U256>>,
+    /// Cached storage roots.
+    storage_roots: HashMap<Address, B256>,
+    /// Latest existing accounts keyed by hashed address, for the state root.
+    trie_accounts: BTreeMap<B256, Address>,
+    /// Accounts whose storage root must be recomputed.
+    dirty_storage: HashSet<Address>,
+}
+
+impl VersionedState {
+    /// Account fields after block `block`.
+    pub fn account_at(&self, address: Address, block: u64) -> Option<AccountRecord> {
+        self.accounts.get(&address).and_then(|v| v.at(block)).copied().flatten()
+    }
+
+    /// A storage slot after block `block`.
+    pub fn storage_at(&self, address: Address, slot: U256, block: u64) -> U256 {
+        self.storage
+            .get(&address)
+            .and_then(|slots| slots.get(&slot))
+            .and_then(|v| v.at(block))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Code by hash.
+    pub fn code(&self, hash: B256) -> Option<&Bytecode> {
+        self.code.get(&hash)
+    }
+
+    /// The latest non-zero storage of an account (slot, value), for dumps and tests.
+    pub fn latest_storage(&self, address: Address) -> Vec<(U256, U256)> {
+        self.storage
+            .get(&address)
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter_map(|(slot, v)| v.latest().filter(|v| !v.is_zero()).map(|v| (*slot, *v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Sets an account's fields at `block` (used by genesis and by commits).
+    pub fn set_account(&mut self, address: Address, block: u64, record: Option<AccountRecord>) {
+        match self.accounts.get_mut(&address) {
+            Some(versions) => versions.set(block, record),
+            None => {
+                self.accounts.insert(address, Versions::new(block, record));
+            }
+        }
+        let hashed = keccak256(address);
+        if record.is_some() {
+            self.trie_accounts.insert(hashed, address);
+        } else {
+            self.trie_accounts.remove(&hashed);
+        }
+    }
+
+    /// Sets a storage slot at `block`.
+    pub fn set_storage(&mut self, address: Address, slot: U256, block: u64, value: U256) {
+        let slots = self.storage.entry(address).or_default();
+        match slots.get_mut(&slot) {
+            Some(versions) => versions.set(block, value),
+            None => {
+                slots.insert(slot, Versions::new(block, value));
+            }
+        }
+        let trie = self.trie_storage.entry(address).or_default();
+        let hashed = keccak256(B256::from(slot));
+        if value.is_zero() {
+            trie.remove(&hashed);
+        } else {
+            trie.insert(hashed, value);
+        }
+        self.dirty_storage.insert(address);
+    }
+
+    /// Stores code under its hash.
+    pub fn insert_code(&mut self, code: Bytecode) -> B256 {
+        let hash = code.hash_slow();
+        self.code.entry(hash).or_insert(code);
+        hash
+    }
+
+    fn clear_storage(&mut self, address: Address, block: u64) {
+        let live: Vec<U256> = self
+            .storage
+            .get(&address)
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter(|(_, v)| v.latest().is_some_and(|v| !v.is_zero()))
+                    .map(|(slot, _)| *slot)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for slot in live {
+            self.set_storage(address, slot, block, U256::ZERO);
+        }
+    }
+
+    /// Applies the changes of one executed block, tagging them with `block`.
+    pub fn commit(&mut self, block: u64, changes: EvmState) {
+        for (address, account) in changes {
+            if !account.is_touched() {
+                continue;
+            }
+            if account.is_selfdestructed() {
+                self.clear_storage(address, block);
+                self.set_account(address, block, None);
+                continue;
+            }
+            if account.is_created() {
+                self.clear_storage(address, block);
+            }
+            let mut code_hash = account.info.code_hash;
+            if let Some(code) = account.info.code.as_ref().filter(|c| !c.is_empty()) {
+                code_hash = self.insert_code(code.clone());
+            }
+            for (slot, value) in account.storage.iter() {
+                if value.is_changed() {
+                    self.set_storage(address, *slot, block, value.present_value());
+                }
+            }
+            let record = AccountRecord {
+                balance: account.info.balance,
+                nonce: account.info.nonce,
+                code_hash,
+            };
+            // EIP-161: touched accounts left empty are removed.
+            let empty = record.balance.is_zero() && record.nonce == 0 && code_hash == KECCAK_EMPTY;
+            self.set_account(address, block, (!empty).then_some(record));
+        }
+    }
+
+    /// Forgets everything set after `block` (used when the chain moves back).
+    pub fn truncate_after(&mut self, block: u64) {
+        self.accounts.retain(|_, versions| !versions.truncate_after(block));
+        for slots in self.storage.values_mut() {
+            slots.retain(|_, versions| !versions.truncate_after(block));
+        }
+        self.storage.retain(|_, slots| !slots.is_empty());
+        // Rebuild the trie caches from the latest values.
+        self.trie_accounts = self
+            .accounts
+            .iter()
+            .filter(|(_, v)| v.latest().copied().flatten().is_some())
+            .map(|(address, _)| (keccak256(address), *address))
+            .collect();
+        self.trie_storage.clear();
+        self.storage_roots.clear();
+        for (address, slots) in &self.storage {
+            let trie = slots
+                .iter()
+                .filter_map(|(slot, v)| {
+                    v.latest().filter(|v| !v.is_zero()).map(|v| (keccak256(B256::from(*slot)), *v))
+                })
+                .collect();
+            self.trie_storage.insert(*address, trie);
+            self.dirty_storage.insert(*address);
+        }
+    }
+
+    /// The Merkle-Patricia root of the latest state.
+    pub fn state_root(&mut self) -> B256 {
+        for address in std::mem::take(&mut self.dirty_storage) {
+            let root = self
+                .trie_storage
+                .get(&address)
+                .filter(|slots| !slots.is_empty())
+                .map(|slots| storage_root(slots.iter().map(|(k, v)| (*k, *v))))
+                .unwrap_or(EMPTY_ROOT_HASH);
+            self.storage_roots.insert(address, root);
+        }
+        let accounts = self.trie_accounts.iter().filter_map(|(hashed, address)| {
+            let record = self.accounts.get(address)?.latest().copied().flatten()?;
+            let trie_account = TrieAccount {
+                nonce: record.nonce,
+                balance: record.balance,
+                storage_root: self.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH),
+                code_hash: record.code_hash,
+                ..Default::default()
+            };
+            Some((*hashed, trie_account))
+        });
+        alloy_trie::root::state_root(accounts)
+    }
+
+    /// Every account that exists at the latest block, for dumps.
+    pub fn latest_accounts(&self) -> Vec<(Address, AccountRecord)> {
+        self.accounts
+            .iter()
+            .filter_map(|(address, v)| v.latest().copied().flatten().map(|r| (*address, r)))
+            .collect()
+    }
+}
+
+/// A read-only view of the state after one block, usable as a revm database.
+#[derive(Debug, Clone, Copy)]
+pub struct StateAt<'a> {
+    /// The state.
+    pub state: &'a VersionedState,
+    /// The block whose post-state is read.
+    pub block: u64,
+    /// Hashes of blocks `0..=block`, for the BLOCKHASH opcode.
+    pub block_hashes: &'a [B256],
+}
+
+impl DatabaseRef for StateAt<'_> {
+    type Error = StateReadError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        Ok(self.state.account_at(address, self.block).map(|record| {
+            let code = self.state.code(record.code_hash).cloned();
+            AccountInfo {
+                balance: record.balance,
+                nonce: record.nonce,
+                code_hash: record.code_hash,
+                code,
+                ..Default::default()
+            }
+        }))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        Ok(self.state.code(code_hash).cloned().unwrap_or_default())
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        Ok(self.state.storage_at(address, index, self.block))
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        Ok(usize::try_from(number)
+            .ok()
+            .and_then(|n| self.block_hashes.get(n))
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_see_the_value_in_force_at_each_block() {
+        let mut state = VersionedState::default();
+        let a = Address::repeat_byte(1);
+        let rec = |balance: u64| AccountRecord {
+            balance: U256::from(balance),
+            nonce: 0,
+            code_hash: KECCAK_EMPTY,
+        };
+        state.set_account(a, 0, Some(rec(10)));
+        state.set_account(a, 3, Some(rec(7)));
+        state.set_storage(a, U256::from(1), 2, U256::from(99));
+        assert_eq!(state.account_at(a, 0).unwrap().balance, U256::from(10));
+        assert_eq!(state.account_at(a, 2).unwrap().balance, U256::from(10));
+        assert_eq!(state.account_at(a, 3).unwrap().balance, U256::from(7));
+        assert_eq!(state.account_at(a, 100).unwrap().balance, U256::from(7));
+        assert_eq!(state.storage_at(a, U256::from(1), 1), U256::ZERO);
+        assert_eq!(state.storage_at(a, U256::from(1), 2), U256::from(99));
+        state.truncate_after(2);
+        assert_eq!(state.account_at(a, 100).unwrap().balance, U256::from(10));
+    }
+
+    #[test]
+    fn empty_state_has_the_empty_root() {
+        assert_eq!(VersionedState::default().state_root(), EMPTY_ROOT_HASH);
+    }
+
+    #[test]
+    fn state_root_matches_a_full_recomputation() {
+        let mut state = VersionedState::default();
+        let a = Address::repeat_byte(1);
+        let b = Address::repeat_byte(2);
+        let rec = AccountRecord { balance: U256::from(5), nonce: 1, code_hash: KECCAK_EMPTY };
+        state.set_account(a, 0, Some(rec));
+        state.set_account(b, 0, Some(rec));
+        state.set_storage(b, U256::from(3), 0, U256::from(4));
+        let incremental = state.state_root();
+        let expected = alloy_trie::root::state_root_unhashed([
+            (a, TrieAccount { nonce: 1, balance: U256::from(5), ..Default::default() }),
+            (
+                b,
+                TrieAccount {
+                    nonce: 1,
+                    balance: U256::from(5),
+                    storage_root: alloy_trie::root::storage_root_unhashed([(
+                        B256::from(U256::from(3)),
+                        U256::from(4),
+                    )]),
+                    ..Default::default()
+                },
+            ),
+        ]);
+        assert_eq!(incremental, expected);
+    }
+}
