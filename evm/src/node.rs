@@ -92,7 +92,8 @@ pub fn unix_now() -> u64 {
 
 impl EvmNode {
     /// Derives the chain from the series (creating the genesis if the series is new), then
-    /// starts the miner. Must be called from within a tokio runtime.
+    /// starts the miner. Blocks on disk work: call it from a blocking context inside a tokio
+    /// runtime (e.g. `tokio::task::block_in_place`).
     pub fn open(options: NodeOptions, series: SeriesHandle, outbox: Outbox) -> Result<Arc<Self>> {
         let started = std::time::Instant::now();
         let (chain, pooled) = match replay(&*series)? {

@@ -1,1 +1,19 @@
-//! placeholder
+//! # iR³ JSON-RPC
+//!
+//! The Ethereum JSON-RPC surface of an iR³ node: the `eth_`, `net_`, `web3_` and `personal_`
+//! namespaces and `eth_subscribe`, served by jsonrpsee over HTTP and WebSocket on one port.
+//!
+//! Each namespace is declared as a trait in [`api`] and implemented in its own module; every
+//! handler delegates to the EVM app (`ir3-evm`). Errors become JSON-RPC error objects in one
+//! place: [`error`]. This crate holds no chain logic.
+
+pub mod api;
+pub mod error;
+pub mod eth;
+pub mod filters;
+pub mod misc;
+pub mod pubsub;
+pub mod server;
+
+pub use error::RpcError;
+pub use server::{rpc_module, serve};

@@ -1,0 +1,79 @@
+//! The command line, Anvil-compatible where Anvil has the same flag.
+
+use std::{net::IpAddr, path::PathBuf};
+
+use clap::Parser;
+use ir3_evm::config::{
+    DEFAULT_CHAIN_ID, DEFAULT_DEV_ACCOUNTS, DEFAULT_DEV_BALANCE_ETH, DEFAULT_MNEMONIC,
+};
+
+/// Default JSON-RPC port (Anvil's and Hardhat's).
+pub const DEFAULT_RPC_PORT: u16 = 8545;
+
+/// iR³ node: an Ethereum JSON-RPC gateway whose every fact is kept in a durable event series.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ir3", version, about)]
+pub struct Cli {
+    /// Port of the JSON-RPC server (HTTP and WebSocket).
+    #[arg(short = 'p', long, visible_alias = "evm-rpc-port", default_value_t = DEFAULT_RPC_PORT, env = "IR3_PORT")]
+    pub port: u16,
+
+    /// Address the JSON-RPC server binds to.
+    #[arg(long, default_value = "127.0.0.1", env = "IR3_HOST")]
+    pub host: IpAddr,
+
+    /// EIP-155 chain id of a new chain.
+    #[arg(long, default_value_t = DEFAULT_CHAIN_ID)]
+    pub chain_id: u64,
+
+    /// Number of dev accounts to derive and fund.
+    #[arg(short = 'a', long, default_value_t = DEFAULT_DEV_ACCOUNTS)]
+    pub accounts: usize,
+
+    /// Balance of each dev account, in ether.
+    #[arg(long, default_value_t = DEFAULT_DEV_BALANCE_ETH)]
+    pub balance: u64,
+
+    /// BIP-39 mnemonic the dev accounts are derived from.
+    #[arg(short = 'm', long, default_value = DEFAULT_MNEMONIC)]
+    pub mnemonic: String,
+
+    /// Seal a block every this many seconds (interval mining) instead of on each transaction.
+    #[arg(short = 'b', long, value_name = "SECONDS")]
+    pub block_time: Option<f64>,
+
+    /// Do not mine blocks automatically.
+    #[arg(long, conflicts_with = "block_time")]
+    pub no_mining: bool,
+
+    /// Hardfork rules of a new chain (osaka, prague, cancun, shanghai, paris, london, ...).
+    #[arg(long, default_value = "latest")]
+    pub hardfork: String,
+
+    /// Directory of the node's series. Defaults to `$XDG_DATA_HOME/ir3/node-<port>`
+    /// (`~/.local/share/ir3/node-<port>`).
+    #[arg(long, env = "IR3_DATA_DIR", conflicts_with = "ephemeral")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Keep everything in memory: nothing survives the process (throwaway runs).
+    #[arg(long)]
+    pub ephemeral: bool,
+
+    /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `ir3_evm=debug`.
+    #[arg(long, default_value = "warn", env = "IR3_LOG")]
+    pub log: String,
+}
+
+impl Cli {
+    /// The data directory this node uses.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("ir3").join(format!("node-{}", self.port))
+    }
+}
