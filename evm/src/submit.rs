@@ -63,6 +63,7 @@ impl EvmNode {
         let signer = self.accounts.signer(from)?.clone();
         let (chain_id, base_fee) =
             self.with_chain(|chain| (chain.config().chain_id, chain.next_base_fee()));
+        request.to.get_or_insert(alloy_primitives::TxKind::Create);
         if request.nonce.is_none() {
             request.nonce = Some(self.pending_nonce(from));
         }

@@ -1,0 +1,127 @@
+//! Durability: a restart comes back at the same head, state and receipts; `kill -9` in the
+//! middle of a burst loses no transaction whose hash was returned.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+use crate::utils::{Node, DEV1};
+
+/// Dev accounts 0..8, one per concurrent sender.
+const SENDERS: [&str; 8] = [
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+];
+
+#[test]
+fn restart_comes_back_with_the_same_chain() {
+    let mut node = Node::start(&[]);
+    let mut hashes = Vec::new();
+    for value in 1..=5 {
+        let tx = json!([{"from": SENDERS[0], "to": DEV1, "value": format!("0x{value:x}")}]);
+        hashes.push(node.result("eth_sendTransaction", tx));
+    }
+    let head = node.result("eth_getBlockByNumber", json!(["latest", false]));
+    let balance = node.result("eth_getBalance", json!([DEV1, "latest"]));
+    let receipts: Vec<Value> =
+        hashes.iter().map(|h| node.result("eth_getTransactionReceipt", json!([h]))).collect();
+
+    node.stop();
+    node.restart();
+    assert_eq!(node.result("eth_getBlockByNumber", json!(["latest", false])), head);
+    assert_eq!(node.result("eth_getBalance", json!([DEV1, "latest"])), balance);
+    for (hash, receipt) in hashes.iter().zip(&receipts) {
+        assert_eq!(&node.result("eth_getTransactionReceipt", json!([hash])), receipt);
+    }
+    // The chain goes on from there.
+    node.result("eth_sendTransaction", json!([{"from": SENDERS[0], "to": DEV1, "value": "0x1"}]));
+    assert_eq!(node.result("eth_blockNumber", json!([])), "0x6");
+}
+
+#[test]
+fn kill9_during_a_burst_loses_no_acknowledged_transaction() {
+    let mut node = Node::start(&[]);
+    let port = node.port;
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let workers: Vec<_> = SENDERS
+        .iter()
+        .map(|sender| {
+            let acknowledged = acknowledged.clone();
+            let sender = sender.to_string();
+            std::thread::spawn(move || {
+                let probe = ProbeClient { port };
+                while Instant::now() < deadline + Duration::from_secs(5) {
+                    let tx = json!([{"from": sender, "to": DEV1, "value": "0x1", "gas": "0x5208"}]);
+                    match probe.send(tx) {
+                        Some(hash) => acknowledged.lock().unwrap().push(hash),
+                        None => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(deadline - Instant::now());
+    let acknowledged_at_kill = acknowledged.lock().unwrap().len();
+    node.kill9();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged_at_kill > 20, "burst too small to mean anything: {acknowledged_at_kill}");
+
+    node.restart();
+    let mut missing = Vec::new();
+    for hash in &acknowledged {
+        let receipt = node.result("eth_getTransactionReceipt", json!([hash]));
+        if receipt.is_null() {
+            missing.push(hash.clone());
+        } else {
+            assert_eq!(receipt["status"], "0x1");
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged transactions lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+}
+
+/// A client that treats any transport failure as "the node is gone".
+struct ProbeClient {
+    port: u16,
+}
+
+impl ProbeClient {
+    fn send(&self, params: Value) -> Option<String> {
+        use std::{
+            io::{Read, Write},
+            net::TcpStream,
+        };
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": params})
+            .to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let (_, payload) = response.split_once("\r\n\r\n")?;
+        let value: Value = serde_json::from_str(payload).ok()?;
+        value["result"].as_str().map(str::to_string)
+    }
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `ir3` binary driven by real clients (cast, forge, viem, ethers,
+//! and raw HTTP for what Metamask and hostile callers send).
+
+mod clients;
+mod durability;
+mod rpc_surface;
+mod utils;
