@@ -11,10 +11,12 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use alloy_primitives::U256;
 use ir3_evm::{
-    config::parse_hardfork, node::unix_now, ChainConfig, DevAccounts, EvmNode, MiningMode,
-    NodeOptions,
+    ChainConfig, DevAccounts, EvmNode, MiningMode, NodeOptions, config::parse_hardfork,
+    node::unix_now,
 };
-use ir3_foundation::{MemorySeries, Outbox, SeriesConfig, SeriesHandle, SeriesLog, DEFAULT_OUTBOX_CAPACITY};
+use ir3_foundation::{
+    DEFAULT_OUTBOX_CAPACITY, MemorySeries, Outbox, SeriesConfig, SeriesHandle, SeriesLog,
+};
 use tracing::info;
 
 use crate::cli::Cli;
@@ -101,7 +103,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {

@@ -2,9 +2,9 @@
 //! signing methods that use them.
 
 use alloy_dyn_abi::TypedData;
-use alloy_primitives::{Address, Bytes, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer::SignerSync;
-use alloy_signer_local::{coins_bip39::English, MnemonicBuilder, PrivateKeySigner};
+use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 
 use crate::error::{EvmError, Result};
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use alloy_consensus::{
-    transaction::Recovered, Header, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope,
+    Header, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope, transaction::Recovered,
 };
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{Address, Bytes, Log, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_rpc_types_eth as rpc;
 
 use crate::error::{EvmError, Result};

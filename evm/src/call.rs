@@ -4,19 +4,19 @@
 use std::sync::Arc;
 
 use alloy_eips::BlockId;
-use alloy_primitives::{keccak256, Address, TxKind, U256};
-use alloy_rpc_types_eth::{state::StateOverride, AccessList, AccessListResult, TransactionRequest};
+use alloy_primitives::{Address, TxKind, U256, keccak256};
+use alloy_rpc_types_eth::{AccessList, AccessListResult, TransactionRequest, state::StateOverride};
 use revm::{
+    Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext,
     bytecode::Bytecode,
     context::{
-        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
         BlockEnv, CfgEnv, TxEnv,
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::either::Either,
     database::CacheDB,
     database_interface::DatabaseRef,
     primitives::{eip7825::TX_GAS_LIMIT_CAP, hardfork::SpecId},
-    Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext,
 };
 use revm_inspectors::access_list::AccessListInspector;
 use tokio::sync::Semaphore;
@@ -91,7 +91,7 @@ impl EvmNode {
             let number = chain.resolve(block)?;
             let prepared = prepare(chain, &request, number)?;
             let db = CacheDB::new(chain.state_at(number));
-            let initial = request.access_list.clone().unwrap_or_default();
+            let initial = request.access_list.unwrap_or_default();
             let mut evm = Context::mainnet()
                 .with_db(db.clone())
                 .with_cfg(prepared.cfg.clone())
@@ -203,10 +203,7 @@ fn prepare(chain: &Chain, request: &TransactionRequest, number: u64) -> Result<P
     Ok(PreparedCall { cfg, block, tx, gas_cap: gas_limit })
 }
 
-fn overridden_db<'a>(
-    state: StateAt<'a>,
-    overrides: Option<&StateOverride>,
-) -> Result<CallDb<'a>> {
+fn overridden_db<'a>(state: StateAt<'a>, overrides: Option<&StateOverride>) -> Result<CallDb<'a>> {
     let mut db = CacheDB::new(state);
     let Some(overrides) = overrides else { return Ok(db) };
     let read_failed = |e: StateReadError| EvmError::Internal(e.to_string());
@@ -283,12 +280,15 @@ fn estimate(db: &CallDb<'_>, prepared: &PreparedCall) -> Result<u64> {
         ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. } => {
             return Err(EvmError::Halted(format!("gas required exceeds allowance ({cap})")));
         }
-        ExecutionResult::Halt { reason, .. } => return Err(EvmError::Halted(halt_message(&reason))),
-    };
-    if let TxKind::Call(to) = prepared.tx.kind {
-        if prepared.tx.data.is_empty() && is_plain_account(db, to)? {
-            return Ok(TRANSFER_GAS);
+        ExecutionResult::Halt { reason, .. } => {
+            return Err(EvmError::Halted(halt_message(&reason)));
         }
+    };
+    if let TxKind::Call(to) = prepared.tx.kind
+        && prepared.tx.data.is_empty()
+        && is_plain_account(db, to)?
+    {
+        return Ok(TRANSFER_GAS);
     }
     // Binary search between the gas used (which may be too little because of refunds and the
     // 63/64 rule) and the cap, starting with an optimistic guess close to the usage.

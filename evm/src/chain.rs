@@ -3,13 +3,13 @@
 use std::{collections::HashMap, sync::Arc};
 
 use alloy_consensus::{
-    constants::EMPTY_WITHDRAWALS, proofs, Header, TxReceipt, EMPTY_OMMER_ROOT_HASH,
+    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS, proofs,
 };
 use alloy_eips::{
-    calc_next_block_base_fee, eip1559::BaseFeeParams, eip7685::EMPTY_REQUESTS_HASH, BlockId,
-    BlockNumberOrTag,
+    BlockId, BlockNumberOrTag, calc_next_block_base_fee, eip1559::BaseFeeParams,
+    eip7685::EMPTY_REQUESTS_HASH,
 };
-use alloy_primitives::{keccak256, Bloom, B256, B64, U256};
+use alloy_primitives::{B64, B256, Bloom, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_trie::KECCAK_EMPTY;
 use revm::primitives::hardfork::SpecId;
@@ -125,7 +125,8 @@ impl Chain {
         self.state.commit(context.number, execution.changes);
         let state_root = self.state.state_root();
         let (transactions, receipts): (Vec<_>, Vec<_>) = execution.included.into_iter().unzip();
-        let envelopes: Vec<_> = transactions.iter().map(|tx: &Arc<SignedTx>| &tx.envelope).collect();
+        let envelopes: Vec<_> =
+            transactions.iter().map(|tx: &Arc<SignedTx>| &tx.envelope).collect();
         let receipt_envelopes: Vec<_> = receipts.iter().map(|r| &r.envelope).collect();
         let logs_bloom = receipt_envelopes.iter().fold(Bloom::ZERO, |mut bloom, r| {
             bloom.accrue_bloom(&r.bloom());
@@ -156,9 +157,7 @@ impl Chain {
             ..Default::default()
         };
         let hash = header.hash_slow();
-        let size = header.length()
-            + transactions.iter().map(|tx| tx.raw.len()).sum::<usize>()
-            + 8;
+        let size = header.length() + transactions.iter().map(|tx| tx.raw.len()).sum::<usize>() + 8;
         StoredBlock { header, hash, transactions, receipts, size: size as u64 }
     }
 
@@ -198,11 +197,9 @@ impl Chain {
     pub fn resolve(&self, id: Option<BlockId>) -> Result<u64> {
         match id.unwrap_or_default() {
             BlockId::Number(tag) => self.resolve_number(tag),
-            BlockId::Hash(hash) => self
-                .by_hash
-                .get(&hash.block_hash)
-                .copied()
-                .ok_or_else(|| EvmError::BlockNotFound(format!("block {} not found", hash.block_hash))),
+            BlockId::Hash(hash) => self.by_hash.get(&hash.block_hash).copied().ok_or_else(|| {
+                EvmError::BlockNotFound(format!("block {} not found", hash.block_hash))
+            }),
         }
     }
 

@@ -47,7 +47,9 @@ pub enum EvmError {
         cost: U256,
     },
     /// The fee cap is below the next block's base fee.
-    #[error("max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}")]
+    #[error(
+        "max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}"
+    )]
     FeeCapTooLow {
         /// The transaction's fee cap.
         max_fee: u128,

@@ -1,7 +1,7 @@
 //! The EVM app's facts, as kept in the series (postcard-encoded inside
 //! [`EntryBody::App`](ir3_foundation::EntryBody::App) with app name [`EVM_APP`]).
 
-use alloy_primitives::{Address, Bytes, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use ir3_foundation::{EntryBody, FoundationError};
 use serde::{Deserialize, Serialize};
 

@@ -7,15 +7,15 @@ use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, Bytes, Log, U256};
 use alloy_sol_types::{Panic, Revert, SolError};
 use revm::{
+    Context, ExecuteEvm, MainBuilder, MainContext,
     context::{
-        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
         BlockEnv, CfgEnv, TxEnv,
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::{block::BlobExcessGasAndPrice, either::Either},
     database_interface::WrapDatabaseRef,
-    primitives::{hardfork::SpecId, TxKind},
+    primitives::{TxKind, hardfork::SpecId},
     state::EvmState,
-    Context, ExecuteEvm, MainBuilder, MainContext,
 };
 
 use crate::{
@@ -38,9 +38,8 @@ pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEn
         basefee: context.base_fee,
         difficulty: U256::ZERO,
         prevrandao: Some(context.prevrandao),
-        blob_excess_gas_and_price: (config.spec >= SpecId::CANCUN).then(|| {
-            BlobExcessGasAndPrice::new(0, BlobParams::prague().update_fraction as u64)
-        }),
+        blob_excess_gas_and_price: (config.spec >= SpecId::CANCUN)
+            .then(|| BlobExcessGasAndPrice::new(0, BlobParams::prague().update_fraction as u64)),
         ..Default::default()
     };
     (cfg, block)
@@ -127,7 +126,8 @@ pub fn execute_block(
                     cumulative_gas_used: out.gas_used,
                     logs,
                 };
-                let envelope = ReceiptEnvelope::from_typed(tx.envelope.tx_type(), receipt.with_bloom());
+                let envelope =
+                    ReceiptEnvelope::from_typed(tx.envelope.tx_type(), receipt.with_bloom());
                 let stored = StoredReceipt {
                     envelope,
                     gas_used,

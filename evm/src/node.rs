@@ -8,13 +8,13 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{mpsc as std_mpsc, Arc, Weak},
+    sync::{Arc, Weak, mpsc as std_mpsc},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use alloy_primitives::{Address, Bytes, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use ir3_foundation::{
-    append, append_blocking, EntryBody, FoundationError, Intent, Outbox, SeriesHandle,
+    EntryBody, FoundationError, Intent, Outbox, SeriesHandle, append, append_blocking,
 };
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, oneshot};
@@ -26,7 +26,7 @@ use crate::{
     chain::Chain,
     config::ChainConfig,
     error::{EvmError, Result},
-    events::{EvmEvent, EVM_APP, EXECUTE_ETH_TX},
+    events::{EVM_APP, EXECUTE_ETH_TX, EvmEvent},
     execute::execute_block,
     pool::Pool,
 };
@@ -214,17 +214,18 @@ impl EvmNode {
             let mut pool = self.pool.lock();
             let pending_nonce = pool.pending_nonce(tx.sender, state_nonce);
             let replaced = pool.insert(tx.clone())?;
-            let waiter = (self.mining == MiningMode::Auto && tx.nonce() <= pending_nonce).then(|| {
-                let (sender, receiver) = oneshot::channel();
-                self.waiters.lock().insert(hash, sender);
-                receiver
-            });
+            let waiter =
+                (self.mining == MiningMode::Auto && tx.nonce() <= pending_nonce).then(|| {
+                    let (sender, receiver) = oneshot::channel();
+                    self.waiters.lock().insert(hash, sender);
+                    receiver
+                });
             (waiter, replaced)
         };
-        if let Some(old) = &replaced {
-            if let Some(waiter) = self.waiters.lock().remove(&old.hash) {
-                let _ = waiter.send(Err(EvmError::InvalidTransaction("replaced".into())));
-            }
+        if let Some(old) = &replaced
+            && let Some(waiter) = self.waiters.lock().remove(&old.hash)
+        {
+            let _ = waiter.send(Err(EvmError::InvalidTransaction("replaced".into())));
         }
         let _ = self.new_transactions.send(hash);
         if let Some(waiter) = waiter {
@@ -290,8 +291,12 @@ impl EvmNode {
         let mut events = Vec::with_capacity(block.transactions.len() * 2 + 2);
         for (index, tx) in block.transactions.iter().enumerate() {
             events.push(
-                EvmEvent::TxExecuted { block: block.number(), index: index as u32, raw: tx.raw.clone() }
-                    .to_body()?,
+                EvmEvent::TxExecuted {
+                    block: block.number(),
+                    index: index as u32,
+                    raw: tx.raw.clone(),
+                }
+                .to_body()?,
             );
         }
         events.push(
@@ -444,9 +449,13 @@ fn apply_replayed(
                 reason: "block before genesis".into(),
             })?;
             let txs = std::mem::take(block_txs);
-            let diverged = |reason: String| EvmError::ReplayDiverged { number: context.number, reason };
+            let diverged =
+                |reason: String| EvmError::ReplayDiverged { number: context.number, reason };
             if txs.len() != tx_count as usize {
-                return Err(diverged(format!("{} transactions recorded, {tx_count} sealed", txs.len())));
+                return Err(diverged(format!(
+                    "{} transactions recorded, {tx_count} sealed",
+                    txs.len()
+                )));
             }
             let execution = {
                 let parent = chain.state_at(chain.head_number());

@@ -169,8 +169,11 @@ impl Pool {
             let tip = entry.tx.envelope.effective_tip_per_gas(base_fee)?;
             Some(Head { tip, arrival: entry.arrival, sender, nonce })
         };
-        let mut heap: BinaryHeap<Head> =
-            self.by_sender.keys().filter_map(|sender| head_of(*sender, nonce_of(*sender))).collect();
+        let mut heap: BinaryHeap<Head> = self
+            .by_sender
+            .keys()
+            .filter_map(|sender| head_of(*sender, nonce_of(*sender)))
+            .collect();
         let mut out = Vec::new();
         while let Some(head) = heap.pop() {
             if let Some(entry) = self.by_sender.get(&head.sender).and_then(|m| m.get(&head.nonce)) {

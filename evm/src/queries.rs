@@ -3,7 +3,7 @@
 
 use alloy_consensus::Transaction as _;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{self as rpc, Filter, FilterBlockOption};
 
 use crate::{
@@ -198,7 +198,10 @@ impl EvmNode {
                         .iter()
                         .zip(&block.receipts)
                         .map(|(tx, r)| {
-                            (tx.envelope.effective_tip_per_gas(base_fee).unwrap_or_default(), r.gas_used)
+                            (
+                                tx.envelope.effective_tip_per_gas(base_fee).unwrap_or_default(),
+                                r.gas_used,
+                            )
                         })
                         .collect();
                     tips.sort_unstable();

@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use alloy_primitives::{keccak256, Address, B256, U256};
-use alloy_trie::{root::storage_root, TrieAccount, EMPTY_ROOT_HASH, KECCAK_EMPTY};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::storage_root};
 use revm::{
     bytecode::Bytecode,
     database_interface::{DBErrorMarker, DatabaseRef},
@@ -121,7 +121,9 @@ impl VersionedState {
             .map(|slots| {
                 slots
                     .iter()
-                    .filter_map(|(slot, v)| v.latest().filter(|v| !v.is_zero()).map(|v| (*slot, *v)))
+                    .filter_map(|(slot, v)| {
+                        v.latest().filter(|v| !v.is_zero()).map(|v| (*slot, *v))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -266,7 +268,6 @@ impl VersionedState {
                 balance: record.balance,
                 storage_root: self.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH),
                 code_hash: record.code_hash,
-                ..Default::default()
             };
             Some((*hashed, trie_account))
         });

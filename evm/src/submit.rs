@@ -20,10 +20,10 @@ use crate::{
 pub fn validate(chain: &Chain, tx: &SignedTx) -> Result<()> {
     let config = chain.config();
     let envelope = &tx.envelope;
-    if let Some(chain_id) = envelope.chain_id() {
-        if chain_id != config.chain_id {
-            return Err(EvmError::WrongChainId { got: chain_id, expected: config.chain_id });
-        }
+    if let Some(chain_id) = envelope.chain_id()
+        && chain_id != config.chain_id
+    {
+        return Err(EvmError::WrongChainId { got: chain_id, expected: config.chain_id });
     }
     if chain.contains_tx(&tx.hash) {
         return Err(EvmError::AlreadyKnown);
@@ -31,10 +31,10 @@ pub fn validate(chain: &Chain, tx: &SignedTx) -> Result<()> {
     if envelope.gas_limit() > config.gas_limit {
         return Err(EvmError::GasLimitTooHigh);
     }
-    if let Some(tip) = envelope.max_priority_fee_per_gas() {
-        if tip > envelope.max_fee_per_gas() {
-            return Err(EvmError::TipAboveFeeCap);
-        }
+    if let Some(tip) = envelope.max_priority_fee_per_gas()
+        && tip > envelope.max_fee_per_gas()
+    {
+        return Err(EvmError::TipAboveFeeCap);
     }
     let base_fee = chain.next_base_fee();
     if envelope.max_fee_per_gas() < u128::from(base_fee) {
@@ -56,10 +56,10 @@ impl EvmNode {
     /// `eth_sendTransaction`: fills the request for a dev account, signs it and submits it.
     pub async fn send_transaction(
         self: &std::sync::Arc<Self>,
-        mut request: TransactionRequest) -> Result<B256> {
-        let from = request
-            .from
-            .ok_or_else(|| EvmError::InvalidParams("missing \"from\" field".into()))?;
+        mut request: TransactionRequest,
+    ) -> Result<B256> {
+        let from =
+            request.from.ok_or_else(|| EvmError::InvalidParams("missing \"from\" field".into()))?;
         let signer = self.accounts.signer(from)?.clone();
         let (chain_id, base_fee) =
             self.with_chain(|chain| (chain.config().chain_id, chain.next_base_fee()));

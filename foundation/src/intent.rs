@@ -2,7 +2,7 @@
 //! X"). An intent is pushed, never awaited; replies, when peers send any, come back later as
 //! series entries of their own.
 
-use alloy_primitives::{keccak256, B256};
+use alloy_primitives::{B256, keccak256};
 use serde::{Deserialize, Serialize};
 
 /// Content-derived identifier of an intent: the keccak-256 of its app, kind and payload.

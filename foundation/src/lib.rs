@@ -18,8 +18,8 @@ pub mod series;
 
 pub use error::{FoundationError, Result};
 pub use intent::{Intent, IntentId, IntentRecord};
-pub use outbox::{Outbox, DEFAULT_OUTBOX_CAPACITY};
+pub use outbox::{DEFAULT_OUTBOX_CAPACITY, Outbox};
 pub use series::{
-    append, append_blocking, Entry, EntryBody, MemorySeries, Series, SeriesConfig, SeriesHandle,
-    SeriesLog, Seq,
+    Entry, EntryBody, MemorySeries, Seq, Series, SeriesConfig, SeriesHandle, SeriesLog, append,
+    append_blocking,
 };

@@ -5,8 +5,8 @@
 //! making a request wait.
 
 use std::sync::{
-    atomic::{AtomicU64, Ordering},
     Arc,
+    atomic::{AtomicU64, Ordering},
 };
 
 use tokio::sync::mpsc;

@@ -16,8 +16,9 @@ use std::{
     io::{BufReader, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     sync::{
+        Arc,
         atomic::{AtomicU64, Ordering},
-        mpsc as std_mpsc, Arc,
+        mpsc as std_mpsc,
     },
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -264,14 +265,13 @@ impl Series for SeriesLog {
                 Ok(RecordRead::Record(payload)) => payload,
                 Ok(RecordRead::End | RecordRead::Torn) | Err(_) => break,
             };
-            let entry: Entry = postcard::from_bytes(&payload).map_err(|e| {
-                FoundationError::Corrupt {
+            let entry: Entry =
+                postcard::from_bytes(&payload).map_err(|e| FoundationError::Corrupt {
                     path: self.path.clone(),
                     offset,
                     seq,
                     reason: e.to_string(),
-                }
-            })?;
+                })?;
             offset += (RECORD_HEADER_BYTES + payload.len()) as u64;
             visit(entry)?;
         }
@@ -344,13 +344,10 @@ impl Writer {
     /// Writes the buffer and syncs it; on failure, cuts the file back to its last durable length
     /// so a partial write can never sit in front of later records.
     fn write_durably(&mut self, buffer: &[u8]) -> Result<()> {
-        let result = self.file.write_all(buffer).and_then(|()| {
-            if self.fsync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let result = self
+            .file
+            .write_all(buffer)
+            .and_then(|()| if self.fsync { self.file.sync_data() } else { Ok(()) });
         match result {
             Ok(()) => {
                 self.durable_bytes += buffer.len() as u64;
@@ -498,8 +495,8 @@ mod tests {
         let full = std::fs::read(&path).unwrap();
         // Every possible crash point inside the last record must leave a log that opens with
         // the first record intact.
-        let first_len = RECORD_HEADER_BYTES
-            + u32::from_le_bytes([full[0], full[1], full[2], full[3]]) as usize;
+        let first_len =
+            RECORD_HEADER_BYTES + u32::from_le_bytes([full[0], full[1], full[2], full[3]]) as usize;
         for cut in first_len..full.len() {
             std::fs::write(&path, &full[..cut]).unwrap();
             let log = open(dir.path());

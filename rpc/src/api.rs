@@ -2,10 +2,10 @@
 //! [`crate::pubsub`] and [`crate::misc`].
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, Bytes, B256, U256, U64};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
-    state::StateOverride, AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log,
-    SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, SyncStatus, Transaction,
+    TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 
@@ -66,7 +66,8 @@ pub trait EthApi {
     ) -> RpcResult<B256>;
     /// Block by number.
     #[method(name = "getBlockByNumber")]
-    fn get_block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+    fn get_block_by_number(&self, number: BlockNumberOrTag, full: bool)
+    -> RpcResult<Option<Block>>;
     /// Block by hash.
     #[method(name = "getBlockByHash")]
     fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;

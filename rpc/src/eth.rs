@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use alloy_dyn_abi::TypedData;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, Bytes, B256, U256, U64};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
-    state::StateOverride, AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log,
-    SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, SyncStatus, Transaction,
+    TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use ir3_evm::{EvmNode, MiningMode};
-use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::core::{RpcResult, async_trait};
 use tracing::trace;
 
 use crate::{api::EthApiServer, error::RpcError, filters::Filters};
@@ -102,7 +102,11 @@ impl EthApiServer for EthApi {
         ok(self.node.storage_at(address, slot, block))
     }
 
-    fn get_block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+    fn get_block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<Block>> {
         Ok(self.node.block(number.into(), full))
     }
 

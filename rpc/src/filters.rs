@@ -4,15 +4,15 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
-        atomic::{AtomicU64, Ordering},
         Arc,
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use alloy_primitives::{B256, U256};
 use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges};
-use ir3_evm::{queries::logs_in_range, EvmNode};
+use ir3_evm::{EvmNode, queries::logs_in_range};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::{keccak256, Address, Bytes, B256, U64};
+use alloy_primitives::{Address, B256, Bytes, U64, keccak256};
 use ir3_evm::EvmNode;
 use jsonrpsee::core::RpcResult;
 
@@ -63,8 +63,17 @@ impl PersonalApi {
 }
 
 impl PersonalApiServer for PersonalApi {
-    fn sign(&self, message: Bytes, address: Address, _password: Option<String>) -> RpcResult<Bytes> {
+    fn sign(
+        &self,
+        message: Bytes,
+        address: Address,
+        _password: Option<String>,
+    ) -> RpcResult<Bytes> {
         tracing::trace!(%address, "personal_sign");
-        Ok(self.node.accounts().sign_message(address, &message).map_err(crate::error::RpcError::from)?)
+        Ok(self
+            .node
+            .accounts()
+            .sign_message(address, &message)
+            .map_err(crate::error::RpcError::from)?)
     }
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use alloy_rpc_types_eth::Filter;
 use ir3_evm::EvmNode;
 use jsonrpsee::{
-    core::{async_trait, SubscriptionResult},
     PendingSubscriptionSink, SubscriptionSink,
+    core::{SubscriptionResult, async_trait},
 };
 use serde::Serialize;
-use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::{api::EthPubSubApiServer, error::RpcError};
 
@@ -69,9 +69,7 @@ impl EthPubSubApiServer for EthPubSub {
             "newHeads" => {
                 let blocks = self.node.subscribe_blocks();
                 let sink = pending.accept().await?;
-                tokio::spawn(forward(sink, blocks, |block| {
-                    vec![block.rpc_block(false).header]
-                }));
+                tokio::spawn(forward(sink, blocks, |block| vec![block.rpc_block(false).header]));
             }
             "logs" => {
                 let filter: Filter = match params.map(serde_json::from_value).transpose() {

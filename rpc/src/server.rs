@@ -5,9 +5,9 @@ use std::{net::SocketAddr, sync::Arc};
 
 use ir3_evm::EvmNode;
 use jsonrpsee::{
+    RpcModule,
     server::{BatchRequestConfig, IdProvider, Server, ServerConfig, ServerHandle},
     types::SubscriptionId,
-    RpcModule,
 };
 use tower_http::cors::{Any, CorsLayer};
 
@@ -69,7 +69,8 @@ pub async fn serve(
     let module = rpc_module(node)?;
     let cors = CorsLayer::new().allow_origin(Any).allow_headers(Any).allow_methods(Any);
     let middleware = tower::ServiceBuilder::new().layer(cors);
-    let bind_error = |e: std::io::Error| RpcError::Bind { addr: addr.to_string(), reason: e.to_string() };
+    let bind_error =
+        |e: std::io::Error| RpcError::Bind { addr: addr.to_string(), reason: e.to_string() };
     let config = ServerConfig::builder()
         .max_request_body_size(DEFAULT_MAX_REQUEST_BYTES)
         .max_response_body_size(DEFAULT_MAX_RESPONSE_BYTES)

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::utils::{forge, run_node_script, Node, DEV0, DEV0_KEY, DEV1};
+use crate::utils::{DEV0, DEV0_KEY, DEV1, Node, forge, run_node_script};
 
 #[test]
 fn viem_deploys_transfers_watches_logs_and_decodes_custom_errors() {
@@ -77,10 +77,7 @@ fn forge_create_then_cast_send_call_and_logs() {
     assert_eq!(receipt["status"], "0x1");
     let logs = receipt["logs"].as_array().unwrap();
     assert_eq!(logs.len(), 1, "NumberSet emitted once");
-    assert_eq!(
-        logs[0]["topics"][0],
-        node.cast(&["keccak", "NumberSet(uint256,address)"]).as_str()
-    );
+    assert_eq!(logs[0]["topics"][0], node.cast(&["keccak", "NumberSet(uint256,address)"]).as_str());
     assert_eq!(node.cast(&["call", &address, "number()(uint256)"]), "7");
 
     // The same log through eth_getLogs with an indexed-topic filter.
@@ -95,7 +92,10 @@ fn forge_create_then_cast_send_call_and_logs() {
     let before = node.cast(&["block-number"]);
     node.cast(&["send", "--private-key", DEV0_KEY, DEV1, "--value", "1ether"]);
     assert_eq!(node.cast(&["balance", DEV1, "--ether"]), "10001.000000000000000000");
-    assert_eq!(node.cast(&["balance", DEV1, "--ether", "--block", &before]), "10000.000000000000000000");
+    assert_eq!(
+        node.cast(&["balance", DEV1, "--ether", "--block", &before]),
+        "10000.000000000000000000"
+    );
 
     // A require() revert surfaces with its reason through cast.
     let output = std::process::Command::new(crate::utils::tool("cast"))

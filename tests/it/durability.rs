@@ -6,9 +6,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::utils::{Node, DEV1};
+use crate::utils::{DEV1, Node};
 
 /// Dev accounts 0..8, one per concurrent sender.
 const SENDERS: [&str; 8] = [
@@ -108,8 +108,9 @@ impl ProbeClient {
             io::{Read, Write},
             net::TcpStream,
         };
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": params})
-            .to_string();
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": params})
+                .to_string();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         let request = format!(

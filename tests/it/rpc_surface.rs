@@ -1,9 +1,9 @@
 //! The JSON-RPC surface as wallets and hostile callers see it: Metamask's request sequence,
 //! CORS, batches, and geth/Anvil-compatible errors for bad input.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::utils::{post, quantity, raw_request, Node, DEV0, DEV0_KEY, DEV1};
+use crate::utils::{DEV0, DEV0_KEY, DEV1, Node, post, quantity, raw_request};
 
 fn error_code(response: &Value) -> i64 {
     response["error"]["code"].as_i64().unwrap_or_else(|| panic!("no error in {response}"))
@@ -49,8 +49,18 @@ fn metamask_request_sequence_and_cors() {
     assert_eq!(node.result("eth_getCode", json!([DEV1, "latest"])), "0x");
 
     let raw = node.cast(&[
-        "mktx", "--private-key", DEV0_KEY, DEV1, "--value", "1ether", "--nonce", "0",
-        "--gas-limit", "21000", "--chain", "1337",
+        "mktx",
+        "--private-key",
+        DEV0_KEY,
+        DEV1,
+        "--value",
+        "1ether",
+        "--nonce",
+        "0",
+        "--gas-limit",
+        "21000",
+        "--chain",
+        "1337",
     ]);
     let hash = node.result("eth_sendRawTransaction", json!([raw]));
     let receipt = node.result("eth_getTransactionReceipt", json!([hash]));
@@ -66,16 +76,14 @@ fn metamask_request_sequence_and_cors() {
     assert_eq!(block["transactions"][0]["hash"], hash);
     let by_hash = node.result("eth_getBlockByHash", json!([block["hash"], false]));
     assert_eq!(by_hash["transactions"][0], hash);
-    let by_index =
-        node.result("eth_getTransactionByBlockNumberAndIndex", json!(["0x1", "0x0"]));
+    let by_index = node.result("eth_getTransactionByBlockNumberAndIndex", json!(["0x1", "0x0"]));
     assert_eq!(by_index["hash"], hash);
     assert_eq!(node.result("eth_getBlockTransactionCountByNumber", json!(["0x1"])), "0x1");
     let receipts = node.result("eth_getBlockReceipts", json!(["0x1"]));
     assert_eq!(receipts.as_array().unwrap().len(), 1);
     // EIP-1898: state at a block hash.
     let genesis = node.result("eth_getBlockByNumber", json!(["0x0", false]));
-    let at_genesis =
-        node.result("eth_getBalance", json!([DEV1, {"blockHash": genesis["hash"]}]));
+    let at_genesis = node.result("eth_getBalance", json!([DEV1, {"blockHash": genesis["hash"]}]));
     assert_eq!(quantity(&at_genesis), 10_000 * 10u128.pow(18));
     for tag in ["earliest", "safe", "finalized", "pending"] {
         node.result("eth_getBalance", json!([DEV1, tag]));
@@ -103,12 +111,12 @@ fn signing_methods_match_the_dev_keys() {
     let as_object = node.result("eth_signTypedData_v4", json!([DEV0, typed]));
     let as_string = node.result("eth_signTypedData_v4", json!([DEV0, typed.to_string()]));
     assert_eq!(as_object, as_string);
-    let expected = node.cast(&[
-        "wallet", "sign", "--private-key", DEV0_KEY, "--data", &typed.to_string(),
-    ]);
+    let expected =
+        node.cast(&["wallet", "sign", "--private-key", DEV0_KEY, "--data", &typed.to_string()]);
     assert_eq!(as_object, expected.as_str());
     // eth_sendTransaction from a dev account fills nonce, gas and fees.
-    let hash = node.result("eth_sendTransaction", json!([{"from": DEV0, "to": DEV1, "value": "0x1"}]));
+    let hash =
+        node.result("eth_sendTransaction", json!([{"from": DEV0, "to": DEV1, "value": "0x1"}]));
     let receipt = node.result("eth_getTransactionReceipt", json!([hash]));
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(receipt["type"], "0x2");
@@ -160,22 +168,46 @@ fn bad_input_gets_geth_and_anvil_errors_and_loses_nothing() {
     let again = node.call("eth_sendRawTransaction", json!([raw]));
     assert_eq!(error_code(&again), -32003);
     assert!(again["error"]["message"].as_str().unwrap().contains("already known"), "{again}");
-    let low = node.call("eth_sendRawTransaction", json!([mktx(&["--nonce", "0", "--gas-limit", "21001"])]));
+    let low = node
+        .call("eth_sendRawTransaction", json!([mktx(&["--nonce", "0", "--gas-limit", "21001"])]));
     assert_eq!(error_code(&low), -32003);
     assert!(low["error"]["message"].as_str().unwrap().contains("nonce too low"), "{low}");
     let wrong_chain = node.call(
         "eth_sendRawTransaction",
         json!([mktx(&["--nonce", "1", "--gas-limit", "21000", "--chain", "1"])]),
     );
-    assert!(wrong_chain["error"]["message"].as_str().unwrap().contains("chain id"), "{wrong_chain}");
+    assert!(
+        wrong_chain["error"]["message"].as_str().unwrap().contains("chain id"),
+        "{wrong_chain}"
+    );
     let cheap = node.call(
         "eth_sendRawTransaction",
-        json!([mktx(&["--nonce", "1", "--gas-limit", "21000", "--gas-price", "1", "--priority-gas-price", "1"])]),
+        json!([mktx(&[
+            "--nonce",
+            "1",
+            "--gas-limit",
+            "21000",
+            "--gas-price",
+            "1",
+            "--priority-gas-price",
+            "1"
+        ])]),
     );
     assert!(cheap["error"]["message"].as_str().unwrap().contains("base fee"), "{cheap}");
     let rich = node.call(
         "eth_sendRawTransaction",
-        json!([node.cast(&["mktx", "--private-key", DEV0_KEY, DEV1, "--value", "100000ether", "--nonce", "1", "--gas-limit", "21000"])]),
+        json!([node.cast(&[
+            "mktx",
+            "--private-key",
+            DEV0_KEY,
+            DEV1,
+            "--value",
+            "100000ether",
+            "--nonce",
+            "1",
+            "--gas-limit",
+            "21000"
+        ])]),
     );
     assert!(rich["error"]["message"].as_str().unwrap().contains("insufficient funds"), "{rich}");
 
@@ -196,7 +228,8 @@ fn reverts_carry_code_3_reason_and_data() {
     assert_eq!(error_code(&response), 3);
     assert_eq!(response["error"]["message"], "execution reverted: boom");
     assert!(response["error"]["data"].as_str().unwrap().starts_with("0x08c379a0"));
-    let estimate = node.call("eth_estimateGas", json!([{"from": DEV0, "to": counter, "data": data}]));
+    let estimate =
+        node.call("eth_estimateGas", json!([{"from": DEV0, "to": counter, "data": data}]));
     assert_eq!(error_code(&estimate), 3);
     // State overrides: eth_call sees an overridden slot.
     let number = node.cast(&["calldata", "number()"]);
@@ -211,7 +244,8 @@ fn reverts_carry_code_3_reason_and_data() {
     assert_eq!(quantity(&overridden), 99);
     // An access list for a storage write names the slot.
     let set = node.cast(&["calldata", "setNumber(uint256)", "5"]);
-    let list = node.result("eth_createAccessList", json!([{"from": DEV0, "to": counter, "data": set}]));
+    let list =
+        node.result("eth_createAccessList", json!([{"from": DEV0, "to": counter, "data": set}]));
     assert_eq!(list["accessList"][0]["storageKeys"].as_array().unwrap().len(), 1);
 }
 
@@ -223,8 +257,16 @@ fn filters_and_pool_follow_the_chain() {
     // With mining off, a future-nonce and a next-nonce transaction both wait in the pool.
     let raw = |nonce: &str| {
         node.cast(&[
-            "mktx", "--private-key", DEV0_KEY, DEV1, "--value", "1", "--nonce", nonce,
-            "--gas-limit", "21000",
+            "mktx",
+            "--private-key",
+            DEV0_KEY,
+            DEV1,
+            "--value",
+            "1",
+            "--nonce",
+            nonce,
+            "--gas-limit",
+            "21000",
         ])
     };
     let later = node.result("eth_sendRawTransaction", json!([raw("1")]));

@@ -10,12 +10,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Dev account 0 and its key.
 pub(crate) const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /// Private key of dev account 0.
-pub(crate) const DEV0_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub(crate) const DEV0_KEY: &str =
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 /// Dev account 1.
 pub(crate) const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
