@@ -286,6 +286,8 @@ fn estimate(db: &CallDb<'_>, prepared: &PreparedCall) -> Result<u64> {
     };
     if let TxKind::Call(to) = prepared.tx.kind
         && prepared.tx.data.is_empty()
+        && prepared.tx.authorization_list.is_empty()
+        && prepared.tx.access_list.is_empty()
         && is_plain_account(db, to)?
     {
         return Ok(TRANSFER_GAS);

@@ -4,4 +4,5 @@
 mod clients;
 mod durability;
 mod rpc_surface;
+mod tx_types;
 mod utils;
