@@ -105,3 +105,10 @@ fn forge_create_then_cast_send_call_and_logs() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("too small"));
 }
+
+#[test]
+fn websocket_subscriptions_deliver_heads_and_pending_transactions() {
+    let node = Node::start(&[]);
+    let out = run_node_script(&node, "ws-subscriptions.mjs");
+    assert!(out.contains("\"ok\":true"), "{out}");
+}
