@@ -8,6 +8,18 @@ use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use serde::Serialize;
+
+/// The answer of `eth_getAccountInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountInfo {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: U64,
+    /// Code.
+    pub code: Bytes,
+}
 
 /// The `eth_` namespace.
 #[rpc(server, namespace = "eth")]
@@ -53,6 +65,9 @@ pub trait EthApi {
     /// Nonce at a block.
     #[method(name = "getTransactionCount")]
     fn get_transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Balance, nonce and code at a block in one call (as forge asks for them).
+    #[method(name = "getAccountInfo")]
+    fn get_account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo>;
     /// Code at a block.
     #[method(name = "getCode")]
     fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;

@@ -13,7 +13,11 @@ use ir3_evm::{EvmNode, MiningMode};
 use jsonrpsee::core::{RpcResult, async_trait};
 use tracing::trace;
 
-use crate::{api::EthApiServer, error::RpcError, filters::Filters};
+use crate::{
+    api::{AccountInfo, EthApiServer},
+    error::RpcError,
+    filters::Filters,
+};
 
 /// Handler of the `eth_` namespace.
 #[derive(Debug)]
@@ -87,6 +91,16 @@ impl EthApiServer for EthApi {
 
     fn get_transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         ok(self.node.transaction_count(address, block).map(U256::from))
+    }
+
+    fn get_account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo> {
+        // One block for all three reads, even if a new head lands in between.
+        let number = ok(self.node.with_chain(|chain| chain.resolve(block)))?;
+        let at = Some(BlockId::number(number));
+        let balance = ok(self.node.balance(address, at))?;
+        let nonce = ok(self.node.transaction_count(address, at))?;
+        let code = ok(self.node.code(address, at))?;
+        Ok(AccountInfo { balance, nonce: U64::from(nonce), code })
     }
 
     fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {

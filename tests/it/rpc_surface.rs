@@ -37,6 +37,10 @@ fn metamask_request_sequence_and_cors() {
     let balance = quantity(&node.result("eth_getBalance", json!([DEV0, "latest"])));
     assert_eq!(balance, 10_000 * 10u128.pow(18));
     assert_eq!(node.result("eth_getTransactionCount", json!([DEV0, "pending"])), "0x0");
+    let info = node.result("eth_getAccountInfo", json!([DEV0, "latest"]));
+    assert_eq!(quantity(&info["balance"]), balance);
+    assert_eq!(info["nonce"], "0x0");
+    assert_eq!(info["code"], "0x");
     let history = node.result("eth_feeHistory", json!(["0x5", "latest", [10, 50]]));
     assert_eq!(history["oldestBlock"], "0x0");
     assert_eq!(history["baseFeePerGas"].as_array().unwrap().len(), 2);

@@ -7,7 +7,7 @@ use alloy_network::TxSignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::json;
 
-use crate::utils::{Node, DEV0_KEY, DEV1};
+use crate::utils::{DEV0_KEY, DEV1, Node};
 
 fn signer() -> PrivateKeySigner {
     DEV0_KEY.parse().unwrap()
