@@ -1,0 +1,140 @@
+//! Starting, probing and stopping the node processes.
+
+use std::{
+    ffi::OsString,
+    fs::File,
+    net::{Ipv4Addr, SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    error::{BenchError, Result},
+    rpc::Conn,
+    wallet::CHAIN_ID,
+};
+
+/// How long a node may take to answer its first `eth_chainId`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running node process; killed when dropped (also on error or panic).
+pub(crate) struct Node {
+    /// Display name (`ir3` or `anvil`).
+    pub(crate) name: &'static str,
+    /// JSON-RPC address.
+    pub(crate) addr: SocketAddr,
+    /// The exact command line the node was started with.
+    pub(crate) command: String,
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl Node {
+    /// Starts `bin` with `args` (plus `--port`/`--host`), stdout and stderr going to `log_path`.
+    pub(crate) fn spawn(
+        name: &'static str,
+        bin: &Path,
+        mut args: Vec<OsString>,
+        log_path: PathBuf,
+    ) -> Result<Self> {
+        let port = free_port()?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mut full: Vec<OsString> =
+            vec!["--port".into(), port.to_string().into(), "--host".into(), "127.0.0.1".into()];
+        full.append(&mut args);
+        let log = File::create(&log_path)?;
+        let child = Command::new(bin)
+            .args(&full)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| BenchError::Setup(format!("cannot start {}: {e}", bin.display())))?;
+        let command = std::iter::once(bin.as_os_str())
+            .chain(full.iter().map(OsString::as_os_str))
+            .map(|part| part.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Self { name, addr, command, child, log_path })
+    }
+
+    /// Process id of the node itself (it is started directly, not through a shell).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status if the process has ended.
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Resident set size in KiB, if the process is still alive.
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.pid())
+    }
+
+    /// The last `lines` lines of the node's output.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits until the node answers `eth_chainId` with chain id 1337.
+    pub(crate) async fn wait_ready(&mut self) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(BenchError::Setup(format!(
+                    "{} exited during start-up ({status}); last output:\n{}",
+                    self.name,
+                    self.log_tail(20)
+                )));
+            }
+            if let Ok(mut conn) = Conn::connect(self.addr).await
+                && let Ok(chain_id) = conn.chain_id().await
+            {
+                if chain_id != CHAIN_ID {
+                    return Err(BenchError::Setup(format!(
+                        "{} reports chain id {chain_id}, expected {CHAIN_ID}",
+                        self.name
+                    )));
+                }
+                return Ok(());
+            }
+            if start.elapsed() > STARTUP_TIMEOUT {
+                return Err(BenchError::Setup(format!(
+                    "{} did not answer eth_chainId within {} s; last output:\n{}",
+                    self.name,
+                    STARTUP_TIMEOUT.as_secs(),
+                    self.log_tail(20)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// `VmRSS` of process `pid` in KiB, from `/proc/PID/status`.
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+}
