@@ -10,9 +10,6 @@
 //
 // Prints one JSON summary line on stdout; exits 0 when every check passed,
 // 1 with "E2E FAIL: <check>: <reason>" on stderr otherwise. Never hangs.
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   BaseError,
   ContractFunctionRevertedError,
@@ -24,72 +21,30 @@ import {
   webSocket,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const HTTP_URL = process.env.IR3_HTTP || 'http://127.0.0.1:8545';
-const WS_URL = process.env.IR3_WS || 'ws://127.0.0.1:8545';
-const ARTIFACTS = resolve(process.env.IR3_ARTIFACTS || join(HERE, '..', 'contracts', 'out'));
-const TOTAL_TIMEOUT_MS = Number(process.env.IR3_E2E_TIMEOUT_MS || 90_000);
-const STEP_TIMEOUT_MS = 20_000;
-const RPC_TIMEOUT_MS = 10_000;
-const EXTRAS = process.env.IR3_E2E_EXTRAS !== '0';
-
-// Dev account 0/1 of "test test test test test test test test test test test junk".
-const PK0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
-const ACCOUNT1 = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+import {
+  ACCOUNT1,
+  CheckError,
+  EXTRAS,
+  HTTP_URL,
+  PK0,
+  RPC_TIMEOUT_MS,
+  STEP_TIMEOUT_MS,
+  TOTAL_TIMEOUT_MS,
+  WS_URL,
+  check,
+  createHarness,
+  fail,
+  jsonReplacer,
+  loadArtifact,
+  sleep,
+  withTimeout,
+} from './e2e-common.mjs';
 
 const INITIAL_SUPPLY = parseEther('1000000');
 const TRANSFER_AMOUNTS = [parseEther('1'), parseEther('2.5'), 12345n];
 
 // ---------------------------------------------------------------- helpers
-let currentStep = 'startup';
-const summary = { ok: false, client: 'viem', http: HTTP_URL, ws: WS_URL, checks: [] };
-const cleanups = [];
-
-class CheckError extends Error {}
-
-function fail(msg) {
-  throw new CheckError(msg);
-}
-
-function check(cond, msg) {
-  if (!cond) fail(msg);
-}
-
-function withTimeout(promise, ms, what) {
-  let t;
-  const timeout = new Promise((_, rej) => {
-    t = setTimeout(() => rej(new CheckError(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
-}
-
-async function step(name, fn) {
-  currentStep = name;
-  const started = Date.now();
-  const value = await withTimeout(Promise.resolve().then(fn), STEP_TIMEOUT_MS, name);
-  summary.checks.push({ name, ms: Date.now() - started });
-  return value;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function jsonReplacer(_k, v) {
-  return typeof v === 'bigint' ? v.toString() : v;
-}
-
-function loadArtifact(name) {
-  const p = join(ARTIFACTS, `${name}.sol`, `${name}.json`);
-  let a;
-  try {
-    a = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    fail(`cannot read artifact ${p} (run scripts/setup.sh first): ${e.message}`);
-  }
-  const bytecode = a.bytecode?.object ?? a.bytecode;
-  check(typeof bytecode === 'string' && bytecode.length > 2, `artifact ${p} has no bytecode`);
-  return { abi: a.abi, bytecode: bytecode.startsWith('0x') ? bytecode : `0x${bytecode}` };
-}
+const { state, summary, cleanups, step } = createHarness('viem');
 
 /** Finds the decoded custom error (or Error(string)) inside a viem error chain. */
 function revertOf(err) {
@@ -126,7 +81,7 @@ function finish(code) {
 
 // Hard watchdog for the whole run.
 const watchdog = setTimeout(() => {
-  process.stderr.write(`E2E FAIL: ${currentStep}: whole run exceeded ${TOTAL_TIMEOUT_MS} ms\n`);
+  process.stderr.write(`E2E FAIL: ${state.currentStep}: whole run exceeded ${TOTAL_TIMEOUT_MS} ms\n`);
   process.exit(1);
 }, TOTAL_TIMEOUT_MS);
 
@@ -395,10 +350,10 @@ main()
       err instanceof CheckError
         ? err.message
         : `${err?.shortMessage || err?.message || String(err)}${err?.details ? ` (${err.details})` : ''}`;
-    summary.failedStep = currentStep;
+    summary.failedStep = state.currentStep;
     summary.error = msg;
     process.stdout.write(JSON.stringify(summary, jsonReplacer) + '\n');
-    process.stderr.write(`E2E FAIL: ${currentStep}: ${msg}\n`);
+    process.stderr.write(`E2E FAIL: ${state.currentStep}: ${msg}\n`);
     if (process.env.IR3_E2E_DEBUG && err?.stack) process.stderr.write(err.stack + '\n');
     finish(1);
   });
