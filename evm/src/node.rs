@@ -98,7 +98,12 @@ impl EvmNode {
         let started = std::time::Instant::now();
         let (chain, pooled) = match replay(&*series)? {
             Some(replayed) => {
-                if replayed.0.config() != &options.chain {
+                let stored = replayed.0.config();
+                let requested = ChainConfig {
+                    genesis_timestamp: stored.genesis_timestamp,
+                    ..options.chain.clone()
+                };
+                if stored != &requested {
                     info!("series holds an existing chain; its genesis wins over the command line");
                 }
                 replayed
