@@ -202,8 +202,11 @@ impl VersionedState {
             if account.is_created() {
                 self.clear_storage(address, block);
             }
+            // Code is stored once per hash: touching a known contract costs no hashing.
             let mut code_hash = account.info.code_hash;
-            if let Some(code) = account.info.code.as_ref().filter(|c| !c.is_empty()) {
+            if !self.code.contains_key(&code_hash)
+                && let Some(code) = account.info.code.as_ref().filter(|c| !c.is_empty())
+            {
                 code_hash = self.insert_code(code.clone());
             }
             for (slot, value) in account.storage.iter() {
