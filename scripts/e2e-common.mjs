@@ -1,5 +1,6 @@
 // Shared part of e2e-viem.mjs and e2e-ethers.mjs: env settings, dev accounts
-// and the step/check harness. Client-independent (no viem/ethers import).
+// and the step/check harness with the run/cleanup/exit logic. Client-independent
+// (no viem/ethers import).
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +59,9 @@ export function loadArtifact(name) {
 /**
  * Per-run state. `state.currentStep` is the name of the running check (for the
  * "E2E FAIL: <step>: ..." line), `summary` the JSON line printed at the end,
- * `cleanups` functions run (in reverse) before exiting.
+ * `cleanups` functions run (in reverse) before exiting. `run(main)` arms the
+ * whole-run watchdog, runs the scenario, cleans up, prints the summary (and
+ * the failure line) and exits 0 or 1.
  */
 export function createHarness(client) {
   const state = { currentStep: 'startup' };
@@ -73,5 +76,51 @@ export function createHarness(client) {
     return value;
   }
 
-  return { state, summary, cleanups, step };
+  async function cleanup() {
+    for (const c of cleanups.reverse()) {
+      try {
+        await withTimeout(Promise.resolve().then(c), 2_000, 'cleanup');
+      } catch (_) {
+        /* best effort */
+      }
+    }
+  }
+
+  function finish(code) {
+    // Flush stdout/stderr, then exit even if a socket is still open.
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  }
+
+  function run(main) {
+    // Hard watchdog for the whole run.
+    const watchdog = setTimeout(() => {
+      process.stderr.write(`E2E FAIL: ${state.currentStep}: whole run exceeded ${TOTAL_TIMEOUT_MS} ms\n`);
+      process.exit(1);
+    }, TOTAL_TIMEOUT_MS);
+
+    return main()
+      .then(async () => {
+        summary.ok = true;
+        await cleanup();
+        clearTimeout(watchdog);
+        process.stdout.write(JSON.stringify(summary, jsonReplacer) + '\n');
+        finish(0);
+      })
+      .catch(async (err) => {
+        await cleanup();
+        clearTimeout(watchdog);
+        const msg =
+          err instanceof CheckError
+            ? err.message
+            : `${err?.shortMessage || err?.message || String(err)}${err?.details ? ` (${err.details})` : ''}`;
+        summary.failedStep = state.currentStep;
+        summary.error = msg;
+        process.stdout.write(JSON.stringify(summary, jsonReplacer) + '\n');
+        process.stderr.write(`E2E FAIL: ${state.currentStep}: ${msg}\n`);
+        if (process.env.IR3_E2E_DEBUG && err?.stack) process.stderr.write(err.stack + '\n');
+        finish(1);
+      });
+  }
+
+  return { state, summary, cleanups, step, run };
 }

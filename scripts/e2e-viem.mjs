@@ -23,28 +23,24 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import {
   ACCOUNT1,
-  CheckError,
   EXTRAS,
   HTTP_URL,
   PK0,
   RPC_TIMEOUT_MS,
   STEP_TIMEOUT_MS,
-  TOTAL_TIMEOUT_MS,
   WS_URL,
   check,
   createHarness,
   fail,
-  jsonReplacer,
   loadArtifact,
   sleep,
-  withTimeout,
 } from './e2e-common.mjs';
 
 const INITIAL_SUPPLY = parseEther('1000000');
 const TRANSFER_AMOUNTS = [parseEther('1'), parseEther('2.5'), 12345n];
 
 // ---------------------------------------------------------------- helpers
-const { state, summary, cleanups, step } = createHarness('viem');
+const { summary, cleanups, step, run } = createHarness('viem');
 
 /** Finds the decoded custom error (or Error(string)) inside a viem error chain. */
 function revertOf(err) {
@@ -63,27 +59,6 @@ async function expectRevert(what, fn) {
   }
   fail(`${what}: expected a revert, call succeeded`);
 }
-
-async function cleanup() {
-  for (const c of cleanups.reverse()) {
-    try {
-      await withTimeout(Promise.resolve().then(c), 2_000, 'cleanup');
-    } catch (_) {
-      /* best effort */
-    }
-  }
-}
-
-function finish(code) {
-  // Flush stdout/stderr, then exit even if a socket is still open.
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
-}
-
-// Hard watchdog for the whole run.
-const watchdog = setTimeout(() => {
-  process.stderr.write(`E2E FAIL: ${state.currentStep}: whole run exceeded ${TOTAL_TIMEOUT_MS} ms\n`);
-  process.exit(1);
-}, TOTAL_TIMEOUT_MS);
 
 // ---------------------------------------------------------------- scenario
 async function main() {
@@ -335,25 +310,4 @@ async function extras({ publicClient, walletClient, account, waitReceipt }) {
   });
 }
 
-main()
-  .then(async () => {
-    summary.ok = true;
-    await cleanup();
-    clearTimeout(watchdog);
-    process.stdout.write(JSON.stringify(summary, jsonReplacer) + '\n');
-    finish(0);
-  })
-  .catch(async (err) => {
-    await cleanup();
-    clearTimeout(watchdog);
-    const msg =
-      err instanceof CheckError
-        ? err.message
-        : `${err?.shortMessage || err?.message || String(err)}${err?.details ? ` (${err.details})` : ''}`;
-    summary.failedStep = state.currentStep;
-    summary.error = msg;
-    process.stdout.write(JSON.stringify(summary, jsonReplacer) + '\n');
-    process.stderr.write(`E2E FAIL: ${state.currentStep}: ${msg}\n`);
-    if (process.env.IR3_E2E_DEBUG && err?.stack) process.stderr.write(err.stack + '\n');
-    finish(1);
-  });
+run(main);
