@@ -322,10 +322,7 @@ impl EvmNode {
             for tx in &block.transactions {
                 if let Some(waiter) = waiters.remove(&tx.hash) {
                     pool.remove(&tx.hash);
-                    let _ = waiter.send(Err(EvmError::Series(FoundationError::io(
-                        "series",
-                        std::io::Error::other(error.to_string()),
-                    ))));
+                    let _ = waiter.send(Err(EvmError::Series(error.replicate())));
                 }
             }
             return Err(error.into());

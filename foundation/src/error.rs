@@ -48,4 +48,24 @@ impl FoundationError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { path: path.into(), source }
     }
+
+    /// A copy of this error for each of several waiters (I/O errors are not `Clone`): same
+    /// variant, path and message.
+    pub fn replicate(&self) -> Self {
+        match self {
+            Self::Io { path, source } => Self::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::Corrupt { path, offset, seq, reason } => Self::Corrupt {
+                path: path.clone(),
+                offset: *offset,
+                seq: *seq,
+                reason: reason.clone(),
+            },
+            Self::Encode(reason) => Self::Encode(reason.clone()),
+            Self::WriterStopped => Self::WriterStopped,
+            Self::Locked { path } => Self::Locked { path: path.clone() },
+        }
+    }
 }

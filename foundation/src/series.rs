@@ -329,12 +329,8 @@ impl Writer {
                 }
                 Err(error) => {
                     warn!(%error, "series append failed; nothing of this batch was kept");
-                    let message = error.to_string();
                     for request in batch {
-                        let _ = request.done.send(Err(FoundationError::io(
-                            &self.path,
-                            std::io::Error::other(message.clone()),
-                        )));
+                        let _ = request.done.send(Err(error.replicate()));
                     }
                 }
             }
