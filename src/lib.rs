@@ -54,16 +54,17 @@ pub fn run(cli: Cli) -> Result<(), NodeError> {
     runtime.block_on(run_async(cli))
 }
 
-fn mining_mode(cli: &Cli) -> Result<MiningMode, NodeError> {
+/// The mining mode the command line asks for; `None` keeps the series' (automine when new).
+fn mining_mode(cli: &Cli) -> Result<Option<MiningMode>, NodeError> {
     match (cli.no_mining, cli.block_time) {
-        (true, _) => Ok(MiningMode::Manual),
+        (true, _) => Ok(Some(MiningMode::Manual)),
         (false, Some(seconds)) if seconds.is_finite() && seconds > 0.0 => {
-            Ok(MiningMode::Interval(Duration::from_secs_f64(seconds)))
+            Ok(Some(MiningMode::Interval(Duration::from_secs_f64(seconds))))
         }
         (false, Some(seconds)) => {
             Err(NodeError::InvalidArgument(format!("--block-time must be positive, got {seconds}")))
         }
-        (false, None) => Ok(MiningMode::Auto),
+        (false, None) => Ok(None),
     }
 }
 

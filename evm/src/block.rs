@@ -22,6 +22,9 @@ pub struct SignedTx {
     pub hash: B256,
     /// Its EIP-2718 encoding.
     pub raw: Bytes,
+    /// Sent from an impersonated account: the signature is a placeholder and the sender was
+    /// given, not recovered.
+    pub impersonated: bool,
 }
 
 impl SignedTx {
@@ -39,14 +42,32 @@ impl SignedTx {
         }
         let sender = envelope.recover_signer().map_err(|_| EvmError::InvalidSignature)?;
         let hash = *envelope.tx_hash();
-        Ok(Self { envelope, sender, hash, raw: Bytes::copy_from_slice(raw) })
+        Ok(Self { envelope, sender, hash, raw: Bytes::copy_from_slice(raw), impersonated: false })
+    }
+
+    /// Decodes a transaction sent from an impersonated account (placeholder signature).
+    pub fn decode_impersonated(raw: &[u8], sender: Address) -> Result<Self> {
+        let mut slice = raw;
+        let envelope =
+            TxEnvelope::decode_2718(&mut slice).map_err(|e| EvmError::TxDecode(e.to_string()))?;
+        Ok(Self::impersonated(envelope, sender))
+    }
+
+    /// Wraps a transaction with a placeholder signature sent as `sender`. Its hash covers the
+    /// sender too (as Anvil's does), so two impersonators sending the same fields differ.
+    pub fn impersonated(envelope: TxEnvelope, sender: Address) -> Self {
+        let raw = Bytes::from(envelope.encoded_2718());
+        let mut preimage = raw.to_vec();
+        preimage.extend_from_slice(sender.as_slice());
+        let hash = alloy_primitives::keccak256(preimage);
+        Self { envelope, sender, hash, raw, impersonated: true }
     }
 
     /// Wraps an already signed envelope.
     pub fn from_envelope(envelope: TxEnvelope, sender: Address) -> Self {
         let raw = Bytes::from(envelope.encoded_2718());
         let hash = *envelope.tx_hash();
-        Self { envelope, sender, hash, raw }
+        Self { envelope, sender, hash, raw, impersonated: false }
     }
 
     /// The transaction's nonce.

@@ -17,6 +17,7 @@ use revm::primitives::hardfork::SpecId;
 use crate::{
     block::{SignedTx, StoredBlock},
     config::ChainConfig,
+    dev::{DevSettings, MiningMode, Snapshots},
     error::{EvmError, Result},
     events::BlockContext,
     execute::BlockExecution,
@@ -27,16 +28,23 @@ use crate::{
 #[derive(Debug)]
 pub struct Chain {
     config: ChainConfig,
-    state: VersionedState,
+    pub(crate) state: VersionedState,
     blocks: Vec<Arc<StoredBlock>>,
     block_hashes: Vec<B256>,
     by_hash: HashMap<B256, u64>,
     tx_index: HashMap<B256, (u64, u32)>,
+    /// The state revision readers see at the head (blocks and dev-mode changes).
+    pub(crate) revision: u64,
+    /// The revision each block's post-state was sealed at.
+    block_revisions: Vec<u64>,
+    pub(crate) settings: DevSettings,
+    pub(crate) snapshots: Snapshots,
+    pub(crate) next_snapshot_id: u64,
 }
 
 impl Chain {
     /// Builds the genesis block of a chain.
-    pub fn genesis(config: ChainConfig) -> Self {
+    pub fn genesis(config: ChainConfig, mining: MiningMode) -> Self {
         let mut state = VersionedState::default();
         for (address, balance) in &config.alloc {
             state.set_account(
@@ -45,9 +53,15 @@ impl Chain {
                 Some(AccountRecord { balance: *balance, nonce: 0, code_hash: KECCAK_EMPTY }),
             );
         }
+        let settings = DevSettings::new(&config, mining);
         let mut chain = Self {
             config,
             state,
+            revision: 0,
+            block_revisions: Vec::new(),
+            settings,
+            snapshots: Snapshots::new(),
+            next_snapshot_id: 0,
             blocks: Vec::new(),
             block_hashes: Vec::new(),
             by_hash: HashMap::new(),
@@ -86,26 +100,70 @@ impl Chain {
         &self.state
     }
 
-    /// A revm-readable view of the state after block `number`.
-    pub fn state_at(&self, number: u64) -> StateAt<'_> {
-        StateAt { state: &self.state, block: number, block_hashes: &self.block_hashes }
+    /// The state revision of block `number`'s post-state. The head reads the latest revision,
+    /// which includes dev-mode changes made since it was sealed.
+    pub fn revision_of(&self, number: u64) -> u64 {
+        if number >= self.head_number() {
+            return self.revision;
+        }
+        usize::try_from(number)
+            .ok()
+            .and_then(|n| self.block_revisions.get(n))
+            .copied()
+            .unwrap_or(self.revision)
     }
 
-    /// The context of the next block, sealed at wall-clock time `now` (seconds).
+    /// A revm-readable view of the state after block `number`.
+    pub fn state_at(&self, number: u64) -> StateAt<'_> {
+        StateAt {
+            state: &self.state,
+            revision: self.revision_of(number),
+            block_hashes: &self.block_hashes,
+        }
+    }
+
+    /// An account after block `number`.
+    pub fn account(
+        &self,
+        address: alloy_primitives::Address,
+        number: u64,
+    ) -> Option<AccountRecord> {
+        self.state.account_at(address, self.revision_of(number))
+    }
+
+    /// A storage slot after block `number`.
+    pub fn storage(&self, address: alloy_primitives::Address, slot: U256, number: u64) -> U256 {
+        self.state.storage_at(address, slot, self.revision_of(number))
+    }
+
+    /// The context of the next block, sealed at wall-clock time `now` (seconds), under the
+    /// dev settings (time offset, exact or spaced timestamps, gas limit, base fee, coinbase).
     pub fn next_context(&self, now: u64) -> BlockContext {
         let head = self.head();
+        let settings = &self.settings;
+        let parent_time = head.header.timestamp;
+        let timestamp = match (settings.next_timestamp, settings.timestamp_interval) {
+            (Some(exact), _) => exact,
+            (None, Some(interval)) => parent_time.saturating_add(interval),
+            (None, None) => {
+                now.saturating_add_signed(settings.time_offset).max(parent_time.saturating_add(1))
+            }
+        };
         BlockContext {
             number: head.number() + 1,
-            timestamp: now.max(head.header.timestamp + 1),
+            timestamp,
             base_fee: self.next_base_fee(),
-            gas_limit: self.config.gas_limit,
-            coinbase: self.config.coinbase,
+            gas_limit: settings.gas_limit,
+            coinbase: settings.coinbase,
             prevrandao: keccak256(head.hash),
         }
     }
 
-    /// Base fee of the next block under the EIP-1559 update rule.
+    /// Base fee of the next block: the dev override, else the EIP-1559 update rule.
     pub fn next_base_fee(&self) -> u64 {
+        if let Some(fee) = self.settings.next_base_fee {
+            return fee;
+        }
         let head = &self.head().header;
         match head.base_fee_per_gas {
             Some(base_fee) if self.config.spec >= SpecId::LONDON => calc_next_block_base_fee(
@@ -122,7 +180,7 @@ impl Chain {
     /// to readers until [`Chain::publish`]; [`Chain::rollback`] undoes the commit.
     pub fn seal(&mut self, context: &BlockContext, execution: BlockExecution) -> StoredBlock {
         let spec = self.config.spec;
-        self.state.commit(context.number, execution.changes);
+        self.state.commit(self.revision + 1, execution.changes);
         let state_root = self.state.state_root();
         let (transactions, receipts): (Vec<_>, Vec<_>) = execution.included.into_iter().unzip();
         let envelopes: Vec<_> =
@@ -169,6 +227,10 @@ impl Chain {
         }
         self.by_hash.insert(block.hash, number);
         self.block_hashes.push(block.hash);
+        self.revision += 1;
+        self.block_revisions.push(self.revision);
+        self.settings.next_timestamp = None;
+        self.settings.next_base_fee = None;
         let block = Arc::new(block);
         self.blocks.push(block.clone());
         block
@@ -176,7 +238,22 @@ impl Chain {
 
     /// Undoes the state commit of a block that was sealed but not published.
     pub fn rollback(&mut self) {
-        self.state.truncate_after(self.head_number());
+        self.state.truncate_after(self.revision);
+    }
+
+    /// Moves the chain back to block `head` and state revision `revision` (a snapshot's).
+    pub(crate) fn truncate_to(&mut self, head: u64, revision: u64) {
+        let keep = usize::try_from(head).map_or(self.blocks.len(), |h| h + 1);
+        for block in self.blocks.drain(keep.min(self.blocks.len())..) {
+            self.by_hash.remove(&block.hash);
+            for tx in &block.transactions {
+                self.tx_index.remove(&tx.hash);
+            }
+        }
+        self.block_hashes.truncate(keep);
+        self.block_revisions.truncate(keep);
+        self.state.truncate_after(revision);
+        self.revision = revision;
     }
 
     /// Resolves a block tag or number to a block number that exists.
@@ -236,12 +313,12 @@ impl Chain {
 
     /// Latest nonce of an account.
     pub fn latest_nonce(&self, address: alloy_primitives::Address) -> u64 {
-        self.state.account_at(address, self.head_number()).map(|a| a.nonce).unwrap_or_default()
+        self.state.account_at(address, self.revision).map(|a| a.nonce).unwrap_or_default()
     }
 
     /// Latest balance of an account.
     pub fn latest_balance(&self, address: alloy_primitives::Address) -> U256 {
-        self.state.account_at(address, self.head_number()).map(|a| a.balance).unwrap_or_default()
+        self.state.account_at(address, self.revision).map(|a| a.balance).unwrap_or_default()
     }
 
     /// Total of the `cumulative_gas_used` of a block's receipts (its gas used).

@@ -1,6 +1,6 @@
 //! Chain configuration: what the genesis of a chain is made of.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use revm::primitives::hardfork::SpecId;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,21 @@ pub struct ChainConfig {
     pub alloc: Vec<(Address, U256)>,
     /// Coinbase of sealed blocks.
     pub coinbase: Address,
+    /// The parent chain this chain forks, read lazily (`--fork-url`).
+    pub fork: Option<ForkConfig>,
+}
+
+/// Where a forked chain's state comes from: a parent JSON-RPC node at one block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkConfig {
+    /// The parent's JSON-RPC URL.
+    pub url: String,
+    /// The block forked from; this chain's genesis is the block after it.
+    pub block_number: u64,
+    /// That block's hash.
+    pub block_hash: B256,
+    /// The parent's chain id.
+    pub chain_id: u64,
 }
 
 impl ChainConfig {
@@ -50,6 +65,7 @@ impl ChainConfig {
             genesis_timestamp,
             alloc,
             coinbase: Address::ZERO,
+            fork: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     config::ChainConfig,
+    dev::DevEvent,
     error::{EvmError, Result},
 };
 
@@ -67,6 +68,27 @@ pub enum EvmEvent {
         /// Hashes of the dropped transactions.
         hashes: Vec<B256>,
     },
+    /// Like `TxExecuted`, for a transaction sent from an impersonated account: its sender
+    /// cannot be recovered from its (placeholder) signature, so it is recorded.
+    TxExecutedAs {
+        /// The block it ran in.
+        block: u64,
+        /// Its index in that block.
+        index: u32,
+        /// EIP-2718 encoding of the transaction with its placeholder signature.
+        raw: Bytes,
+        /// The impersonated sender.
+        sender: Address,
+    },
+    /// Like `TxPooled`, for a transaction sent from an impersonated account.
+    TxPooledAs {
+        /// EIP-2718 encoding of the transaction with its placeholder signature.
+        raw: Bytes,
+        /// The impersonated sender.
+        sender: Address,
+    },
+    /// A dev-mode change: state cheat, setting, snapshot, revert or reset.
+    Dev(DevEvent),
 }
 
 impl EvmEvent {

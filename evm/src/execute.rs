@@ -30,6 +30,8 @@ use crate::{
 pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEnv) {
     let mut cfg = CfgEnv::new_with_spec(config.spec);
     cfg.chain_id = config.chain_id;
+    // Impersonated accounts may be contracts (as in Anvil).
+    cfg.disable_eip3607 = true;
     let block = BlockEnv {
         number: U256::from(context.number),
         beneficiary: context.coinbase,

@@ -7,15 +7,13 @@
 //! block and answers the senders. Nothing here waits on a network: intents go to the outbox.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Weak, mpsc as std_mpsc},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alloy_primitives::{Address, B256, Bytes};
-use ir3_foundation::{
-    EntryBody, FoundationError, Intent, Outbox, SeriesHandle, append, append_blocking,
-};
+use ir3_foundation::{EntryBody, Intent, Outbox, SeriesHandle, append, append_blocking};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, oneshot};
 use tracing::{debug, info, warn};
@@ -25,28 +23,21 @@ use crate::{
     block::{SignedTx, StoredBlock},
     chain::Chain,
     config::ChainConfig,
+    dev::{DevEvent, Setting},
     error::{EvmError, Result},
     events::{EVM_APP, EXECUTE_ETH_TX, EvmEvent},
     execute::execute_block,
     pool::Pool,
+    replay::replay,
 };
+
+pub use crate::dev::MiningMode;
 
 /// How long `eth_sendRawTransaction` waits for its automined block before it records the
 /// transaction as pooled and answers anyway.
 pub const AUTOMINE_WAIT: Duration = Duration::from_secs(5);
 /// Capacity of the new-block and new-transaction notification channels.
 pub const NOTIFICATION_CAPACITY: usize = 4096;
-
-/// When blocks are mined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MiningMode {
-    /// Each transaction (or concurrent burst) is mined as soon as it arrives.
-    Auto,
-    /// A block every interval, empty or not.
-    Interval(Duration),
-    /// Only on request.
-    Manual,
-}
 
 /// What a node starts from.
 #[derive(Debug, Clone)]
@@ -55,8 +46,9 @@ pub struct NodeOptions {
     pub chain: ChainConfig,
     /// The dev accounts whose keys the node holds.
     pub accounts: DevAccounts,
-    /// Mining mode.
-    pub mining: MiningMode,
+    /// Mining mode to switch to. `None` keeps what the series says (automine for a new
+    /// chain); a mode given here is recorded as a setting change when it differs.
+    pub mining: Option<MiningMode>,
 }
 
 enum MinerSignal {
@@ -69,13 +61,15 @@ enum MinerSignal {
 pub struct EvmNode {
     pub(crate) chain: RwLock<Chain>,
     pub(crate) pool: Mutex<Pool>,
-    waiters: Mutex<HashMap<B256, oneshot::Sender<Result<()>>>>,
-    series: SeriesHandle,
+    pub(crate) waiters: Mutex<HashMap<B256, oneshot::Sender<Result<()>>>>,
+    pub(crate) series: SeriesHandle,
     outbox: Outbox,
     pub(crate) accounts: DevAccounts,
-    mining: MiningMode,
+    /// Serializes everything that moves the chain: sealing a block and dev-mode changes, so
+    /// the series' order is the order in which they were applied.
+    pub(crate) mutation: Mutex<()>,
     miner: std_mpsc::SyncSender<MinerSignal>,
-    new_blocks: broadcast::Sender<Arc<StoredBlock>>,
+    pub(crate) new_blocks: broadcast::Sender<Arc<StoredBlock>>,
     new_transactions: broadcast::Sender<B256>,
 }
 
@@ -96,7 +90,8 @@ impl EvmNode {
     /// runtime (e.g. `tokio::task::block_in_place`).
     pub fn open(options: NodeOptions, series: SeriesHandle, outbox: Outbox) -> Result<Arc<Self>> {
         let started = std::time::Instant::now();
-        let (chain, pooled) = match replay(&*series)? {
+        let default_mining = options.mining.unwrap_or(MiningMode::Auto);
+        let (chain, pooled) = match replay(&*series, default_mining)? {
             Some(replayed) => {
                 let stored = replayed.0.config();
                 let requested = ChainConfig {
@@ -111,13 +106,20 @@ impl EvmNode {
             None => {
                 let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
                 append_blocking(&*series, vec![genesis])?;
-                (Chain::genesis(options.chain.clone()), Vec::new())
+                (Chain::genesis(options.chain.clone(), default_mining), Vec::new())
             }
         };
-        append_blocking(
-            &*series,
-            vec![EntryBody::NodeStarted { version: env!("CARGO_PKG_VERSION").to_string() }],
-        )?;
+        let mut chain = chain;
+        let mut started_events =
+            vec![EntryBody::NodeStarted { version: env!("CARGO_PKG_VERSION").to_string() }];
+        if let Some(mode) = options.mining
+            && chain.settings().mining != mode
+        {
+            let event = DevEvent::Setting(Setting::Mining(mode));
+            started_events.push(EvmEvent::Dev(event.clone()).to_body()?);
+            chain.apply_dev(&event)?;
+        }
+        append_blocking(&*series, started_events)?;
         info!(
             head = chain.head_number(),
             entries = series.len(),
@@ -139,16 +141,15 @@ impl EvmNode {
             series,
             outbox,
             accounts: options.accounts,
-            mining: options.mining,
+            mutation: Mutex::new(()),
             miner,
             new_blocks: broadcast::channel(NOTIFICATION_CAPACITY).0,
             new_transactions: broadcast::channel(NOTIFICATION_CAPACITY).0,
         });
         let weak = Arc::downgrade(&node);
-        let mining = options.mining;
         std::thread::Builder::new()
             .name("evm-miner".into())
-            .spawn(move || run_miner(weak, signals, mining))
+            .spawn(move || run_miner(weak, signals))
             .map_err(|e| EvmError::Internal(format!("cannot start the miner: {e}")))?;
         if !node.pool.lock().is_empty() {
             node.kick_miner();
@@ -166,9 +167,9 @@ impl EvmNode {
         &self.accounts
     }
 
-    /// The mining mode.
+    /// The mining mode in force.
     pub fn mining(&self) -> MiningMode {
-        self.mining
+        self.chain.read().settings().mining
     }
 
     /// Runs `f` with read access to the chain.
@@ -198,7 +199,7 @@ impl EvmNode {
         self.pool.lock().pending_nonce(address, state_nonce)
     }
 
-    fn kick_miner(&self) {
+    pub(crate) fn kick_miner(&self) {
         let _ = self.miner.try_send(MinerSignal::Kick);
     }
 
@@ -219,12 +220,12 @@ impl EvmNode {
             let mut pool = self.pool.lock();
             let pending_nonce = pool.pending_nonce(tx.sender, state_nonce);
             let replaced = pool.insert(tx.clone())?;
-            let waiter =
-                (self.mining == MiningMode::Auto && tx.nonce() <= pending_nonce).then(|| {
-                    let (sender, receiver) = oneshot::channel();
-                    self.waiters.lock().insert(hash, sender);
-                    receiver
-                });
+            let automine = chain.settings().mining == MiningMode::Auto;
+            let waiter = (automine && tx.nonce() <= pending_nonce).then(|| {
+                let (sender, receiver) = oneshot::channel();
+                self.waiters.lock().insert(hash, sender);
+                receiver
+            });
             (waiter, replaced)
         };
         if let Some(old) = &replaced
@@ -244,7 +245,11 @@ impl EvmNode {
                 }
             }
         }
-        let mut events = vec![EvmEvent::TxPooled { raw: tx.raw.clone() }.to_body()?];
+        let pooled = match tx.impersonated {
+            true => EvmEvent::TxPooledAs { raw: tx.raw.clone(), sender: tx.sender },
+            false => EvmEvent::TxPooled { raw: tx.raw.clone() },
+        };
+        let mut events = vec![pooled.to_body()?];
         if let Some(old) = &replaced {
             events.push(EvmEvent::TxDropped { hashes: vec![old.hash] }.to_body()?);
         }
@@ -252,7 +257,7 @@ impl EvmNode {
             self.pool.lock().remove(&hash);
             return Err(error.into());
         }
-        if self.mining == MiningMode::Auto {
+        if self.mining() == MiningMode::Auto {
             self.kick_miner();
         }
         Ok(hash)
@@ -260,18 +265,25 @@ impl EvmNode {
 
     /// Mines one block from the pool. With `allow_empty`, mines even when nothing is
     /// executable. Runs on the miner thread (it blocks on the series' fsync).
-    fn mine_block(&self, allow_empty: bool) -> Result<Option<Arc<StoredBlock>>> {
-        let (context, mut execution) = {
+    pub(crate) fn mine_block(&self, allow_empty: bool) -> Result<Option<Arc<StoredBlock>>> {
+        let _mutation = self.mutation.lock();
+        let now = unix_now();
+        let (context, mut execution, forced_time) = {
             let chain = self.chain.read();
             let base_fee = chain.next_base_fee();
             let candidates = self.pool.lock().best(|a| chain.latest_nonce(a), base_fee);
             if candidates.is_empty() && !allow_empty {
                 return Ok(None);
             }
-            let context = chain.next_context(unix_now());
+            let context = chain.next_context(now);
             let parent = chain.state_at(chain.head_number());
             let execution = execute_block(parent, chain.config(), &context, candidates);
-            (context, execution)
+            // A block at an exact timestamp moves the clock: later blocks continue from it.
+            let forced_time = chain
+                .settings()
+                .next_timestamp
+                .map(|ts| Setting::TimeOffset(i64::try_from(ts).unwrap_or(i64::MAX) - now as i64));
+            (context, execution, forced_time)
         };
         let rejected = std::mem::take(&mut execution.rejected);
         let deferred = !execution.deferred.is_empty();
@@ -295,14 +307,14 @@ impl EvmNode {
             .collect();
         let mut events = Vec::with_capacity(block.transactions.len() * 2 + 2);
         for (index, tx) in block.transactions.iter().enumerate() {
-            events.push(
-                EvmEvent::TxExecuted {
-                    block: block.number(),
-                    index: index as u32,
-                    raw: tx.raw.clone(),
+            let (block_number, index, raw) = (block.number(), index as u32, tx.raw.clone());
+            let event = match tx.impersonated {
+                true => {
+                    EvmEvent::TxExecutedAs { block: block_number, index, raw, sender: tx.sender }
                 }
-                .to_body()?,
-            );
+                false => EvmEvent::TxExecuted { block: block_number, index, raw },
+            };
+            events.push(event.to_body()?);
         }
         events.push(
             EvmEvent::BlockSealed {
@@ -314,6 +326,9 @@ impl EvmNode {
         );
         events.extend(intents.iter().map(|i| EntryBody::IntentPushed(i.record())));
         events.extend(dropped_events);
+        if let Some(setting) = &forced_time {
+            events.push(EvmEvent::Dev(DevEvent::Setting(setting.clone())).to_body()?);
+        }
         if let Err(error) = append_blocking(&*self.series, events) {
             warn!(%error, number = block.number(), "block could not be made durable; rolled back");
             self.chain.write().rollback();
@@ -327,7 +342,14 @@ impl EvmNode {
             }
             return Err(error.into());
         }
-        let block = self.chain.write().publish(block);
+        let block = {
+            let mut chain = self.chain.write();
+            let block = chain.publish(block);
+            if let Some(setting) = forced_time {
+                chain.apply_dev(&DevEvent::Setting(setting))?;
+            }
+            block
+        };
         {
             let mut pool = self.pool.lock();
             for tx in &block.transactions {
@@ -375,103 +397,50 @@ impl EvmNode {
     }
 }
 
-fn run_miner(node: Weak<EvmNode>, signals: std_mpsc::Receiver<MinerSignal>, mining: MiningMode) {
+fn run_miner(node: Weak<EvmNode>, signals: std_mpsc::Receiver<MinerSignal>) {
+    let mut next_tick: Option<Instant> = None;
     loop {
-        let signal = match mining {
-            MiningMode::Interval(every) => match signals.recv_timeout(every) {
-                Ok(signal) => Some(signal),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-            },
-            MiningMode::Auto | MiningMode::Manual => match signals.recv() {
-                Ok(signal) => Some(signal),
-                Err(_) => return,
-            },
+        let mode = match node.upgrade() {
+            Some(node) => node.mining(),
+            None => return,
+        };
+        let signal = match mode {
+            MiningMode::Interval(every) => {
+                let deadline = *next_tick.get_or_insert_with(|| Instant::now() + every);
+                match signals.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(signal) => Some(signal),
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                        next_tick = Some(deadline + every);
+                        None
+                    }
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            MiningMode::Auto | MiningMode::Manual => {
+                next_tick = None;
+                match signals.recv() {
+                    Ok(signal) => Some(signal),
+                    Err(_) => return,
+                }
+            }
         };
         let Some(node) = node.upgrade() else { return };
-        let outcome = match (signal, mining) {
+        let outcome = match (signal, node.mining()) {
             // Interval mining seals a block every tick, empty or not.
-            (None, _) => node.mine_block(true),
+            (None, MiningMode::Interval(_)) => node.mine_block(true),
             (Some(MinerSignal::Kick), MiningMode::Auto) => node.mine_block(false),
-            (Some(MinerSignal::Kick), _) => Ok(None),
+            // A mode change: the loop picks up the new mode.
+            (Some(MinerSignal::Kick), MiningMode::Interval(every)) => {
+                if mode != MiningMode::Interval(every) {
+                    next_tick = None;
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
         };
         if let Err(error) = outcome {
             warn!(%error, "mining failed");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-/// Replays the series into a chain and the transactions still pooled; `None` for a series
-/// without a genesis.
-fn replay(series: &dyn ir3_foundation::Series) -> Result<Option<(Chain, Vec<Arc<SignedTx>>)>> {
-    let mut chain: Option<Chain> = None;
-    let mut block_txs: Vec<Arc<SignedTx>> = Vec::new();
-    let mut pooled: Vec<Arc<SignedTx>> = Vec::new();
-    let mut dropped: HashSet<B256> = HashSet::new();
-    let mut failure: Option<EvmError> = None;
-    let outcome = series.replay(&mut |entry| {
-        let Some(event) = EvmEvent::from_body(&entry.body) else { return Ok(()) };
-        let step = event.and_then(|event| {
-            apply_replayed(event, &mut chain, &mut block_txs, &mut pooled, &mut dropped)
-        });
-        step.map_err(|error| {
-            failure = Some(error);
-            FoundationError::Encode("replay stopped".into())
-        })
-    });
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    outcome?;
-    Ok(chain.map(|chain| {
-        let still_pooled = pooled
-            .into_iter()
-            .filter(|tx| !dropped.contains(&tx.hash) && !chain.contains_tx(&tx.hash))
-            .collect();
-        (chain, still_pooled)
-    }))
-}
-
-fn apply_replayed(
-    event: EvmEvent,
-    chain: &mut Option<Chain>,
-    block_txs: &mut Vec<Arc<SignedTx>>,
-    pooled: &mut Vec<Arc<SignedTx>>,
-    dropped: &mut HashSet<B256>,
-) -> Result<()> {
-    match event {
-        EvmEvent::Genesis(config) => *chain = Some(Chain::genesis(config)),
-        EvmEvent::TxPooled { raw } => pooled.push(Arc::new(SignedTx::decode(&raw)?)),
-        EvmEvent::TxExecuted { raw, .. } => block_txs.push(Arc::new(SignedTx::decode(&raw)?)),
-        EvmEvent::TxDropped { hashes } => dropped.extend(hashes),
-        EvmEvent::BlockSealed { context, tx_count, hash } => {
-            let chain = chain.as_mut().ok_or_else(|| EvmError::ReplayDiverged {
-                number: context.number,
-                reason: "block before genesis".into(),
-            })?;
-            let txs = std::mem::take(block_txs);
-            let diverged =
-                |reason: String| EvmError::ReplayDiverged { number: context.number, reason };
-            if txs.len() != tx_count as usize {
-                return Err(diverged(format!(
-                    "{} transactions recorded, {tx_count} sealed",
-                    txs.len()
-                )));
-            }
-            let execution = {
-                let parent = chain.state_at(chain.head_number());
-                execute_block(parent, chain.config(), &context, txs)
-            };
-            if execution.included.len() != tx_count as usize {
-                return Err(diverged("a recorded transaction no longer executes".into()));
-            }
-            let block = chain.seal(&context, execution);
-            if block.hash != hash {
-                return Err(diverged(format!("re-executed to {}, recorded {hash}", block.hash)));
-            }
-            chain.publish(block);
-        }
-    }
-    Ok(())
 }

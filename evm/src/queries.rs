@@ -25,7 +25,7 @@ impl EvmNode {
     pub fn balance(&self, address: Address, block: Option<BlockId>) -> Result<U256> {
         self.with_chain(|chain| {
             let number = chain.resolve(block)?;
-            Ok(chain.state().account_at(address, number).map(|a| a.balance).unwrap_or_default())
+            Ok(chain.account(address, number).map(|a| a.balance).unwrap_or_default())
         })
     }
 
@@ -36,7 +36,7 @@ impl EvmNode {
         }
         self.with_chain(|chain| {
             let number = chain.resolve(block)?;
-            Ok(chain.state().account_at(address, number).map(|a| a.nonce).unwrap_or_default())
+            Ok(chain.account(address, number).map(|a| a.nonce).unwrap_or_default())
         })
     }
 
@@ -45,8 +45,7 @@ impl EvmNode {
         self.with_chain(|chain| {
             let number = chain.resolve(block)?;
             Ok(chain
-                .state()
-                .account_at(address, number)
+                .account(address, number)
                 .and_then(|a| chain.state().code(a.code_hash))
                 .map(|code| code.original_bytes())
                 .unwrap_or_default())
@@ -57,7 +56,7 @@ impl EvmNode {
     pub fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> Result<B256> {
         self.with_chain(|chain| {
             let number = chain.resolve(block)?;
-            Ok(chain.state().storage_at(address, slot, number).into())
+            Ok(chain.storage(address, slot, number).into())
         })
     }
 

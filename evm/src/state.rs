@@ -1,9 +1,12 @@
 //! Versioned world state, derived from the series block by block.
 //!
 //! Every account field and storage slot keeps the list of values it took, each tagged with the
-//! block that set it, so any historical block can be read without replaying: a read at block `n`
-//! takes the last value set at or before `n`. The latest value is the common case and is the
-//! last element of each list. [`StateAt`] adapts a view at one block to revm's `DatabaseRef`.
+//! *revision* that set it, so any past state can be read without replaying: a read at revision
+//! `r` takes the last value set at or before `r`. A revision is one step of the chain's state:
+//! each sealed block is one, and so is each dev-mode state change (`anvil_setBalance`, a loaded
+//! state, ...). The chain maps block numbers to revisions; reverting to a snapshot forgets
+//! every revision after the snapshot's. The latest value is the common case and is the last
+//! element of each list. [`StateAt`] adapts a view at one revision to revm's `DatabaseRef`.
 //!
 //! The state root is a real Merkle-Patricia root (alloy-trie), kept cheap by caching each
 //! account's storage root and recomputing it only for accounts a block changed.
@@ -32,16 +35,16 @@ struct Versions<T> {
 }
 
 impl<T> Versions<T> {
-    fn new(block: u64, value: T) -> Self {
-        Self { entries: vec![(block, value)] }
+    fn new(revision: u64, value: T) -> Self {
+        Self { entries: vec![(revision, value)] }
     }
 
-    /// The value in force after block `block`.
-    fn at(&self, block: u64) -> Option<&T> {
+    /// The value in force at revision `revision`.
+    fn at(&self, revision: u64) -> Option<&T> {
         match self.entries.last() {
-            Some((set_at, value)) if *set_at <= block => Some(value),
+            Some((set_at, value)) if *set_at <= revision => Some(value),
             _ => {
-                let index = self.entries.partition_point(|(set_at, _)| *set_at <= block);
+                let index = self.entries.partition_point(|(set_at, _)| *set_at <= revision);
                 index.checked_sub(1).and_then(|i| self.entries.get(i)).map(|(_, value)| value)
             }
         }
@@ -51,16 +54,16 @@ impl<T> Versions<T> {
         self.entries.last().map(|(_, value)| value)
     }
 
-    fn set(&mut self, block: u64, value: T) {
+    fn set(&mut self, revision: u64, value: T) {
         match self.entries.last_mut() {
-            Some((set_at, current)) if *set_at == block => *current = value,
-            _ => self.entries.push((block, value)),
+            Some((set_at, current)) if *set_at == revision => *current = value,
+            _ => self.entries.push((revision, value)),
         }
     }
 
-    /// Forgets every value set after `block`; returns whether nothing is left.
-    fn truncate_after(&mut self, block: u64) -> bool {
-        let keep = self.entries.partition_point(|(set_at, _)| *set_at <= block);
+    /// Forgets every value set after `revision`; returns whether nothing is left.
+    fn truncate_after(&mut self, revision: u64) -> bool {
+        let keep = self.entries.partition_point(|(set_at, _)| *set_at <= revision);
         self.entries.truncate(keep);
         self.entries.is_empty()
     }
@@ -94,17 +97,17 @@ pub struct VersionedState {
 }
 
 impl VersionedState {
-    /// Account fields after block `block`.
-    pub fn account_at(&self, address: Address, block: u64) -> Option<AccountRecord> {
-        self.accounts.get(&address).and_then(|v| v.at(block)).copied().flatten()
+    /// Account fields at revision `revision`.
+    pub fn account_at(&self, address: Address, revision: u64) -> Option<AccountRecord> {
+        self.accounts.get(&address).and_then(|v| v.at(revision)).copied().flatten()
     }
 
-    /// A storage slot after block `block`.
-    pub fn storage_at(&self, address: Address, slot: U256, block: u64) -> U256 {
+    /// A storage slot at revision `revision`.
+    pub fn storage_at(&self, address: Address, slot: U256, revision: u64) -> U256 {
         self.storage
             .get(&address)
             .and_then(|slots| slots.get(&slot))
-            .and_then(|v| v.at(block))
+            .and_then(|v| v.at(revision))
             .copied()
             .unwrap_or_default()
     }
@@ -129,12 +132,12 @@ impl VersionedState {
             .unwrap_or_default()
     }
 
-    /// Sets an account's fields at `block` (used by genesis and by commits).
-    pub fn set_account(&mut self, address: Address, block: u64, record: Option<AccountRecord>) {
+    /// Sets an account's fields at `revision` (genesis, commits and dev-mode changes).
+    pub fn set_account(&mut self, address: Address, revision: u64, record: Option<AccountRecord>) {
         match self.accounts.get_mut(&address) {
-            Some(versions) => versions.set(block, record),
+            Some(versions) => versions.set(revision, record),
             None => {
-                self.accounts.insert(address, Versions::new(block, record));
+                self.accounts.insert(address, Versions::new(revision, record));
             }
         }
         let hashed = keccak256(address);
@@ -145,13 +148,13 @@ impl VersionedState {
         }
     }
 
-    /// Sets a storage slot at `block`.
-    pub fn set_storage(&mut self, address: Address, slot: U256, block: u64, value: U256) {
+    /// Sets a storage slot at `revision`.
+    pub fn set_storage(&mut self, address: Address, slot: U256, revision: u64, value: U256) {
         let slots = self.storage.entry(address).or_default();
         match slots.get_mut(&slot) {
-            Some(versions) => versions.set(block, value),
+            Some(versions) => versions.set(revision, value),
             None => {
-                slots.insert(slot, Versions::new(block, value));
+                slots.insert(slot, Versions::new(revision, value));
             }
         }
         let trie = self.trie_storage.entry(address).or_default();
@@ -171,7 +174,7 @@ impl VersionedState {
         hash
     }
 
-    fn clear_storage(&mut self, address: Address, block: u64) {
+    fn clear_storage(&mut self, address: Address, revision: u64) {
         let live: Vec<U256> = self
             .storage
             .get(&address)
@@ -184,23 +187,23 @@ impl VersionedState {
             })
             .unwrap_or_default();
         for slot in live {
-            self.set_storage(address, slot, block, U256::ZERO);
+            self.set_storage(address, slot, revision, U256::ZERO);
         }
     }
 
-    /// Applies the changes of one executed block, tagging them with `block`.
-    pub fn commit(&mut self, block: u64, changes: EvmState) {
+    /// Applies the changes of one executed block, tagging them with `revision`.
+    pub fn commit(&mut self, revision: u64, changes: EvmState) {
         for (address, account) in changes {
             if !account.is_touched() {
                 continue;
             }
             if account.is_selfdestructed() {
-                self.clear_storage(address, block);
-                self.set_account(address, block, None);
+                self.clear_storage(address, revision);
+                self.set_account(address, revision, None);
                 continue;
             }
             if account.is_created() {
-                self.clear_storage(address, block);
+                self.clear_storage(address, revision);
             }
             // Code is stored once per hash: touching a known contract costs no hashing.
             let mut code_hash = account.info.code_hash;
@@ -211,7 +214,7 @@ impl VersionedState {
             }
             for (slot, value) in account.storage.iter() {
                 if value.is_changed() {
-                    self.set_storage(address, *slot, block, value.present_value());
+                    self.set_storage(address, *slot, revision, value.present_value());
                 }
             }
             let record = AccountRecord {
@@ -221,15 +224,15 @@ impl VersionedState {
             };
             // EIP-161: touched accounts left empty are removed.
             let empty = record.balance.is_zero() && record.nonce == 0 && code_hash == KECCAK_EMPTY;
-            self.set_account(address, block, (!empty).then_some(record));
+            self.set_account(address, revision, (!empty).then_some(record));
         }
     }
 
-    /// Forgets everything set after `block` (used when the chain moves back).
-    pub fn truncate_after(&mut self, block: u64) {
-        self.accounts.retain(|_, versions| !versions.truncate_after(block));
+    /// Forgets everything set after `revision` (a failed seal, or a revert to a snapshot).
+    pub fn truncate_after(&mut self, revision: u64) {
+        self.accounts.retain(|_, versions| !versions.truncate_after(revision));
         for slots in self.storage.values_mut() {
-            slots.retain(|_, versions| !versions.truncate_after(block));
+            slots.retain(|_, versions| !versions.truncate_after(revision));
         }
         self.storage.retain(|_, slots| !slots.is_empty());
         // Rebuild the trie caches from the latest values.
@@ -286,14 +289,14 @@ impl VersionedState {
     }
 }
 
-/// A read-only view of the state after one block, usable as a revm database.
+/// A read-only view of the state at one revision, usable as a revm database.
 #[derive(Debug, Clone, Copy)]
 pub struct StateAt<'a> {
     /// The state.
     pub state: &'a VersionedState,
-    /// The block whose post-state is read.
-    pub block: u64,
-    /// Hashes of blocks `0..=block`, for the BLOCKHASH opcode.
+    /// The revision read.
+    pub revision: u64,
+    /// Hashes of the chain's blocks, for the BLOCKHASH opcode.
     pub block_hashes: &'a [B256],
 }
 
@@ -301,7 +304,7 @@ impl DatabaseRef for StateAt<'_> {
     type Error = StateReadError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.state.account_at(address, self.block).map(|record| {
+        Ok(self.state.account_at(address, self.revision).map(|record| {
             let code = self.state.code(record.code_hash).cloned();
             AccountInfo {
                 balance: record.balance,
@@ -318,7 +321,7 @@ impl DatabaseRef for StateAt<'_> {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self.state.storage_at(address, index, self.block))
+        Ok(self.state.storage_at(address, index, self.revision))
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {

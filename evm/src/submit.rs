@@ -28,13 +28,21 @@ pub fn validate(chain: &Chain, tx: &SignedTx) -> Result<()> {
     if chain.contains_tx(&tx.hash) {
         return Err(EvmError::AlreadyKnown);
     }
-    if envelope.gas_limit() > config.gas_limit {
+    if envelope.gas_limit() > chain.settings().gas_limit {
         return Err(EvmError::GasLimitTooHigh);
     }
     if let Some(tip) = envelope.max_priority_fee_per_gas()
         && tip > envelope.max_fee_per_gas()
     {
         return Err(EvmError::TipAboveFeeCap);
+    }
+    if let Some(min) = chain.settings().min_gas_price
+        && envelope.max_fee_per_gas() < min
+    {
+        return Err(EvmError::FeeCapTooLow {
+            max_fee: envelope.max_fee_per_gas(),
+            base_fee: u64::try_from(min).unwrap_or(u64::MAX),
+        });
     }
     let base_fee = chain.next_base_fee();
     if envelope.max_fee_per_gas() < u128::from(base_fee) {
@@ -54,13 +62,18 @@ pub fn validate(chain: &Chain, tx: &SignedTx) -> Result<()> {
 
 impl EvmNode {
     /// `eth_sendTransaction`: fills the request for a dev account, signs it and submits it.
+    /// An impersonated account's transaction gets a placeholder signature instead.
     pub async fn send_transaction(
         self: &std::sync::Arc<Self>,
         mut request: TransactionRequest,
     ) -> Result<B256> {
         let from =
             request.from.ok_or_else(|| EvmError::InvalidParams("missing \"from\" field".into()))?;
-        let signer = self.accounts.signer(from)?.clone();
+        let signer = match self.accounts.signer(from) {
+            Ok(signer) => Some(signer.clone()),
+            Err(_) if self.with_chain(|c| c.settings().is_impersonated(from)) => None,
+            Err(error) => return Err(error),
+        };
         let (chain_id, base_fee) =
             self.with_chain(|chain| (chain.config().chain_id, chain.next_base_fee()));
         request.to.get_or_insert(alloy_primitives::TxKind::Create);
@@ -81,10 +94,23 @@ impl EvmNode {
         let mut typed: TypedTransaction = request
             .build_typed_tx()
             .map_err(|_| EvmError::InvalidParams("incomplete transaction request".into()))?;
+        let Some(signer) = signer else {
+            let envelope: TxEnvelope = typed.into_signed(impersonation_signature()).into();
+            return self.submit(Arc::new(SignedTx::impersonated(envelope, from))).await;
+        };
         let signature = signer
             .sign_transaction_sync(&mut typed)
             .map_err(|e| EvmError::Signing(e.to_string()))?;
         let envelope: TxEnvelope = typed.into_signed(signature).into();
         self.submit(Arc::new(SignedTx::from_envelope(envelope, from))).await
     }
+}
+
+/// The placeholder signature of impersonated transactions (r = s = 1, as Anvil uses).
+fn impersonation_signature() -> alloy_primitives::Signature {
+    alloy_primitives::Signature::new(
+        alloy_primitives::U256::from(1),
+        alloy_primitives::U256::from(1),
+        false,
+    )
 }

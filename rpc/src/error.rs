@@ -33,6 +33,11 @@ pub enum RpcError {
     },
 }
 
+/// Turns an app or RPC error into the JSON-RPC error object handlers return.
+pub(crate) fn ok<T>(result: Result<T, impl Into<RpcError>>) -> jsonrpsee::core::RpcResult<T> {
+    result.map_err(|e| e.into().into())
+}
+
 /// Codes used in error objects.
 pub mod codes {
     /// Execution reverted (EIP-1474 / geth).

@@ -15,7 +15,7 @@ use tracing::trace;
 
 use crate::{
     api::{AccountInfo, EthApiServer},
-    error::RpcError,
+    error::{RpcError, ok},
     filters::Filters,
 };
 
@@ -31,10 +31,6 @@ impl EthApi {
     pub fn new(node: Arc<EvmNode>, filters: Arc<Filters>) -> Self {
         Self { node, filters }
     }
-}
-
-fn ok<T>(result: Result<T, impl Into<RpcError>>) -> RpcResult<T> {
-    result.map_err(|e| e.into().into())
 }
 
 #[async_trait]

@@ -8,6 +8,8 @@
 //! place: [`error`]. This crate holds no chain logic.
 
 pub mod api;
+pub mod dev;
+pub mod dev_api;
 pub mod error;
 pub mod eth;
 pub mod filters;

@@ -13,6 +13,8 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::{
     api::{EthApiServer, EthPubSubApiServer, NetApiServer, PersonalApiServer, Web3ApiServer},
+    dev::DevApi,
+    dev_api::{AnvilApiServer, EvmApiServer},
     error::RpcError,
     eth::EthApi,
     filters::Filters,
@@ -57,7 +59,10 @@ pub fn rpc_module(node: Arc<EvmNode>) -> Result<RpcModule<()>, RpcError> {
     module.merge(EthPubSub::new(node.clone()).into_rpc()).map_err(merge_error)?;
     module.merge(NetApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
     module.merge(Web3Api.into_rpc()).map_err(merge_error)?;
-    module.merge(PersonalApi::new(node).into_rpc()).map_err(merge_error)?;
+    module.merge(PersonalApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
+    let dev = DevApi::new(node);
+    module.merge(AnvilApiServer::into_rpc(dev.clone())).map_err(merge_error)?;
+    module.merge(EvmApiServer::into_rpc(dev)).map_err(merge_error)?;
     Ok(module)
 }
 
