@@ -40,10 +40,10 @@ static CALL_PERMITS: Semaphore = Semaphore::const_new(DEFAULT_MAX_CONCURRENT_CAL
 type CallDb<'a> = CacheDB<StateAt<'a>>;
 
 /// A call prepared against one block's post-state.
-struct PreparedCall {
-    cfg: CfgEnv,
-    block: BlockEnv,
-    tx: TxEnv,
+pub(crate) struct PreparedCall {
+    pub(crate) cfg: CfgEnv,
+    pub(crate) block: BlockEnv,
+    pub(crate) tx: TxEnv,
     gas_cap: u64,
 }
 
@@ -115,7 +115,7 @@ impl EvmNode {
         .await
     }
 
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
         job: impl FnOnce(&Chain) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -136,7 +136,11 @@ fn gas_cap(chain: &Chain, block_gas_limit: u64) -> u64 {
     }
 }
 
-fn prepare(chain: &Chain, request: &TransactionRequest, number: u64) -> Result<PreparedCall> {
+pub(crate) fn prepare(
+    chain: &Chain,
+    request: &TransactionRequest,
+    number: u64,
+) -> Result<PreparedCall> {
     let header = &chain
         .block(number)
         .ok_or_else(|| EvmError::BlockNotFound(format!("block {number} not found")))?
@@ -203,7 +207,10 @@ fn prepare(chain: &Chain, request: &TransactionRequest, number: u64) -> Result<P
     Ok(PreparedCall { cfg, block, tx, gas_cap: gas_limit })
 }
 
-fn overridden_db<'a>(state: StateAt<'a>, overrides: Option<&StateOverride>) -> Result<CallDb<'a>> {
+pub(crate) fn overridden_db<'a>(
+    state: StateAt<'a>,
+    overrides: Option<&StateOverride>,
+) -> Result<CallDb<'a>> {
     let mut db = CacheDB::new(state);
     let Some(overrides) = overrides else { return Ok(db) };
     let read_failed = |e: StateReadError| EvmError::Internal(e.to_string());

@@ -18,12 +18,15 @@ pub mod error;
 pub mod events;
 pub mod execute;
 pub mod node;
+pub mod otterscan;
 pub mod pool;
 pub mod queries;
+pub mod raw;
 pub mod replay;
 pub mod state;
 pub mod state_dump;
 pub mod submit;
+pub mod trace;
 
 pub use accounts::DevAccounts;
 pub use block::{SignedTx, StoredBlock};

@@ -1,7 +1,9 @@
 //! # iR³ JSON-RPC
 //!
 //! The Ethereum JSON-RPC surface of an iR³ node: the `eth_`, `net_`, `web3_` and `personal_`
-//! namespaces and `eth_subscribe`, served by jsonrpsee over HTTP and WebSocket on one port.
+//! namespaces and `eth_subscribe`, the dev-node namespaces (`anvil_`, `evm_`, `hardhat_`), and
+//! the inspection namespaces (`txpool_`, `debug_`, `trace_`, `ots_`), served by jsonrpsee over
+//! HTTP and WebSocket on one port.
 //!
 //! Each namespace is declared as a trait in [`api`] and implemented in its own module; every
 //! handler delegates to the EVM app (`ir3-evm`). Errors become JSON-RPC error objects in one
@@ -13,6 +15,8 @@ pub mod dev_api;
 pub mod error;
 pub mod eth;
 pub mod filters;
+pub mod inspect;
+pub mod inspect_api;
 pub mod misc;
 pub mod pubsub;
 pub mod server;

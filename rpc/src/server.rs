@@ -18,6 +18,8 @@ use crate::{
     error::RpcError,
     eth::EthApi,
     filters::Filters,
+    inspect::InspectApi,
+    inspect_api::{DebugApiServer, OtsApiServer, TraceApiServer, TxPoolApiServer},
     misc::{NetApi, PersonalApi, Web3Api},
     pubsub::EthPubSub,
 };
@@ -60,6 +62,11 @@ pub fn rpc_module(node: Arc<EvmNode>) -> Result<RpcModule<()>, RpcError> {
     module.merge(NetApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
     module.merge(Web3Api.into_rpc()).map_err(merge_error)?;
     module.merge(PersonalApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
+    let inspect = InspectApi::new(node.clone());
+    module.merge(TxPoolApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
+    module.merge(DebugApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
+    module.merge(TraceApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
+    module.merge(OtsApiServer::into_rpc(inspect)).map_err(merge_error)?;
     let dev = DevApi::new(node);
     module.merge(AnvilApiServer::into_rpc(dev.clone())).map_err(merge_error)?;
     module.merge(EvmApiServer::into_rpc(dev)).map_err(merge_error)?;
