@@ -59,6 +59,24 @@ pub struct Cli {
     #[arg(long)]
     pub ephemeral: bool,
 
+    /// Start a new chain from a geth genesis file (chain id, fork schedule, alloc, gas limit,
+    /// base fee, timestamp). Ignored when the data directory already holds a chain.
+    #[arg(long, value_name = "GENESIS_JSON")]
+    pub init: Option<PathBuf>,
+
+    /// Anvil-format state file: loaded into a new chain at start (if it exists), written at
+    /// exit (Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Fork another node: state is read lazily from this JSON-RPC URL at the fork block.
+    #[arg(short = 'f', long, value_name = "URL", conflicts_with = "init")]
+    pub fork_url: Option<String>,
+
+    /// Block number to fork from (default: the parent's latest).
+    #[arg(long, value_name = "NUMBER", requires = "fork_url")]
+    pub fork_block_number: Option<u64>,
+
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `ir3_evm=debug`.
     #[arg(long, default_value = "warn", env = "IR3_LOG")]
     pub log: String,

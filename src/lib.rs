@@ -36,6 +36,14 @@ pub enum NodeError {
     /// The JSON-RPC server could not start.
     #[error(transparent)]
     Rpc(#[from] ir3_rpc::RpcError),
+    /// The `--state` file could not be read or written.
+    #[error("state file {path}: {reason}")]
+    StateFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What failed.
+        reason: String,
+    },
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -74,8 +82,23 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     let accounts = DevAccounts::from_mnemonic(&cli.mnemonic, cli.accounts)?;
     let balance = U256::from(cli.balance).saturating_mul(U256::from(10u64).pow(U256::from(18)));
     let alloc = accounts.addresses().into_iter().map(|a| (a, balance)).collect();
-    let mut chain = ChainConfig::dev(cli.chain_id, alloc, unix_now());
-    chain.spec = spec;
+    let mut chain = match &cli.init {
+        Some(path) => ir3_evm::genesis::read_genesis_file(path)?,
+        None => {
+            let mut chain = ChainConfig::dev(cli.chain_id, Vec::new(), unix_now());
+            chain.spec = spec;
+            chain
+        }
+    };
+    chain.alloc = alloc;
+    if let Some(url) = &cli.fork_url {
+        let fork = tokio::task::block_in_place(|| {
+            ir3_evm::fork::ForkSource::connect(url, cli.fork_block_number)
+        })?;
+        info!(url, block = fork.block_number, "forking");
+        chain.chain_id = fork.chain_id;
+        chain.fork = Some(fork);
+    }
     let options = NodeOptions { chain, accounts, mining: mining_mode(&cli)? };
 
     let series: SeriesHandle = if cli.ephemeral {
@@ -88,7 +111,11 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     // Until the peer-to-peer layer lands, intents are drained by a no-op consumer.
     let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_intent| {});
     // Replaying the series is CPU and disk work: keep it off the async workers.
+    let new_chain = series.is_empty();
     let node = tokio::task::block_in_place(|| EvmNode::open(options, series, outbox))?;
+    if let Some(path) = &cli.state {
+        load_state_file(&node, path, new_chain).await?;
+    }
 
     let addr = SocketAddr::new(cli.host, cli.port);
     let (local, handle) = ir3_rpc::serve(addr, node.clone()).await?;
@@ -98,6 +125,41 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     info!("shutting down");
     let _ = handle.stop();
     handle.stopped().await;
+    if let Some(path) = &cli.state {
+        write_state_file(&node, path)?;
+    }
+    Ok(())
+}
+
+/// `--state`: loads the file into a new chain. An existing chain already holds everything
+/// the file could say (and maybe more, after a crash), so it is not overwritten.
+async fn load_state_file(
+    node: &Arc<EvmNode>,
+    path: &std::path::Path,
+    new_chain: bool,
+) -> Result<(), NodeError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    if !new_chain {
+        info!(path = %path.display(), "chain exists; state file not loaded over it");
+        return Ok(());
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| NodeError::StateFile { path: path.into(), reason: e.to_string() })?;
+    let dump = ir3_evm::state_dump::StateDump::decode(&bytes)?;
+    node.load_state(dump).await?;
+    info!(path = %path.display(), "state loaded");
+    Ok(())
+}
+
+/// `--state`: writes the latest state atomically (temporary file, then rename).
+fn write_state_file(node: &EvmNode, path: &std::path::Path) -> Result<(), NodeError> {
+    let json = node.dump_state().to_json()?;
+    let temporary = path.with_extension("tmp");
+    let written = std::fs::write(&temporary, json).and_then(|()| std::fs::rename(&temporary, path));
+    written.map_err(|e| NodeError::StateFile { path: path.into(), reason: e.to_string() })?;
+    info!(path = %path.display(), "state written");
     Ok(())
 }
 

@@ -21,6 +21,7 @@ use crate::{
     error::{EvmError, Result},
     events::BlockContext,
     execute::BlockExecution,
+    fork::ForkSource,
     state::{AccountRecord, StateAt, VersionedState},
 };
 
@@ -33,6 +34,8 @@ pub struct Chain {
     block_hashes: Vec<B256>,
     by_hash: HashMap<B256, u64>,
     tx_index: HashMap<B256, (u64, u32)>,
+    /// Number of the first block (non-zero for a fork).
+    first_number: u64,
     /// The state revision readers see at the head (blocks and dev-mode changes).
     pub(crate) revision: u64,
     /// The revision each block's post-state was sealed at.
@@ -43,15 +46,24 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Builds the genesis block of a chain.
-    pub fn genesis(config: ChainConfig, mining: MiningMode) -> Self {
-        let mut state = VersionedState::default();
+    /// Builds the genesis block of a chain. A forked chain starts from its parent's fork
+    /// block, whose header it takes as its first block.
+    pub fn genesis(config: ChainConfig, mining: MiningMode) -> Result<Self> {
+        let fork_header = config.fork.as_ref().map(ForkSource::header).transpose()?;
+        let mut state = match &config.fork {
+            Some(fork) => VersionedState::forked(Arc::new(ForkSource::new(fork.clone()))),
+            None => VersionedState::default(),
+        };
         for (address, balance) in &config.alloc {
             state.set_account(
                 *address,
                 0,
                 Some(AccountRecord { balance: *balance, nonce: 0, code_hash: KECCAK_EMPTY }),
             );
+        }
+        // Code was validated when the genesis was read; an account that still fails is skipped.
+        for account in &config.genesis_accounts {
+            let _ = crate::dev::load_accounts(&mut state, std::slice::from_ref(account), 0);
         }
         let settings = DevSettings::new(&config, mining);
         let mut chain = Self {
@@ -66,7 +78,16 @@ impl Chain {
             block_hashes: Vec::new(),
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
+            first_number: fork_header.as_ref().map_or(0, |h| h.number),
         };
+        if let (Some(header), Some(fork)) = (fork_header, &chain.config.fork) {
+            let size = header.length() as u64;
+            let hash = fork.block_hash;
+            let block =
+                StoredBlock { header, hash, transactions: Vec::new(), receipts: Vec::new(), size };
+            chain.publish(block);
+            return Ok(chain);
+        }
         let context = BlockContext {
             number: 0,
             timestamp: chain.config.genesis_timestamp,
@@ -77,7 +98,17 @@ impl Chain {
         };
         let genesis = chain.seal(&context, BlockExecution::default());
         chain.publish(genesis);
-        chain
+        Ok(chain)
+    }
+
+    /// Number of the chain's first block (0, or the fork block of a forked chain).
+    pub fn first_number(&self) -> u64 {
+        self.first_number
+    }
+
+    /// Position of block `number` in the block lists.
+    fn position(&self, number: u64) -> Option<usize> {
+        number.checked_sub(self.first_number).and_then(|n| usize::try_from(n).ok())
     }
 
     /// The chain's configuration.
@@ -106,8 +137,7 @@ impl Chain {
         if number >= self.head_number() {
             return self.revision;
         }
-        usize::try_from(number)
-            .ok()
+        self.position(number)
             .and_then(|n| self.block_revisions.get(n))
             .copied()
             .unwrap_or(self.revision)
@@ -119,6 +149,7 @@ impl Chain {
             state: &self.state,
             revision: self.revision_of(number),
             block_hashes: &self.block_hashes,
+            first_block: self.first_number,
         }
     }
 
@@ -243,7 +274,7 @@ impl Chain {
 
     /// Moves the chain back to block `head` and state revision `revision` (a snapshot's).
     pub(crate) fn truncate_to(&mut self, head: u64, revision: u64) {
-        let keep = usize::try_from(head).map_or(self.blocks.len(), |h| h + 1);
+        let keep = self.position(head).map_or(self.blocks.len(), |h| h + 1);
         for block in self.blocks.drain(keep.min(self.blocks.len())..) {
             self.by_hash.remove(&block.hash);
             for tx in &block.transactions {
@@ -264,7 +295,10 @@ impl Chain {
             | BlockNumberOrTag::Pending
             | BlockNumberOrTag::Safe
             | BlockNumberOrTag::Finalized => Ok(head),
-            BlockNumberOrTag::Earliest => Ok(0),
+            BlockNumberOrTag::Earliest => Ok(self.first_number),
+            BlockNumberOrTag::Number(n) if n < self.first_number => Err(EvmError::BlockNotFound(
+                format!("block {n} is before the fork block {}", self.first_number),
+            )),
             BlockNumberOrTag::Number(n) if n <= head => Ok(n),
             BlockNumberOrTag::Number(_) => Err(EvmError::BlockNotFound("header not found".into())),
         }
@@ -282,7 +316,7 @@ impl Chain {
 
     /// The block with this number.
     pub fn block(&self, number: u64) -> Option<&Arc<StoredBlock>> {
-        usize::try_from(number).ok().and_then(|n| self.blocks.get(n))
+        self.position(number).and_then(|n| self.blocks.get(n))
     }
 
     /// The block with this hash.

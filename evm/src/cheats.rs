@@ -169,6 +169,30 @@ impl EvmNode {
         Ok(())
     }
 
+    /// `anvil_reset` with `forking`: a new chain forked from `url` at `block` (the parent's
+    /// latest when `None`; the current fork's URL when `url` is `None`).
+    pub async fn reset_fork(
+        self: &Arc<Self>,
+        url: Option<String>,
+        block: Option<u64>,
+    ) -> Result<()> {
+        let current = self.config();
+        let url = url
+            .or_else(|| current.fork.as_ref().map(|f| f.url.clone()))
+            .ok_or_else(|| EvmError::InvalidParams("forking needs a jsonRpcUrl".into()))?;
+        let fork =
+            tokio::task::spawn_blocking(move || crate::fork::ForkSource::connect(&url, block))
+                .await
+                .map_err(|e| EvmError::Internal(e.to_string()))??;
+        let config = ChainConfig {
+            chain_id: fork.chain_id,
+            genesis_timestamp: unix_now(),
+            fork: Some(fork),
+            ..current
+        };
+        self.reset(Some(config)).await
+    }
+
     /// `evm_mine` / `anvil_mine`: seals `count` blocks (even empty ones), the first at
     /// `timestamp` if given, each `interval` seconds after the previous if given.
     pub async fn mine(

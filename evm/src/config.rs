@@ -39,6 +39,8 @@ pub struct ChainConfig {
     pub coinbase: Address,
     /// The parent chain this chain forks, read lazily (`--fork-url`).
     pub fork: Option<ForkConfig>,
+    /// Accounts with code, nonce or storage at genesis (`--init genesis.json`).
+    pub genesis_accounts: Vec<crate::dev::LoadedAccount>,
 }
 
 /// Where a forked chain's state comes from: a parent JSON-RPC node at one block.
@@ -52,6 +54,8 @@ pub struct ForkConfig {
     pub block_hash: B256,
     /// The parent's chain id.
     pub chain_id: u64,
+    /// The fork block's RLP-encoded header: this chain's first block.
+    pub header_rlp: alloy_primitives::Bytes,
 }
 
 impl ChainConfig {
@@ -66,6 +70,7 @@ impl ChainConfig {
             alloc,
             coinbase: Address::ZERO,
             fork: None,
+            genesis_accounts: Vec::new(),
         }
     }
 }

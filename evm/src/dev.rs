@@ -22,7 +22,7 @@ use crate::{
     chain::Chain,
     config::ChainConfig,
     error::{EvmError, Result},
-    state::AccountRecord,
+    state::{AccountRecord, VersionedState},
 };
 
 /// When blocks are mined.
@@ -299,26 +299,12 @@ impl Chain {
             }
             DevEvent::LoadAccounts(accounts) => {
                 let revision = self.next_revision();
-                for account in accounts {
-                    let code_hash = if account.code.is_empty() {
-                        KECCAK_EMPTY
-                    } else {
-                        let bytecode = Bytecode::new_raw_checked(account.code.clone())
-                            .map_err(|e| EvmError::InvalidParams(format!("invalid code: {e}")))?;
-                        self.state.insert_code(bytecode)
-                    };
-                    let record =
-                        AccountRecord { balance: account.balance, nonce: account.nonce, code_hash };
-                    self.state.set_account(account.address, revision, Some(record));
-                    for (slot, value) in &account.storage {
-                        self.state.set_storage(account.address, *slot, revision, *value);
-                    }
-                }
+                load_accounts(&mut self.state, accounts, revision)?;
             }
             DevEvent::Reset(config) => {
                 let mining = self.settings.mining;
                 let next_snapshot_id = self.next_snapshot_id;
-                *self = Chain::genesis(config.clone(), mining);
+                *self = Chain::genesis(config.clone(), mining)?;
                 self.next_snapshot_id = next_snapshot_id;
                 outcome.new_pool = Some(Vec::new());
             }
@@ -358,6 +344,29 @@ impl Chain {
     pub fn settings(&self) -> &DevSettings {
         &self.settings
     }
+}
+
+/// Writes whole accounts (balance, nonce, code, storage) at `revision`.
+pub(crate) fn load_accounts(
+    state: &mut VersionedState,
+    accounts: &[LoadedAccount],
+    revision: u64,
+) -> Result<()> {
+    for account in accounts {
+        let code_hash = if account.code.is_empty() {
+            KECCAK_EMPTY
+        } else {
+            let bytecode = Bytecode::new_raw_checked(account.code.clone())
+                .map_err(|e| EvmError::InvalidParams(format!("invalid code: {e}")))?;
+            state.insert_code(bytecode)
+        };
+        let record = AccountRecord { balance: account.balance, nonce: account.nonce, code_hash };
+        state.set_account(account.address, revision, Some(record));
+        for (slot, value) in &account.storage {
+            state.set_storage(account.address, *slot, revision, *value);
+        }
+    }
+    Ok(())
 }
 
 fn empty_account() -> AccountRecord {

@@ -17,6 +17,8 @@ pub mod dev;
 pub mod error;
 pub mod events;
 pub mod execute;
+pub mod fork;
+pub mod genesis;
 pub mod node;
 pub mod otterscan;
 pub mod pool;

@@ -106,7 +106,7 @@ impl EvmNode {
             None => {
                 let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
                 append_blocking(&*series, vec![genesis])?;
-                (Chain::genesis(options.chain.clone(), default_mining), Vec::new())
+                (Chain::genesis(options.chain.clone(), default_mining)?, Vec::new())
             }
         };
         let mut chain = chain;

@@ -201,7 +201,7 @@ impl EvmNode {
                 Box::new(block.saturating_add(1).min(head + 1)..=head)
             } else {
                 let top = if block == 0 { head } else { block.saturating_sub(1).min(head) };
-                Box::new((0..=top).rev())
+                Box::new((chain.first_number()..=top).rev())
             };
             'blocks: for number in numbers {
                 let Some(stored) = chain.block(number) else { continue };
@@ -261,7 +261,7 @@ impl EvmNode {
             let has_code = |n: u64| {
                 chain.account(address, n).is_some_and(|a| a.code_hash != alloy_trie::KECCAK_EMPTY)
             };
-            let (mut low, mut high) = (0u64, chain.head_number());
+            let (mut low, mut high) = (chain.first_number(), chain.head_number());
             while low < high {
                 let mid = low + (high - low) / 2;
                 if has_code(mid) { high = mid } else { low = mid + 1 }

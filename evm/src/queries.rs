@@ -177,7 +177,8 @@ impl EvmNode {
         }
         self.with_chain(|chain| {
             let newest = chain.resolve_number(newest)?;
-            let count = block_count.clamp(0, MAX_FEE_HISTORY_BLOCKS).min(newest + 1);
+            let available = newest + 1 - chain.first_number();
+            let count = block_count.clamp(0, MAX_FEE_HISTORY_BLOCKS).min(available);
             let oldest = newest + 1 - count;
             let mut history = rpc::FeeHistory { oldest_block: oldest, ..Default::default() };
             if count == 0 {
@@ -245,7 +246,7 @@ pub fn logs_in_range(chain: &Chain, filter: &Filter, from: u64, to: u64) -> Resu
         )));
     }
     let mut out = Vec::new();
-    for number in from..=to {
+    for number in from.max(chain.first_number())..=to {
         let Some(block) = chain.block(number) else { break };
         if !filter.matches_bloom(block.header.logs_bloom) {
             continue;

@@ -92,7 +92,7 @@ impl Replayer {
 
     fn apply(&mut self, event: EvmEvent) -> Result<()> {
         match event {
-            EvmEvent::Genesis(config) => self.chain = Some(Chain::genesis(config, self.mining)),
+            EvmEvent::Genesis(config) => self.chain = Some(Chain::genesis(config, self.mining)?),
             EvmEvent::TxPooled { raw } => self.pool.add(Arc::new(SignedTx::decode(&raw)?)),
             EvmEvent::TxPooledAs { raw, sender } => {
                 self.pool.add(Arc::new(SignedTx::decode_impersonated(&raw, sender)?));

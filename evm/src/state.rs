@@ -11,8 +11,12 @@
 //! The state root is a real Merkle-Patricia root (alloy-trie), kept cheap by caching each
 //! account's storage root and recomputing it only for accounts a block changed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
 
+use crate::fork::ForkSource;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::storage_root};
 use revm::{
@@ -94,27 +98,80 @@ pub struct VersionedState {
     trie_accounts: BTreeMap<B256, Address>,
     /// Accounts whose storage root must be recomputed.
     dirty_storage: HashSet<Address>,
+    /// The parent chain of a forked chain: what this state has not written is read there.
+    fork: Option<Arc<ForkSource>>,
 }
 
 impl VersionedState {
-    /// Account fields at revision `revision`.
-    pub fn account_at(&self, address: Address, revision: u64) -> Option<AccountRecord> {
-        self.accounts.get(&address).and_then(|v| v.at(revision)).copied().flatten()
+    /// An empty state whose unwritten accounts and slots are read from a forked parent.
+    pub fn forked(fork: Arc<ForkSource>) -> Self {
+        Self { fork: Some(fork), ..Self::default() }
     }
 
-    /// A storage slot at revision `revision`.
-    pub fn storage_at(&self, address: Address, slot: U256, revision: u64) -> U256 {
-        self.storage
+    /// Account fields at revision `revision`; a forked parent's read can fail.
+    pub fn try_account_at(
+        &self,
+        address: Address,
+        revision: u64,
+    ) -> Result<Option<AccountRecord>, StateReadError> {
+        match (self.accounts.get(&address).and_then(|v| v.at(revision)), &self.fork) {
+            (Some(record), _) => Ok(*record),
+            (None, Some(fork)) => fork.account(address).map_err(|e| StateReadError(e.to_string())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Account fields at revision `revision` (a failed fork read counts as absent and is
+    /// logged).
+    pub fn account_at(&self, address: Address, revision: u64) -> Option<AccountRecord> {
+        self.try_account_at(address, revision).unwrap_or_else(|error| {
+            tracing::warn!(%error, %address, "fork read failed");
+            None
+        })
+    }
+
+    /// A storage slot at revision `revision`; a forked parent's read can fail.
+    pub fn try_storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        revision: u64,
+    ) -> Result<U256, StateReadError> {
+        let local = self
+            .storage
             .get(&address)
             .and_then(|slots| slots.get(&slot))
-            .and_then(|v| v.at(revision))
-            .copied()
-            .unwrap_or_default()
+            .and_then(|v| v.at(revision));
+        match (local, &self.fork) {
+            (Some(value), _) => Ok(*value),
+            (None, Some(fork)) => {
+                fork.storage(address, slot).map_err(|e| StateReadError(e.to_string()))
+            }
+            (None, None) => Ok(U256::ZERO),
+        }
     }
 
-    /// Code by hash.
-    pub fn code(&self, hash: B256) -> Option<&Bytecode> {
-        self.code.get(&hash)
+    /// A storage slot at revision `revision` (a failed fork read counts as zero and is
+    /// logged).
+    pub fn storage_at(&self, address: Address, slot: U256, revision: u64) -> U256 {
+        self.try_storage_at(address, slot, revision).unwrap_or_else(|error| {
+            tracing::warn!(%error, %address, "fork read failed");
+            U256::ZERO
+        })
+    }
+
+    /// Code by hash (including code fetched from a forked parent).
+    pub fn code(&self, hash: B256) -> Option<Bytecode> {
+        match (self.code.get(&hash), &self.fork) {
+            (Some(code), _) => Some(code.clone()),
+            (None, Some(fork)) => fork.code(hash),
+            (None, None) => None,
+        }
+    }
+
+    /// The forked parent, if any.
+    pub fn fork(&self) -> Option<&Arc<ForkSource>> {
+        self.fork.as_ref()
     }
 
     /// The latest non-zero storage of an account (slot, value), for dumps and tests.
@@ -298,14 +355,16 @@ pub struct StateAt<'a> {
     pub revision: u64,
     /// Hashes of the chain's blocks, for the BLOCKHASH opcode.
     pub block_hashes: &'a [B256],
+    /// Number of the block whose hash is `block_hashes[0]` (the fork block of a fork).
+    pub first_block: u64,
 }
 
 impl DatabaseRef for StateAt<'_> {
     type Error = StateReadError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.state.account_at(address, self.revision).map(|record| {
-            let code = self.state.code(record.code_hash).cloned();
+        Ok(self.state.try_account_at(address, self.revision)?.map(|record| {
+            let code = self.state.code(record.code_hash);
             AccountInfo {
                 balance: record.balance,
                 nonce: record.nonce,
@@ -317,15 +376,21 @@ impl DatabaseRef for StateAt<'_> {
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        Ok(self.state.code(code_hash).cloned().unwrap_or_default())
+        Ok(self.state.code(code_hash).unwrap_or_default())
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self.state.storage_at(address, index, self.revision))
+        self.state.try_storage_at(address, index, self.revision)
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        Ok(usize::try_from(number)
+        if number < self.first_block {
+            return match self.state.fork() {
+                Some(fork) => fork.block_hash(number).map_err(|e| StateReadError(e.to_string())),
+                None => Ok(B256::ZERO),
+            };
+        }
+        Ok(usize::try_from(number - self.first_block)
             .ok()
             .and_then(|n| self.block_hashes.get(n))
             .copied()

@@ -111,13 +111,23 @@ impl AnvilApiServer for DevApi {
 
     async fn reset(&self, options: Option<Value>) -> RpcResult<()> {
         let forking = options.as_ref().and_then(|o| o.get("forking")).filter(|f| !f.is_null());
-        if forking.is_some() {
-            return Err(RpcError::InvalidParams(
-                "anvil_reset with forking is not supported: start the node with --fork-url".into(),
-            )
-            .into());
-        }
-        ok(self.node.reset(None).await)
+        let Some(forking) = forking else { return ok(self.node.reset(None).await) };
+        let url = match forking.get("jsonRpcUrl") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(url)) => Some(url.clone()),
+            Some(other) => {
+                return Err(RpcError::InvalidParams(format!("invalid jsonRpcUrl {other}")).into());
+            }
+        };
+        let block = match forking.get("blockNumber").filter(|b| !b.is_null()) {
+            None => None,
+            Some(value) => {
+                Some(parse_quantity(value).and_then(|q| u64::try_from(q).ok()).ok_or_else(
+                    || RpcError::InvalidParams(format!("invalid blockNumber {value}")),
+                )?)
+            }
+        };
+        ok(self.node.reset_fork(url, block).await)
     }
 
     async fn set_time(&self, timestamp: Quantity) -> RpcResult<u64> {
