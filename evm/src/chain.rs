@@ -55,10 +55,16 @@ impl Chain {
             None => VersionedState::default(),
         };
         for (address, balance) in &config.alloc {
+            // A fork keeps the parent's nonce and code of a funded account (as Anvil does).
+            let parent = match state.fork() {
+                Some(fork) => fork.account(*address)?,
+                None => None,
+            };
+            let (nonce, code_hash) = parent.map_or((0, KECCAK_EMPTY), |a| (a.nonce, a.code_hash));
             state.set_account(
                 *address,
                 0,
-                Some(AccountRecord { balance: *balance, nonce: 0, code_hash: KECCAK_EMPTY }),
+                Some(AccountRecord { balance: *balance, nonce, code_hash }),
             );
         }
         // Code was validated when the genesis was read; an account that still fails is skipped.

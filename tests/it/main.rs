@@ -3,6 +3,7 @@
 
 mod clients;
 mod durability;
+mod fork_init_state;
 mod rpc_surface;
 mod tx_types;
 mod utils;
