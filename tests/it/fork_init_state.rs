@@ -93,7 +93,7 @@ fn init_takes_a_geth_genesis_file() {
         "gasLimit": "0x2faf080", "timestamp": "0x0", "difficulty": "0x0",
         "baseFeePerGas": "0x3b9aca00",
         "alloc": {TARGET: {"balance": "0x64", "nonce": "0x7", "code": RETURNS_42,
-                           "storage": {slot.clone(): SLOT_VALUE}}}
+                           "storage": {slot: SLOT_VALUE}}}
     });
     std::fs::write(&genesis, spec.to_string()).unwrap();
     let mut node = Node::start(&["--init", genesis.to_str().unwrap()]);
