@@ -380,3 +380,85 @@ impl EvmNode {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use alloy_primitives::{Address, Bytes, U256};
+    use ir3_foundation::{DEFAULT_OUTBOX_CAPACITY, MemorySeries, Outbox, SeriesHandle};
+
+    use crate::{
+        ChainConfig, DevAccounts, EvmNode, MiningMode, NodeOptions, config::DEFAULT_MNEMONIC,
+    };
+
+    fn open(series: &SeriesHandle) -> Arc<EvmNode> {
+        let accounts = DevAccounts::from_mnemonic(DEFAULT_MNEMONIC, 2).unwrap();
+        let alloc =
+            accounts.addresses().into_iter().map(|a| (a, U256::from(10u64.pow(18)))).collect();
+        let options = NodeOptions {
+            chain: ChainConfig::dev(1337, alloc, 1_700_000_000),
+            accounts,
+            mining: None,
+        };
+        let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_| {});
+        tokio::task::block_in_place(|| EvmNode::open(options, series.clone(), outbox)).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cheats_snapshots_and_reverts_replay_to_the_same_chain() {
+        let series: SeriesHandle = Arc::new(MemorySeries::new());
+        let node = open(&series);
+        let target = Address::repeat_byte(0x42);
+        node.set_balance(target, U256::from(7)).await.unwrap();
+        let snapshot = node.snapshot().await.unwrap();
+        node.set_code(target, Bytes::from_static(&[0x60, 0x00])).await.unwrap();
+        node.set_storage(target, U256::from(1), U256::from(9)).await.unwrap();
+        node.mine(3, Some(10), None).await.unwrap();
+        node.increase_time(1_000).await.unwrap();
+        node.set_automine(false).await.unwrap();
+        assert_eq!(node.block_number(), 3);
+        assert!(!node.code(target, None).unwrap().is_empty());
+
+        assert!(node.revert(snapshot).await.unwrap());
+        assert!(!node.revert(snapshot).await.unwrap(), "a snapshot is consumed by its revert");
+        assert_eq!(node.block_number(), 0);
+        assert!(node.code(target, None).unwrap().is_empty());
+        assert_eq!(
+            node.storage_at(target, U256::from(1), None).unwrap(),
+            alloy_primitives::B256::ZERO
+        );
+        assert_eq!(node.balance(target, None).unwrap(), U256::from(7));
+        node.mine(1, None, None).await.unwrap();
+
+        let replayed = open(&series);
+        let head = |n: &EvmNode| n.with_chain(|c| c.head().hash);
+        assert_eq!(head(&replayed), head(&node));
+        assert_eq!(replayed.balance(target, None).unwrap(), U256::from(7));
+        assert_eq!(replayed.mining(), MiningMode::Manual);
+        assert_eq!(
+            replayed.with_chain(|c| c.settings().time_offset),
+            node.with_chain(|c| c.settings().time_offset)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revert_restores_the_pool() {
+        let series: SeriesHandle = Arc::new(MemorySeries::new());
+        let node = open(&series);
+        node.set_automine(false).await.unwrap();
+        let from = node.accounts().addresses()[0];
+        let to = Address::repeat_byte(0x11);
+        let request = alloy_rpc_types_eth::TransactionRequest::default()
+            .from(from)
+            .to(to)
+            .value(U256::from(1));
+        let pooled = node.send_transaction(request).await.unwrap();
+        let snapshot = node.snapshot().await.unwrap();
+        node.mine(1, None, None).await.unwrap();
+        assert!(node.pooled_transaction(&pooled).is_none());
+        assert!(node.revert(snapshot).await.unwrap());
+        assert!(node.pooled_transaction(&pooled).is_some(), "the pooled tx is back");
+        assert!(open(&series).pooled_transaction(&pooled).is_some(), "and after a replay");
+    }
+}
