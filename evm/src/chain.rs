@@ -36,6 +36,9 @@ pub struct Chain {
     tx_index: HashMap<B256, (u64, u32)>,
     /// Number of the first block (non-zero for a fork).
     first_number: u64,
+    /// The head each rewind (revert or reset) left, in order: lets readers that remember a
+    /// block number (filters) notice the chain moved back.
+    pub(crate) rewinds: Vec<u64>,
     /// The state revision readers see at the head (blocks and dev-mode changes).
     pub(crate) revision: u64,
     /// The revision each block's post-state was sealed at.
@@ -85,6 +88,7 @@ impl Chain {
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
             first_number: fork_header.as_ref().map_or(0, |h| h.number),
+            rewinds: Vec::new(),
         };
         if let (Some(header), Some(fork)) = (fork_header, &chain.config.fork) {
             let size = header.length() as u64;
@@ -291,6 +295,17 @@ impl Chain {
         self.block_revisions.truncate(keep);
         self.state.truncate_after(revision);
         self.revision = revision;
+        self.rewinds.push(self.head_number());
+    }
+
+    /// How many rewinds (reverts, resets) the chain went through.
+    pub fn rewind_count(&self) -> usize {
+        self.rewinds.len()
+    }
+
+    /// The lowest head left by the rewinds after the first `seen` ones, if any happened.
+    pub fn lowest_rewind_since(&self, seen: usize) -> Option<u64> {
+        self.rewinds.get(seen..).and_then(|r| r.iter().min().copied())
     }
 
     /// Resolves a block tag or number to a block number that exists.

@@ -304,8 +304,11 @@ impl Chain {
             DevEvent::Reset(config) => {
                 let mining = self.settings.mining;
                 let next_snapshot_id = self.next_snapshot_id;
+                let rewinds = std::mem::take(&mut self.rewinds);
                 *self = Chain::genesis(config.clone(), mining)?;
                 self.next_snapshot_id = next_snapshot_id;
+                self.rewinds = rewinds;
+                self.rewinds.push(self.head_number());
                 outcome.new_pool = Some(Vec::new());
             }
         }

@@ -25,9 +25,31 @@ pub const MAX_BUFFERED_HASHES: usize = 10_000;
 /// Most filters installed at once.
 pub const MAX_FILTERS: usize = 10_000;
 
+/// The last block a filter reported, and how many chain rewinds it has accounted for.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    block: u64,
+    rewinds: usize,
+}
+
+impl Cursor {
+    fn at_head(node: &EvmNode) -> Self {
+        node.with_chain(|chain| Self { block: chain.head_number(), rewinds: chain.rewind_count() })
+    }
+
+    /// Moves back below any rewind (`evm_revert`, `anvil_reset`) since the last poll, so the
+    /// blocks that replace the reverted ones are reported.
+    fn follow_rewinds(&mut self, chain: &ir3_evm::chain::Chain) {
+        if let Some(lowest) = chain.lowest_rewind_since(self.rewinds) {
+            self.block = self.block.min(lowest);
+        }
+        self.rewinds = chain.rewind_count();
+    }
+}
+
 enum FilterKind {
-    Blocks { cursor: u64 },
-    Logs { filter: Box<Filter>, cursor: u64 },
+    Blocks { cursor: Cursor },
+    Logs { filter: Box<Filter>, cursor: Cursor },
     PendingTransactions { buffer: Arc<Mutex<VecDeque<B256>>>, feeder: JoinHandle<()> },
 }
 
@@ -89,13 +111,13 @@ impl Filters {
 
     /// Installs a log filter; changes start after the current head.
     pub fn new_log_filter(&self, filter: Filter) -> RpcResult<U256> {
-        let cursor = self.node.block_number();
+        let cursor = Cursor::at_head(&self.node);
         self.install(FilterKind::Logs { filter: Box::new(filter), cursor })
     }
 
     /// Installs a new-block filter.
     pub fn new_block_filter(&self) -> RpcResult<U256> {
-        let cursor = self.node.block_number();
+        let cursor = Cursor::at_head(&self.node);
         self.install(FilterKind::Blocks { cursor })
     }
 
@@ -134,19 +156,21 @@ impl Filters {
         filter.last_poll = Instant::now();
         match &mut filter.kind {
             FilterKind::Blocks { cursor } => {
-                let from = *cursor + 1;
                 let (head, hashes) = self.node.with_chain(|chain| {
+                    cursor.follow_rewinds(chain);
+                    let from = cursor.block + 1;
                     let head = chain.head_number();
                     let hashes: Vec<B256> =
                         (from..=head).filter_map(|n| chain.block(n).map(|b| b.hash)).collect();
                     (head, hashes)
                 });
-                *cursor = head.max(*cursor);
+                cursor.block = head.max(cursor.block);
                 Ok(FilterChanges::Hashes(hashes))
             }
             FilterKind::Logs { filter, cursor } => {
-                let from = *cursor + 1;
                 let (head, logs) = self.node.with_chain(|chain| {
+                    cursor.follow_rewinds(chain);
+                    let from = cursor.block + 1;
                     let head = chain.head_number();
                     let (lower, upper) = match filter.block_option {
                         FilterBlockOption::Range { from_block, to_block } => (
@@ -158,7 +182,7 @@ impl Filters {
                     let logs = logs_in_range(chain, filter, from.max(lower), head.min(upper));
                     (head, logs)
                 });
-                *cursor = head.max(*cursor);
+                cursor.block = head.max(cursor.block);
                 Ok(FilterChanges::Logs(logs?))
             }
             FilterKind::PendingTransactions { buffer, .. } => {

@@ -287,3 +287,24 @@ fn filters_and_pool_follow_the_chain() {
     assert_eq!(node.result("eth_uninstallFilter", json!([block_filter])), true);
     assert_eq!(error_code(&node.call("eth_getFilterChanges", json!([block_filter]))), -32000);
 }
+
+#[test]
+fn filters_follow_a_revert() {
+    let node = Node::start(&[]);
+    let snapshot = node.result("evm_snapshot", json!([]));
+    let blocks = node.result("eth_newBlockFilter", json!([]));
+    let logs = node.result("eth_newFilter", json!([{}]));
+    node.result("anvil_mine", json!(["0x2"]));
+    let seen = node.result("eth_getFilterChanges", json!([blocks]));
+    assert_eq!(seen.as_array().unwrap().len(), 2);
+    node.result("eth_getFilterChanges", json!([logs]));
+
+    assert_eq!(node.result("evm_revert", json!([snapshot])), true);
+    assert_eq!(node.result("eth_blockNumber", json!([])), "0x0");
+    // The block that replaces block 1 is reported, and so is its log-less content.
+    node.result("evm_mine", json!([]));
+    let after = node.result("eth_getFilterChanges", json!([blocks]));
+    let latest = node.result("eth_getBlockByNumber", json!(["latest", false]));
+    assert_eq!(after, json!([latest["hash"]]));
+    assert_eq!(node.result("eth_getFilterChanges", json!([logs])), json!([]));
+}
