@@ -165,7 +165,7 @@ impl AnvilApiServer for DevApi {
             "currentBlockNumber": format!("{:#x}", head.header.number),
             "currentBlockTimestamp": head.header.timestamp,
             "currentBlockHash": head.header.hash,
-            "hardFork": format!("{:?}", config.spec),
+            "hardFork": <&'static str>::from(config.spec),
             "transactionOrder": "fees",
             "environment": {
                 "baseFee": format!("{:#x}", self.node.with_chain(|c| c.next_base_fee())),
