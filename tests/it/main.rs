@@ -1,9 +1,12 @@
 //! End-to-end tests: the real `ir3` binary driven by real clients (cast, forge, viem, ethers,
 //! and raw HTTP for what Metamask and hostile callers send).
 
+mod anvil;
 mod clients;
+mod dev_tools;
 mod durability;
 mod fork_init_state;
 mod rpc_surface;
+mod tracing;
 mod tx_types;
 mod utils;
