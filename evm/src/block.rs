@@ -60,6 +60,8 @@ impl SignedTx {
         let mut preimage = raw.to_vec();
         preimage.extend_from_slice(sender.as_slice());
         let hash = alloy_primitives::keccak256(preimage);
+        // The envelope carries the same hash, so every view of the transaction reports it.
+        let envelope = with_hash(envelope, hash);
         Self { envelope, sender, hash, raw, impersonated: true }
     }
 
@@ -80,6 +82,25 @@ impl SignedTx {
         U256::from(self.envelope.gas_limit())
             .saturating_mul(U256::from(self.envelope.max_fee_per_gas()))
             .saturating_add(self.envelope.value())
+    }
+}
+
+/// The same signed transaction, reporting `hash` as its hash.
+fn with_hash(envelope: TxEnvelope, hash: B256) -> TxEnvelope {
+    use alloy_consensus::Signed;
+    fn rehash<T: alloy_consensus::transaction::RlpEcdsaEncodableTx>(
+        signed: Signed<T>,
+        hash: B256,
+    ) -> Signed<T> {
+        let (tx, signature, _) = signed.into_parts();
+        Signed::new_unchecked(tx, signature, hash)
+    }
+    match envelope {
+        TxEnvelope::Legacy(s) => TxEnvelope::Legacy(rehash(s, hash)),
+        TxEnvelope::Eip2930(s) => TxEnvelope::Eip2930(rehash(s, hash)),
+        TxEnvelope::Eip1559(s) => TxEnvelope::Eip1559(rehash(s, hash)),
+        TxEnvelope::Eip4844(s) => TxEnvelope::Eip4844(rehash(s, hash)),
+        TxEnvelope::Eip7702(s) => TxEnvelope::Eip7702(rehash(s, hash)),
     }
 }
 

@@ -91,7 +91,7 @@ impl Chain {
             rewinds: Vec::new(),
         };
         if let (Some(header), Some(fork)) = (fork_header, &chain.config.fork) {
-            let size = header.length() as u64;
+            let size = block_size(&header, &[]);
             let hash = fork.block_hash;
             let block =
                 StoredBlock { header, hash, transactions: Vec::new(), receipts: Vec::new(), size };
@@ -256,8 +256,8 @@ impl Chain {
             ..Default::default()
         };
         let hash = header.hash_slow();
-        let size = header.length() + transactions.iter().map(|tx| tx.raw.len()).sum::<usize>() + 8;
-        StoredBlock { header, hash, transactions, receipts, size: size as u64 }
+        let size = block_size(&header, &transactions);
+        StoredBlock { header, hash, transactions, receipts, size }
     }
 
     /// Makes a sealed block the new head.
@@ -380,4 +380,16 @@ impl Chain {
     pub fn block_gas_used(block: &StoredBlock) -> u64 {
         block.receipts.last().map(|r| r.envelope.cumulative_gas_used()).unwrap_or_default()
     }
+}
+
+/// Length of the RLP-encoded block: header, transactions, empty ommers and (after Shanghai)
+/// empty withdrawals, as `debug_getRawBlock` returns it.
+fn block_size(header: &Header, transactions: &[Arc<SignedTx>]) -> u64 {
+    let list_length = |payload_length: usize| {
+        alloy_rlp::Header { list: true, payload_length }.length_with_payload()
+    };
+    let txs = transactions.iter().map(|tx| tx.envelope.length()).sum::<usize>();
+    let withdrawals = if header.withdrawals_root.is_some() { list_length(0) } else { 0 };
+    let payload = header.length() + list_length(txs) + list_length(0) + withdrawals;
+    list_length(payload) as u64
 }

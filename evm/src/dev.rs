@@ -299,7 +299,16 @@ impl Chain {
             }
             DevEvent::LoadAccounts(accounts) => {
                 let revision = self.next_revision();
-                load_accounts(&mut self.state, accounts, revision)?;
+                // As Anvil: a load never lowers a nonce (addresses already used stay used).
+                let accounts: Vec<LoadedAccount> = accounts
+                    .iter()
+                    .map(|account| {
+                        let current =
+                            self.state.account_at(account.address, revision).map_or(0, |a| a.nonce);
+                        LoadedAccount { nonce: account.nonce.max(current), ..account.clone() }
+                    })
+                    .collect();
+                load_accounts(&mut self.state, &accounts, revision)?;
             }
             DevEvent::Reset(config) => {
                 let mining = self.settings.mining;

@@ -1,9 +1,10 @@
 //! State dumps in Anvil's format (`anvil_dumpState`, `anvil_loadState`, `--state`), so a dump
 //! taken from one node loads into the other.
 //!
-//! The format is Anvil's `SerializableState`: the block environment of the head, every account
-//! (nonce, balance, code, storage) and the best block number. Anvil also writes its blocks and
-//! transactions; they are accepted on load and ignored (the accounts are the state). Over
+//! The format is Anvil's `SerializableState`: every account (nonce, balance, code, storage).
+//! Anvil also writes its block environment, best block number, blocks and transactions; they
+//! are accepted on load and ignored (the accounts are the state), and not written, because
+//! Anvil resolves them against its own chain. Over
 //! JSON-RPC the JSON is gzip-compressed and hex-encoded; on disk (`--state`) it is plain JSON.
 
 use std::{collections::BTreeMap, io::Read, sync::Arc};
@@ -17,7 +18,6 @@ use crate::{
     dev::{DevEvent, LoadedAccount},
     error::{EvmError, Result},
     events::EvmEvent,
-    execute::evm_env,
     node::EvmNode,
 };
 
@@ -93,7 +93,6 @@ impl EvmNode {
     /// The latest state as a dump.
     pub fn dump_state(&self) -> StateDump {
         self.with_chain(|chain| {
-            let head = chain.head();
             let state = chain.state();
             let accounts = state
                 .latest_accounts()
@@ -117,18 +116,12 @@ impl EvmNode {
                     (address, account)
                 })
                 .collect();
-            let context = crate::events::BlockContext {
-                number: head.number(),
-                timestamp: head.header.timestamp,
-                base_fee: head.header.base_fee_per_gas.unwrap_or_default(),
-                gas_limit: head.header.gas_limit,
-                coinbase: head.header.beneficiary,
-                prevrandao: head.header.mix_hash,
-            };
             StateDump {
-                block: Some(evm_env(chain.config(), &context).1),
+                // Anvil resolves a block environment or best number against its own blocks
+                // (which a dump does not carry), so a loadable dump gives the accounts only.
+                block: None,
                 accounts,
-                best_block_number: Some(head.number()),
+                best_block_number: None,
                 blocks: Vec::new(),
                 transactions: Vec::new(),
             }

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::Transaction as _;
 use alloy_eips::BlockId;
 use alloy_primitives::{B256, map::HashSet};
 use alloy_rpc_types_eth::{TransactionInfo, TransactionRequest};
@@ -150,9 +149,8 @@ fn parity_trace_step(
         .build_mainnet_with_inspector(&mut inspector);
     let result = evm.inspect_tx(tx_env(step.tx)).map_err(evm_error)?;
     let result = ResultAndState::new(result.result, result.state);
-    inspector.set_transaction_gas_limit(step.tx.envelope.gas_limit());
-    let builder =
-        inspector.into_parity_builder().with_transaction_gas_used(result.result.tx_gas_used());
+    // Parity traces report the execution gas (intrinsic gas excluded), as reth and Anvil do.
+    let builder = inspector.into_parity_builder();
     let info = TransactionInfo {
         hash: Some(step.tx.hash),
         index: Some(step.index as u64),

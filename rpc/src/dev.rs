@@ -110,7 +110,16 @@ impl AnvilApiServer for DevApi {
     }
 
     async fn reset(&self, options: Option<Value>) -> RpcResult<()> {
+        if let Some(other) = options.as_ref().filter(|o| !o.is_null() && !o.is_object()) {
+            return Err(RpcError::InvalidParams(format!(
+                "invalid reset options {other}: expected {{\"forking\": {{...}}}}"
+            ))
+            .into());
+        }
         let forking = options.as_ref().and_then(|o| o.get("forking")).filter(|f| !f.is_null());
+        if let Some(other) = forking.filter(|f| !f.is_object()) {
+            return Err(RpcError::InvalidParams(format!("invalid forking options {other}")).into());
+        }
         let Some(forking) = forking else { return ok(self.node.reset(None).await) };
         let url = match forking.get("jsonRpcUrl") {
             None | Some(Value::Null) => None,

@@ -2,9 +2,6 @@
 //! driven by real clients: viem's test client, the real `cast rpc`, and a real Anvil for state
 //! dumps going both ways. Also: the toolkit's settings and snapshots survive `kill -9`, and bad
 //! input gets JSON-RPC errors, never a crash.
-//!
-//! Tests marked `#[ignore = "BUG(ir3): ..."]` reproduce node bugs found while writing these
-//! tests; run them with `cargo nextest run --run-ignored only -E 'test(/dev_tools/)'`.
 
 use serde_json::{Value, json};
 
@@ -271,10 +268,8 @@ fn dev_tools_cast_rpc_every_namespace() {
     assert_eq!(cast_rpc(&node, &["ots_getTransactionError", set_hash]), "0x");
 }
 
-/// BUG (ir3): a block's `size` is not the length of its RLP encoding (what
-/// `debug_getRawBlock` returns): it is estimated as header + transactions + 8 bytes.
+/// A block's `size` is the length of its RLP encoding, as `debug_getRawBlock` returns it.
 #[test]
-#[ignore = "BUG(ir3): eth_getBlockByNumber size != length of debug_getRawBlock"]
 fn dev_tools_raw_block_length_is_the_block_size() {
     let node = Node::start(&[]);
     node.result("eth_sendTransaction", json!([{"from": DEV0, "to": DEV1, "value": "0x1"}]));
@@ -368,12 +363,9 @@ fn state_dump_from_ir3_loads_into_anvil_at_the_same_height() {
     assert_eq!(number(anvil.port, &counter), 43);
 }
 
-/// BUG (ir3): a dump taken by ir3 does not load into a fresh Anvil. ir3 writes the head's
-/// `best_block_number` but no `blocks`; Anvil 1.7.1 then answers -32603 "Best hash not found
-/// for best number N" whenever its own chain is shorter than N (a fresh Anvil always is, once
-/// ir3 has mined anything). Anvil's own dumps carry their blocks.
+/// A dump taken by ir3 loads into a fresh Anvil (it carries accounts only: Anvil resolves a
+/// best block number against blocks a dump does not carry).
 #[test]
-#[ignore = "BUG(ir3): ir3's anvil_dumpState does not load into a fresh Anvil (best hash not found)"]
 fn state_dump_from_ir3_loads_into_a_fresh_anvil() {
     let (node, dump, addresses, _) = ir3_dump();
     let anvil = Anvil::start(&[]);
@@ -408,12 +400,9 @@ fn state_dump_from_anvil_loads_into_ir3() {
     assert_same_state(node.port, other.port, &addresses, "Anvil -> ir3 -> Anvil");
 }
 
-/// BUG (ir3): `anvil_loadState` overwrites nonces with the dumped ones, so loading an older
-/// dump lowers them; Anvil keeps `max(current, dumped)` "to prevent collisions". With ir3, a
-/// contract deployed after the dump keeps existing (it is not in the dump) while its deployer's
-/// nonce goes back, so the deployer's next deployment targets the same address and fails.
+/// `anvil_loadState` never lowers a nonce (Anvil keeps `max(current, dumped)`), so a deployer's
+/// next contract never lands on an address already used after the dump.
 #[test]
-#[ignore = "BUG(ir3): anvil_loadState lowers nonces (Anvil keeps the max), next CREATE collides"]
 fn state_dump_load_never_lowers_a_nonce() {
     // Returns a contract that returns 42.
     let init = "0x600a600c600039600a6000f3602a60005260206000f3";
@@ -585,13 +574,9 @@ fn dev_tools_mining_settings_and_impersonation_survive_kill9() {
     assert_eq!(node.result("anvil_getIntervalMining", json!([])), Value::Null);
 }
 
-/// BUG (ir3): the transaction object of an impersonated transaction (pending in
-/// `txpool_content` / `eth_getTransactionByHash`, and mined in `eth_getTransactionByHash` /
-/// full blocks) carries a `hash` that is not the hash `eth_sendTransaction` returned, which is
-/// the one blocks list, receipts use and lookups take. Anvil reports the returned hash
-/// everywhere.
+/// An impersonated transaction reports the hash `eth_sendTransaction` returned everywhere:
+/// pool content, `eth_getTransactionByHash` (pending and mined), full blocks, receipts.
 #[test]
-#[ignore = "BUG(ir3): impersonated tx objects report another hash than eth_sendTransaction's"]
 fn dev_tools_impersonated_transactions_report_their_own_hash() {
     const DEAD: &str = "0x000000000000000000000000000000000000dEaD";
     let node = Node::start(&[]);
@@ -726,10 +711,9 @@ fn dev_tools_bad_input_gets_invalid_params_never_a_crash() {
     assert_eq!(number(port, &counter), 2);
 }
 
-/// BUG (ir3): `anvil_reset` with a non-object parameter (e.g. `"x"`, or `{}` without
-/// `forking`'s URL) is accepted and wipes the chain; Anvil answers -32602.
+/// `anvil_reset` with a parameter that is not an options object is refused with -32602 and
+/// leaves the chain alone, as Anvil does.
 #[test]
-#[ignore = "BUG(ir3): anvil_reset(\"x\") resets the chain instead of answering -32602"]
 fn dev_tools_anvil_reset_rejects_a_non_object_param() {
     let node = Node::start(&[]);
     node.result("anvil_mine", json!(["0x3"]));

@@ -336,12 +336,9 @@ fn tracing_vs_anvil_struct_logs_prestate_4byte_and_otterscan_match() {
     }
 }
 
-/// BUG (ir3): the root trace of `trace_transaction` / `trace_block` counts the intrinsic gas.
-/// Parity-style traces (OpenEthereum, Erigon, reth, Anvil) report the root call's
-/// `action.gas` as the gas limit minus the intrinsic gas and `result.gasUsed` as the gas used
-/// by execution only; ir3 reports the transaction's gas limit and the receipt's gasUsed.
+/// Parity traces report the root call's execution gas (`action.gas` = limit minus intrinsic gas,
+/// `result.gasUsed` without it), as OpenEthereum, Erigon, reth and Anvil do.
 #[test]
-#[ignore = "BUG(ir3): trace_transaction root action.gas/result.gasUsed include the intrinsic gas"]
 fn tracing_vs_anvil_parity_root_gas_excludes_intrinsic_gas() {
     let pair = setup();
     for tx in &pair.txs {
@@ -355,11 +352,8 @@ fn tracing_vs_anvil_parity_root_gas_excludes_intrinsic_gas() {
             tx.hash
         );
         if anvil[0]["result"].is_object() {
-            assert_eq!(
-                qty(&anvil[0]["result"]["gasUsed"]),
-                qty(&receipt["gasUsed"]) - intrinsic,
-                "Anvil: execution gas only"
-            );
+            // Execution gas only: below the receipt's, which also counts the intrinsic gas.
+            assert!(qty(&anvil[0]["result"]["gasUsed"]) < qty(&receipt["gasUsed"]));
         }
         assert_eq!(
             ir3[0]["result"], anvil[0]["result"],
