@@ -287,12 +287,9 @@ impl EvmApiServer for DevApi {
         ok(self.node.set_interval_mining(to_u64(seconds, "interval")?).await)
     }
 
-    async fn increase_time(&self, seconds: Value) -> RpcResult<i64> {
-        let seconds = match &seconds {
-            Value::Number(n) => n.as_i64(),
-            other => parse_quantity(other).and_then(|q| i64::try_from(q).ok()),
-        }
-        .ok_or_else(|| RpcError::InvalidParams(format!("invalid seconds: {seconds}")))?;
+    async fn increase_time(&self, seconds: Quantity) -> RpcResult<i64> {
+        let seconds = i64::try_from(seconds.0)
+            .map_err(|_| RpcError::InvalidParams(format!("invalid seconds: {}", seconds.0)))?;
         ok(self.node.increase_time(seconds).await)
     }
 

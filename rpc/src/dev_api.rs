@@ -141,7 +141,7 @@ pub trait EvmApi {
     async fn set_interval_mining(&self, seconds: Quantity) -> RpcResult<()>;
     /// Moves the chain clock forward; the total offset in seconds.
     #[method(name = "increaseTime", aliases = ["anvil_increaseTime"])]
-    async fn increase_time(&self, seconds: serde_json::Value) -> RpcResult<i64>;
+    async fn increase_time(&self, seconds: Quantity) -> RpcResult<i64>;
     /// Sets the timestamp of the next block.
     #[method(name = "setNextBlockTimestamp", aliases = ["anvil_setNextBlockTimestamp"])]
     async fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()>;

@@ -640,6 +640,7 @@ fn dev_tools_bad_input_gets_invalid_params_never_a_crash() {
         ("evm_increaseTime", json!(["abc"])),
         ("evm_increaseTime", json!([1e30])),
         ("evm_increaseTime", json!([])),
+        ("evm_increaseTime", json!([-100])),
         ("evm_setNextBlockTimestamp", json!([-5])),
         ("evm_setNextBlockTimestamp", json!([too_big])),
         ("evm_setNextBlockTimestamp", json!(["0x0"])), // before the head's timestamp
