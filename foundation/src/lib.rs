@@ -5,7 +5,9 @@
 //! - the [`series`]: each node's durable, append-only event log. Every fact an app learns is
 //!   appended to it, and every piece of app state is derived from it by replay;
 //! - the [`intent`] types and the [`outbox`] through which apps declare intents to peers, fire and
-//!   forget (pure flux: pushing never waits on a network).
+//!   forget (pure flux: pushing never waits on a network);
+//! - the [`order`]ing machinery: hybrid-logical-clock stamps, epochs, and a deterministic total
+//!   order of any app's signed intents, so gateways that saw the same intents agree.
 //!
 //! It knows nothing about Ethereum: apps (the EVM gateway first) store their own events as opaque
 //! payloads tagged with the app's name. The DHT, peer replies and chunk storage arrive in later
@@ -13,6 +15,7 @@
 
 pub mod error;
 pub mod intent;
+pub mod order;
 pub mod outbox;
 pub mod series;
 
