@@ -14,6 +14,7 @@ pub mod chain;
 pub mod cheats;
 pub mod config;
 pub mod dev;
+pub mod epoch_chain;
 pub mod error;
 pub mod events;
 pub mod execute;
