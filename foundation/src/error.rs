@@ -41,6 +41,9 @@ pub enum FoundationError {
         /// The directory involved.
         path: PathBuf,
     },
+    /// The peer-to-peer layer could not start or take a command.
+    #[error("network: {0}")]
+    Network(String),
 }
 
 impl FoundationError {
@@ -66,6 +69,7 @@ impl FoundationError {
             Self::Encode(reason) => Self::Encode(reason.clone()),
             Self::WriterStopped => Self::WriterStopped,
             Self::Locked { path } => Self::Locked { path: path.clone() },
+            Self::Network(reason) => Self::Network(reason.clone()),
         }
     }
 }

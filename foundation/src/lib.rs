@@ -15,6 +15,7 @@
 
 pub mod error;
 pub mod intent;
+pub mod net;
 pub mod order;
 pub mod outbox;
 pub mod series;

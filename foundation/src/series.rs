@@ -73,6 +73,9 @@ pub enum EntryBody {
     },
     /// An intent was pushed to the outbox.
     IntentPushed(IntentRecord),
+    /// A fact of the peer-to-peer layer: intents declared and received, answers, silences,
+    /// refused peers.
+    P2p(crate::net::P2pRecord),
 }
 
 /// Configuration of a file-backed series.

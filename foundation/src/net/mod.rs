@@ -1,0 +1,468 @@
+//! The peer-to-peer layer (rust-libp2p): intents are declared to peers over gossipsub, each
+//! peer decides on its own and answers the declaring node directly (request-response) with YES
+//! or NO, or stays silent. Every intent sent and received, every answer given and received, and
+//! every silence (one per expected peer that did not answer within the reply window) is a
+//! [`P2pRecord`] in the series: all three outcomes are data.
+//!
+//! Transport: TCP + Noise + Yamux. Kademlia (private protocol, server mode) keeps the routing
+//! table, fed with identify's listen addresses. Pure flux: [`P2pHandle::push_intent`] queues and
+//! returns at once; nothing on a request path waits on the network.
+//!
+//! A dropped request-response channel reaches the requester as a failure, not as silence, so a
+//! YES/NO is a request of its own from the answering peer to the declaring one (acknowledged with
+//! an empty response), and SILENCE is the absence of one within the window. Gossipsub refuses to
+//! publish before a peer has subscribed, so intents wait in a queue until one has.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::keccak256;
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, gossipsub, identify,
+    identity::Keypair,
+    kad,
+    request_response::{self, ProtocolSupport},
+    swarm::{NetworkBehaviour, SwarmEvent},
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+mod decide;
+mod protocol;
+#[cfg(test)]
+mod tests;
+
+pub use decide::{Decider, RateLimiter};
+pub use protocol::{Ack, Answer, Direct, IntentMessage, P2pRecord};
+
+use crate::{
+    error::{FoundationError, Result},
+    intent::{Intent, IntentId},
+    order::HlcStamp,
+    series::{EntryBody, SeriesHandle},
+};
+
+/// The gossipsub topic intents are declared on.
+pub const INTENT_TOPIC: &str = "ir3/intents/1";
+/// The request-response protocol of direct answers.
+pub const DIRECT_PROTOCOL: &str = "/ir3/direct/1";
+/// The private Kademlia protocol.
+pub const KAD_PROTOCOL: &str = "/ir3/kad/1.0.0";
+/// How long a declaring node waits for answers before recording silence.
+pub const DEFAULT_REPLY_WINDOW: Duration = Duration::from_secs(2);
+/// Largest intent or answer accepted on the wire.
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Most intents waiting for a subscribed peer before new ones are dropped (and counted).
+pub const MAX_QUEUED_INTENTS: usize = 10_000;
+/// Capacity of the command channel into the network task.
+pub const COMMAND_CAPACITY: usize = 4096;
+
+/// How a node joins the network.
+#[derive(Debug, Clone)]
+pub struct P2pConfig {
+    /// The node's identity (keep it in the data directory so the peer id survives restarts).
+    pub keypair: Keypair,
+    /// Where to listen, e.g. `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Multiaddr,
+    /// Peers to dial at start.
+    pub bootstrap: Vec<Multiaddr>,
+    /// How long to wait for answers before recording silence.
+    pub reply_window: Duration,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    gossipsub: gossipsub::Behaviour,
+    direct: request_response::cbor::Behaviour<Direct, Ack>,
+    kademlia: kad::Behaviour<kad::store::MemoryStore>,
+    identify: identify::Behaviour,
+}
+
+enum Command {
+    Push(IntentMessage),
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Peers(oneshot::Sender<Vec<PeerId>>),
+    Subscribed(oneshot::Sender<Vec<PeerId>>),
+    Dial(Multiaddr),
+    /// Test only: what a hostile peer would send.
+    #[cfg(test)]
+    Hostile(Hostile),
+}
+
+/// What a hostile test peer sends.
+#[cfg(test)]
+#[derive(Debug)]
+enum Hostile {
+    Gossip(Vec<u8>),
+    Direct(PeerId, Direct),
+}
+
+/// The handle apps use to talk to the network task.
+#[derive(Debug, Clone)]
+pub struct P2pHandle {
+    commands: mpsc::Sender<Command>,
+    peer_id: PeerId,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl P2pHandle {
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Declares an intent to the peers, fire and forget: returns its id at once. Answers and
+    /// silences arrive in the series.
+    pub fn push_intent(&self, intent: Intent, stamp: HlcStamp) -> Result<IntentId> {
+        let id = intent.id();
+        self.commands
+            .try_send(Command::Push(IntentMessage { intent, stamp }))
+            .map_err(|_| FoundationError::Network("network task is busy or stopped".into()))?;
+        Ok(id)
+    }
+
+    /// The addresses the node listens on.
+    pub async fn listen_addrs(&self) -> Vec<Multiaddr> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::ListenAddrs(tx)).await;
+        rx.await.unwrap_or_default()
+    }
+
+    /// The peers currently connected.
+    pub async fn connected_peers(&self) -> Vec<PeerId> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Peers(tx)).await;
+        rx.await.unwrap_or_default()
+    }
+
+    /// The peers listening on the intent topic (those expected to answer).
+    pub async fn subscribed_peers(&self) -> Vec<PeerId> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Subscribed(tx)).await;
+        rx.await.unwrap_or_default()
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, addr: Multiaddr) {
+        let _ = self.commands.send(Command::Dial(addr)).await;
+    }
+}
+
+/// Starts the network task on the current tokio runtime.
+pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> Result<P2pHandle> {
+    let net_error = |e: String| FoundationError::Network(e);
+    let peer_id = config.keypair.public().to_peer_id();
+    let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
+        .with_tokio()
+        .with_tcp(Default::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .map_err(|e| net_error(e.to_string()))?
+        .with_behaviour(|key| behaviour(key, peer_id))
+        .map_err(|e| net_error(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    swarm.listen_on(config.listen.clone()).map_err(|e| net_error(e.to_string()))?;
+    for addr in &config.bootstrap {
+        if let Err(error) = swarm.dial(addr.clone()) {
+            warn!(%addr, %error, "cannot dial bootstrap peer");
+        }
+    }
+    let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
+    let task = NetworkTask {
+        swarm,
+        series,
+        decider: Box::new(decider),
+        topic: gossipsub::IdentTopic::new(INTENT_TOPIC),
+        reply_window: config.reply_window,
+        queued: VecDeque::new(),
+        pending: HashMap::new(),
+        sent: HashSet::new(),
+        subscribed: HashSet::new(),
+    };
+    tokio::spawn(task.run(receiver));
+    Ok(P2pHandle { commands, peer_id })
+}
+
+fn behaviour(
+    key: &Keypair,
+    peer_id: PeerId,
+) -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(Duration::from_millis(500))
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_MESSAGE_BYTES)
+        // Content-addressed: the same declaration is one message, whoever relays it.
+        .message_id_fn(|message: &gossipsub::Message| {
+            gossipsub::MessageId::from(keccak256(&message.data).to_vec())
+        })
+        .build()?;
+    let gossipsub = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        gossip_config,
+    )?;
+    let direct = request_response::cbor::Behaviour::new(
+        [(StreamProtocol::new(DIRECT_PROTOCOL), ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+    );
+    let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+    kad_config.set_query_timeout(Duration::from_secs(30));
+    let mut kademlia =
+        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+    kademlia.set_mode(Some(kad::Mode::Server));
+    let identify =
+        identify::Behaviour::new(identify::Config::new("/ir3/1.0.0".into(), key.public()));
+    Ok(Behaviour { gossipsub, direct, kademlia, identify })
+}
+
+/// An intent waiting for answers.
+struct Pending {
+    expected: HashSet<PeerId>,
+    deadline: Instant,
+}
+
+struct NetworkTask {
+    swarm: Swarm<Behaviour>,
+    series: SeriesHandle,
+    decider: Box<dyn Decider>,
+    topic: gossipsub::IdentTopic,
+    reply_window: Duration,
+    queued: VecDeque<IntentMessage>,
+    pending: HashMap<IntentId, Pending>,
+    sent: HashSet<IntentId>,
+    subscribed: HashSet<PeerId>,
+}
+
+impl NetworkTask {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        if let Err(error) = self.swarm.behaviour_mut().gossipsub.subscribe(&self.topic) {
+            warn!(%error, "cannot subscribe to the intent topic");
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => return,
+                },
+                event = self.swarm.select_next_some() => self.on_event(event),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    fn record(&self, records: Vec<P2pRecord>) {
+        // Fire and forget: the series keeps the order of submission.
+        drop(self.series.submit(records.into_iter().map(EntryBody::P2p).collect()));
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Push(message) => {
+                if self.queued.len() >= MAX_QUEUED_INTENTS {
+                    warn!("intent queue full; intent dropped");
+                    return;
+                }
+                self.queued.push_back(message);
+                self.flush_queue();
+            }
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            #[cfg(test)]
+            Command::Hostile(Hostile::Gossip(bytes)) => {
+                let _ = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes);
+            }
+            #[cfg(test)]
+            Command::Hostile(Hostile::Direct(peer, message)) => {
+                self.swarm.behaviour_mut().direct.send_request(&peer, message);
+            }
+            Command::Subscribed(reply) => {
+                let _ = reply.send(self.subscribed.iter().copied().collect());
+            }
+            Command::Dial(addr) => {
+                if let Err(error) = self.swarm.dial(addr) {
+                    debug!(%error, "dial failed");
+                }
+            }
+        }
+    }
+
+    /// Publishes queued intents once some peer listens on the topic.
+    fn flush_queue(&mut self) {
+        if self.subscribed.is_empty() {
+            return;
+        }
+        while let Some(message) = self.queued.pop_front() {
+            let id = message.intent.id();
+            let bytes = match postcard::to_allocvec(&message) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    warn!(%error, "cannot encode intent");
+                    continue;
+                }
+            };
+            match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
+                Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+                Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                    self.queued.push_front(message);
+                    return;
+                }
+                Err(error) => {
+                    warn!(%error, "intent not published");
+                    continue;
+                }
+            }
+            let expected: HashSet<PeerId> = self.subscribed.clone();
+            self.record(vec![P2pRecord::IntentSent {
+                id,
+                app: message.intent.app.clone(),
+                kind: message.intent.kind.clone(),
+                expected: expected.iter().map(ToString::to_string).collect(),
+            }]);
+            self.pending
+                .insert(id, Pending { expected, deadline: Instant::now() + self.reply_window });
+            self.sent.insert(id);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<IntentId> =
+            self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+        let mut records = Vec::new();
+        for id in expired {
+            if let Some(pending) = self.pending.remove(&id) {
+                let mut silent: Vec<String> =
+                    pending.expected.iter().map(ToString::to_string).collect();
+                silent.sort();
+                records.extend(silent.into_iter().map(|peer| P2pRecord::Silence { id, peer }));
+            }
+        }
+        if !records.is_empty() {
+            self.record(records);
+        }
+    }
+
+    fn refuse(&mut self, peer: PeerId, reason: String) {
+        warn!(%peer, %reason, "peer message refused");
+        self.record(vec![P2pRecord::PeerRefused { peer: peer.to_string(), reason }]);
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kademlia.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.subscribed.remove(&peer_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Subscribed { peer_id, topic } if topic == self.topic.hash() => {
+                self.subscribed.insert(peer_id);
+                self.flush_queue();
+            }
+            gossipsub::Event::Unsubscribed { peer_id, topic } if topic == self.topic.hash() => {
+                self.subscribed.remove(&peer_id);
+            }
+            gossipsub::Event::Message { propagation_source, message_id, message } => {
+                let origin = message.source.unwrap_or(propagation_source);
+                let decoded: std::result::Result<IntentMessage, _> =
+                    postcard::from_bytes(&message.data);
+                let acceptance = match &decoded {
+                    Ok(_) => gossipsub::MessageAcceptance::Accept,
+                    Err(_) => gossipsub::MessageAcceptance::Reject,
+                };
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &message_id,
+                    &propagation_source,
+                    acceptance,
+                );
+                match decoded {
+                    Ok(intent) => self.on_intent(origin, intent),
+                    Err(error) => {
+                        self.refuse(propagation_source, format!("malformed intent: {error}"))
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_intent(&mut self, from: PeerId, message: IntentMessage) {
+        let id = message.intent.id();
+        let mut records = vec![P2pRecord::IntentReceived {
+            id,
+            from: from.to_string(),
+            app: message.intent.app.clone(),
+            kind: message.intent.kind.clone(),
+        }];
+        match self.decider.decide(&from, &message) {
+            Some(answer) => {
+                records.push(P2pRecord::Answered {
+                    id,
+                    to: from.to_string(),
+                    answer: answer.clone(),
+                });
+                self.swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_request(&from, Direct::Reply { intent: id, answer });
+            }
+            None => records.push(P2pRecord::StayedSilent { id, to: from.to_string() }),
+        }
+        self.record(records);
+    }
+
+    fn on_direct(&mut self, event: request_response::Event<Direct, Ack>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Request { request, channel, .. },
+                ..
+            } => {
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Ack);
+                let Direct::Reply { intent, answer } = request;
+                if let Some(pending) = self.pending.get_mut(&intent) {
+                    pending.expected.remove(&peer);
+                } else if !self.sent.contains(&intent) {
+                    // An answer to nothing this node declared: forged or misrouted.
+                    self.refuse(peer, format!("answer to an intent never declared: {intent}"));
+                    return;
+                }
+                self.record(vec![P2pRecord::ReplyReceived {
+                    id: intent,
+                    from: peer.to_string(),
+                    answer,
+                }]);
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "answer not delivered");
+            }
+            _ => {}
+        }
+    }
+}

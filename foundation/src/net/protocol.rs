@@ -1,0 +1,116 @@
+//! The wire messages of the peer-to-peer layer and what the series keeps of them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    intent::{Intent, IntentId},
+    order::HlcStamp,
+};
+
+/// A peer's answer to an intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// The peer will do it / has it; app-defined detail.
+    Yes {
+        /// App-defined detail (e.g. a state root).
+        detail: Vec<u8>,
+    },
+    /// The peer has it but will not now (rate-limited, busy): try again later.
+    No {
+        /// Why.
+        reason: String,
+        /// When to try again, in milliseconds.
+        retry_after_ms: u64,
+    },
+}
+
+/// An intent as declared on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentMessage {
+    /// The intent.
+    pub intent: Intent,
+    /// When the declaring node stamped it.
+    pub stamp: HlcStamp,
+}
+
+/// A direct message from one peer to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direct {
+    /// An answer to an intent the receiver declared.
+    Reply {
+        /// The intent answered.
+        intent: IntentId,
+        /// YES or NO.
+        answer: Answer,
+    },
+}
+
+/// The acknowledgement of a direct message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack;
+
+/// What the series keeps of the peer-to-peer layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum P2pRecord {
+    /// This node declared an intent; `expected` are the peers subscribed at that moment.
+    IntentSent {
+        /// The intent.
+        id: IntentId,
+        /// Its app.
+        app: String,
+        /// Its kind.
+        kind: String,
+        /// Peers expected to answer or stay silent.
+        expected: Vec<String>,
+    },
+    /// A peer declared an intent to this node.
+    IntentReceived {
+        /// The intent.
+        id: IntentId,
+        /// The declaring peer.
+        from: String,
+        /// Its app.
+        app: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// This node answered a peer's intent.
+    Answered {
+        /// The intent.
+        id: IntentId,
+        /// The declaring peer.
+        to: String,
+        /// The answer.
+        answer: Answer,
+    },
+    /// This node chose to stay silent on a peer's intent.
+    StayedSilent {
+        /// The intent.
+        id: IntentId,
+        /// The declaring peer.
+        to: String,
+    },
+    /// A peer answered one of this node's intents.
+    ReplyReceived {
+        /// The intent.
+        id: IntentId,
+        /// The answering peer.
+        from: String,
+        /// The answer.
+        answer: Answer,
+    },
+    /// An expected peer did not answer within the reply window.
+    Silence {
+        /// The intent.
+        id: IntentId,
+        /// The silent peer.
+        peer: String,
+    },
+    /// A peer sent something refused (malformed, oversized, forged): counted against it.
+    PeerRefused {
+        /// The peer.
+        peer: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
