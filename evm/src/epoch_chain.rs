@@ -47,12 +47,19 @@ struct BuiltEpoch {
     dropped: Vec<(B256, DropReason)>,
 }
 
-/// A chain derived from an [`EpochBook`].
+/// Builds a chain's blocks from an [`EpochBook`]: the book and what each built block left.
+#[derive(Debug)]
+pub struct EpochBuilder {
+    book: EpochBook,
+    built: Vec<BuiltEpoch>,
+}
+
+/// A chain together with the builder that derives it (for tests and tools; a node keeps the
+/// chain under its own lock and the builder beside it).
 #[derive(Debug)]
 pub struct EpochChain {
     chain: Chain,
-    book: EpochBook,
-    built: Vec<BuiltEpoch>,
+    builder: EpochBuilder,
 }
 
 /// Wraps an EVM transaction into an envelope stamped by `gateway` at `stamp`.
@@ -76,8 +83,7 @@ impl EpochChain {
     pub fn new(config: ChainConfig, epoch_ms: u64) -> Result<Self> {
         Ok(Self {
             chain: Chain::genesis(config, MiningMode::Manual)?,
-            book: EpochBook::new(epoch_ms),
-            built: Vec::new(),
+            builder: EpochBuilder::new(epoch_ms),
         })
     }
 
@@ -86,15 +92,46 @@ impl EpochChain {
         &self.chain
     }
 
+    /// The builder.
+    pub fn builder(&self) -> &EpochBuilder {
+        &self.builder
+    }
+
+    /// Admits envelopes and rebuilds; see [`EpochBuilder::admit`].
+    pub fn admit(
+        &mut self,
+        envelopes: impl IntoIterator<Item = Envelope>,
+    ) -> Result<Vec<Arc<StoredBlock>>> {
+        self.builder.admit(&mut self.chain, envelopes)
+    }
+
+    /// Why each dropped transaction was dropped.
+    pub fn dropped(&self) -> HashMap<B256, DropReason> {
+        self.builder.dropped()
+    }
+
+    /// Transactions waiting for a later epoch.
+    pub fn carried(&self) -> &[Arc<SignedTx>] {
+        self.builder.carried()
+    }
+}
+
+impl EpochBuilder {
+    /// An empty builder with epochs of `epoch_ms` milliseconds.
+    pub fn new(epoch_ms: u64) -> Self {
+        Self { book: EpochBook::new(epoch_ms), built: Vec::new() }
+    }
+
     /// The envelopes admitted so far.
     pub fn book(&self) -> &EpochBook {
         &self.book
     }
 
-    /// Admits envelopes and rebuilds the chain from the earliest epoch they changed; returns
-    /// the blocks built (the new tip of the chain, tentative).
+    /// Admits envelopes and rebuilds `chain` from the earliest epoch they changed; returns the
+    /// blocks built (the new tip of the chain, tentative).
     pub fn admit(
         &mut self,
+        chain: &mut Chain,
         envelopes: impl IntoIterator<Item = Envelope>,
     ) -> Result<Vec<Arc<StoredBlock>>> {
         let mut earliest: Option<u64> = None;
@@ -104,7 +141,7 @@ impl EpochChain {
             }
         }
         match earliest {
-            Some(epoch) => self.rebuild_from(epoch),
+            Some(epoch) => Ok(self.rebuild_from(chain, epoch)),
             None => Ok(Vec::new()),
         }
     }
@@ -119,24 +156,20 @@ impl EpochChain {
         self.built.last().map(|b| b.carried_out.as_slice()).unwrap_or_default()
     }
 
-    fn rebuild_from(&mut self, epoch: u64) -> Result<Vec<Arc<StoredBlock>>> {
+    fn rebuild_from(&mut self, chain: &mut Chain, epoch: u64) -> Vec<Arc<StoredBlock>> {
         let keep = self.built.partition_point(|b| b.epoch < epoch);
         if keep < self.built.len() {
             let head = self.built[keep].number - 1;
-            let revision = self.chain.revision_of(head);
-            self.chain.truncate_to(head, revision);
+            let revision = chain.revision_of(head);
+            chain.truncate_to(head, revision);
             self.built.truncate(keep);
         }
         let from = self.built.last().map_or(0, |b| b.epoch + 1).min(epoch);
         let epochs: Vec<u64> = self.book.epochs_from(from).collect();
-        let mut blocks = Vec::with_capacity(epochs.len());
-        for epoch in epochs {
-            blocks.push(self.build_epoch(epoch));
-        }
-        Ok(blocks)
+        epochs.into_iter().map(|epoch| self.build_epoch(chain, epoch)).collect()
     }
 
-    fn build_epoch(&mut self, epoch: u64) -> Arc<StoredBlock> {
+    fn build_epoch(&mut self, chain: &mut Chain, epoch: u64) -> Arc<StoredBlock> {
         let ordered = self.book.ordered(epoch);
         let mut dropped: Vec<(B256, DropReason)> = Vec::new();
         for conflict in &ordered.conflicts {
@@ -166,7 +199,7 @@ impl EpochChain {
         // so it never holds back the sender's later transactions in this block.
         let mut seen = std::collections::HashSet::new();
         candidates.retain(|tx| {
-            let state_nonce = self.chain.latest_nonce(tx.sender);
+            let state_nonce = chain.latest_nonce(tx.sender);
             if tx.nonce() < state_nonce {
                 let reason =
                     format!("nonce too low: next nonce {state_nonce}, tx nonce {}", tx.nonce());
@@ -179,29 +212,29 @@ impl EpochChain {
             }
             first
         });
-        let context = self.next_context(epoch);
+        let context = self.next_context(chain, epoch);
         let execution = {
-            let parent = self.chain.state_at(self.chain.head_number());
-            execute_block(parent, self.chain.config(), &context, candidates)
+            let parent = chain.state_at(chain.head_number());
+            execute_block(parent, chain.config(), &context, candidates)
         };
         for (tx, error) in &execution.rejected {
             dropped.push((tx.hash, DropReason::Rejected(error.to_string())));
         }
         let carried_out = execution.deferred.clone();
-        let block = self.chain.seal(&context, execution);
-        let block = self.chain.publish(block);
+        let block = chain.seal(&context, execution);
+        let block = chain.publish(block);
         self.built.push(BuiltEpoch { epoch, number: block.number(), carried_out, dropped });
         block
     }
 
-    fn next_context(&self, epoch: u64) -> BlockContext {
-        let head = self.chain.head();
+    fn next_context(&self, chain: &Chain, epoch: u64) -> BlockContext {
+        let head = chain.head();
         let epoch_start = epoch.saturating_mul(self.book.epoch_ms()) / 1000;
-        let config = self.chain.config();
+        let config = chain.config();
         BlockContext {
             number: head.number() + 1,
             timestamp: epoch_start.max(head.header.timestamp + 1),
-            base_fee: self.chain.next_base_fee(),
+            base_fee: chain.next_base_fee(),
             gas_limit: config.gas_limit,
             coinbase: config.coinbase,
             prevrandao: keccak256(head.hash),
