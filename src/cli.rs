@@ -77,6 +77,44 @@ pub struct Cli {
     #[arg(long, value_name = "NUMBER", requires = "fork_url")]
     pub fork_block_number: Option<u64>,
 
+    /// Join a gateway network: the libp2p port (TCP). The DHT (Kademlia), gossiped intents
+    /// and votes, direct YES/NO answers and catch-up pulls are multiplexed on it (`--dht-port`
+    /// and `--bt-port` are aliases: libp2p carries every protocol on one port); 0 picks a free
+    /// port. Without it the node runs alone.
+    #[arg(long, visible_aliases = ["dht-port", "bt-port"], value_name = "PORT")]
+    pub p2p_port: Option<u16>,
+
+    /// Size of the gateway set (network mode): gateways numbered `0..N` vote on epochs, and
+    /// an epoch is final once a majority of N voted the same block. Give every node the same N.
+    #[arg(long, value_name = "N")]
+    pub gateways: Option<u64>,
+
+    /// Time after an epoch's end before a gateway votes on it, in milliseconds: envelopes
+    /// reaching a majority later than this miss the epoch and are stamped again.
+    #[arg(long, default_value_t = ir3_evm::network::DEFAULT_GRACE_MS, value_name = "MS")]
+    pub finality_grace_ms: u64,
+
+    /// Address the libp2p listener binds to (default: --host).
+    #[arg(long, value_name = "IP")]
+    pub p2p_host: Option<IpAddr>,
+
+    /// A peer to join through, as host:port or a multiaddr (repeatable).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap: Vec<String>,
+
+    /// This gateway's number in the gateway set (`0..N`; a number outside the set makes the
+    /// node an observer that follows without voting). Each gateway needs its own number.
+    #[arg(long, default_value_t = 0)]
+    pub node_id: u64,
+
+    /// Length of an epoch in milliseconds (network mode: one block per non-empty epoch).
+    #[arg(long, default_value_t = ir3_foundation::order::DEFAULT_EPOCH_MS)]
+    pub epoch_ms: u64,
+
+    /// Apps to run (only `evm` for now).
+    #[arg(long, value_delimiter = ',', default_value = "evm")]
+    pub apps: Vec<String>,
+
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `ir3_evm=debug`.
     #[arg(long, default_value = "warn", env = "IR3_LOG")]
     pub log: String,

@@ -99,7 +99,20 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         chain.chain_id = fork.chain_id;
         chain.fork = Some(fork);
     }
-    let options = NodeOptions { chain, accounts, mining: mining_mode(&cli)? };
+    let network = match cli.p2p_port {
+        Some(_) => Some(network_options(&cli)?),
+        None => None,
+    };
+    if network.is_some() {
+        // Every gateway must derive the same genesis.
+        chain.genesis_timestamp = 0;
+    }
+    if let Some(app) = cli.apps.iter().find(|a| a.as_str() != "evm") {
+        return Err(NodeError::InvalidArgument(format!("unknown app {app} (available: evm)")));
+    }
+    let mining = if network.is_some() { Some(MiningMode::Manual) } else { mining_mode(&cli)? };
+    let network_key = network.as_ref().map(|n| n.keypair.clone());
+    let options = NodeOptions { chain, accounts, mining, network };
 
     let series: SeriesHandle = if cli.ephemeral {
         Arc::new(MemorySeries::new())
@@ -117,8 +130,17 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         load_state_file(&node, path, new_chain).await?;
     }
 
+    let p2p = match (cli.p2p_port, &network_key) {
+        (Some(port), Some(keypair)) => Some(start_p2p(&cli, port, keypair.clone(), &node).await?),
+        _ => None,
+    };
     let addr = SocketAddr::new(cli.host, cli.port);
     let (local, handle) = ir3_rpc::serve(addr, node.clone()).await?;
+    if let Some(p2p) = &p2p {
+        for addr in p2p.listen_addrs().await {
+            println!("P2P listening on {addr}/p2p/{}", p2p.peer_id());
+        }
+    }
     banner::print(&cli, &node, local);
 
     shutdown_signal().await;
@@ -129,6 +151,112 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         write_state_file(&node, path)?;
     }
     Ok(())
+}
+
+/// Starts the peer-to-peer layer: identity from the data directory, listener, bootstrap peers,
+/// and the queue that feeds peers' envelopes into the node.
+/// Network mode's options: the gateway set, epochs, and the node's identity key (kept in the
+/// data directory so its peer id, and so its seat in the gateway set, survives restarts).
+fn network_options(cli: &Cli) -> Result<ir3_evm::network::NetworkOptions, NodeError> {
+    use ir3_foundation::net::Keypair;
+    let gateways = cli.gateways.ok_or_else(|| {
+        NodeError::InvalidArgument(
+            "network mode needs --gateways N: the size of the gateway set (every gateway of a \
+             network must be given the same N)"
+                .into(),
+        )
+    })?;
+    if gateways == 0 {
+        return Err(NodeError::InvalidArgument("--gateways must be at least 1".into()));
+    }
+    if cli.epoch_ms == 0 {
+        return Err(NodeError::InvalidArgument("--epoch-ms must be positive".into()));
+    }
+    let keypair = if cli.ephemeral {
+        Keypair::generate_ed25519()
+    } else {
+        load_or_create_key(&cli.data_dir().join("p2p-key"))?
+    };
+    Ok(ir3_evm::network::NetworkOptions {
+        epoch_ms: cli.epoch_ms,
+        grace_ms: cli.finality_grace_ms,
+        gateway: cli.node_id,
+        gateways,
+        keypair,
+    })
+}
+
+async fn start_p2p(
+    cli: &Cli,
+    port: u16,
+    keypair: ir3_foundation::net::Keypair,
+    node: &Arc<EvmNode>,
+) -> Result<ir3_foundation::net::P2pHandle, NodeError> {
+    use ir3_foundation::net::{self, Multiaddr, P2pConfig};
+    let host = cli.p2p_host.unwrap_or(cli.host);
+    let listen: Multiaddr = multiaddr(&host.to_string(), port)?;
+    let bootstrap = cli
+        .bootstrap
+        .iter()
+        .map(|peer| match peer.starts_with('/') {
+            true => peer.parse::<Multiaddr>().map_err(|e| {
+                NodeError::InvalidArgument(format!("invalid --bootstrap {peer}: {e}"))
+            }),
+            false => {
+                let (host, port) = peer.rsplit_once(':').ok_or_else(|| {
+                    NodeError::InvalidArgument(format!("--bootstrap {peer}: expected host:port"))
+                })?;
+                let port = port.parse().map_err(|_| {
+                    NodeError::InvalidArgument(format!("--bootstrap {peer}: bad port"))
+                })?;
+                multiaddr(host, port)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (queue, received) = tokio::sync::mpsc::channel(ir3_evm::network::RECEIVED_CAPACITY);
+    let config = P2pConfig { keypair, listen, bootstrap, reply_window: net::DEFAULT_REPLY_WINDOW };
+    let series = node.series_handle();
+    let decider = ir3_evm::network::EvmDecider::new(node.clone(), queue);
+    let handle = net::spawn(config, series, decider)?;
+    node.attach_p2p(handle.clone());
+    tokio::spawn(ir3_evm::network::run_receiver(node.clone(), received));
+    tokio::spawn(ir3_evm::network::run_ticker(node.clone()));
+    let restamp = node.clone();
+    tokio::task::spawn_blocking(move || restamp.restamp_own_late()).await.ok();
+    // Wait (briefly) for the listener so the banner can print it.
+    for _ in 0..50 {
+        if !handle.listen_addrs().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(handle)
+}
+
+fn multiaddr(host: &str, port: u16) -> Result<ir3_foundation::net::Multiaddr, NodeError> {
+    let ip: std::net::IpAddr = host
+        .parse()
+        .map_err(|_| NodeError::InvalidArgument(format!("{host}: expected an IP address")))?;
+    let proto = if ip.is_ipv4() { "ip4" } else { "ip6" };
+    format!("/{proto}/{ip}/tcp/{port}")
+        .parse()
+        .map_err(|e| NodeError::InvalidArgument(format!("{host}:{port}: {e}")))
+}
+
+/// The node's libp2p identity, kept in its data directory so its peer id survives restarts.
+fn load_or_create_key(path: &std::path::Path) -> Result<ir3_foundation::net::Keypair, NodeError> {
+    use ir3_foundation::net::Keypair;
+    let file_error = |e: String| NodeError::StateFile { path: path.into(), reason: e };
+    if let Ok(bytes) = std::fs::read(path) {
+        return Keypair::from_protobuf_encoding(&bytes).map_err(|e| file_error(e.to_string()));
+    }
+    let keypair = Keypair::generate_ed25519();
+    let bytes = keypair.to_protobuf_encoding().map_err(|e| file_error(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(e.to_string()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| file_error(e.to_string()))?;
+    Ok(keypair)
 }
 
 /// `--state`: loads the file into a new chain. An existing chain already holds everything

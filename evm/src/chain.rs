@@ -46,6 +46,19 @@ pub struct Chain {
     pub(crate) settings: DevSettings,
     pub(crate) snapshots: Snapshots,
     pub(crate) next_snapshot_id: u64,
+    /// Network mode: the `safe` and `finalized` block numbers (`None`: the head, as a single
+    /// node's blocks are final once durable).
+    finality_tags: Option<FinalityTags>,
+}
+
+/// The block numbers the `safe` and `finalized` tags resolve to in network mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FinalityTags {
+    /// The last block of an epoch this gateway has voted on (changes only if the majority saw
+    /// a different outcome).
+    pub safe: u64,
+    /// The last block a majority of the gateway set voted for.
+    pub finalized: u64,
 }
 
 impl Chain {
@@ -89,6 +102,7 @@ impl Chain {
             tx_index: HashMap::new(),
             first_number: fork_header.as_ref().map_or(0, |h| h.number),
             rewinds: Vec::new(),
+            finality_tags: None,
         };
         if let (Some(header), Some(fork)) = (fork_header, &chain.config.fork) {
             let size = block_size(&header, &[]);
@@ -308,14 +322,26 @@ impl Chain {
         self.rewinds.get(seen..).and_then(|r| r.iter().min().copied())
     }
 
+    /// Sets the block numbers of the `safe` and `finalized` tags (network mode).
+    pub fn set_finality_tags(&mut self, tags: FinalityTags) {
+        self.finality_tags = Some(tags);
+    }
+
+    /// The block numbers of the `safe` and `finalized` tags.
+    pub fn finality_tags(&self) -> FinalityTags {
+        let head = self.head_number();
+        self.finality_tags
+            .map(|t| FinalityTags { safe: t.safe.min(head), finalized: t.finalized.min(head) })
+            .unwrap_or(FinalityTags { safe: head, finalized: head })
+    }
+
     /// Resolves a block tag or number to a block number that exists.
     pub fn resolve_number(&self, tag: BlockNumberOrTag) -> Result<u64> {
         let head = self.head_number();
         match tag {
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Pending
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized => Ok(head),
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Ok(head),
+            BlockNumberOrTag::Safe => Ok(self.finality_tags().safe),
+            BlockNumberOrTag::Finalized => Ok(self.finality_tags().finalized),
             BlockNumberOrTag::Earliest => Ok(self.first_number),
             BlockNumberOrTag::Number(n) if n < self.first_number => Err(EvmError::BlockNotFound(
                 format!("block {n} is before the fork block {}", self.first_number),

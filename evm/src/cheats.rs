@@ -29,6 +29,12 @@ impl EvmNode {
         self: &Arc<Self>,
         decide: impl FnOnce(&Chain, &Pool) -> Result<(Vec<EvmEvent>, T)> + Send + 'static,
     ) -> Result<T> {
+        if self.is_networked() {
+            return Err(EvmError::InvalidParams(
+                "network mode: dev-mode changes would make this gateway diverge from its peers"
+                    .into(),
+            ));
+        }
         let node = self.clone();
         tokio::task::spawn_blocking(move || {
             let _mutation = node.mutation.lock();
@@ -400,6 +406,7 @@ mod tests {
             chain: ChainConfig::dev(1337, alloc, 1_700_000_000),
             accounts,
             mining: None,
+            network: None,
         };
         let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_| {});
         tokio::task::block_in_place(|| EvmNode::open(options, series.clone(), outbox)).unwrap()

@@ -36,6 +36,42 @@ pub enum DropReason {
     Rejected(String),
     /// Its payload is not a transaction signed by the envelope's account.
     Invalid(String),
+    /// It reached the majority of gateways too late for its epoch, which became final without
+    /// it (its gateway stamps it again into an open epoch).
+    Late,
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Conflict => {
+                f.write_str("another transaction with the same sender and nonce came first")
+            }
+            Self::Rejected(reason) => write!(f, "rejected when its block was built: {reason}"),
+            Self::Invalid(reason) => write!(f, "invalid: {reason}"),
+            Self::Late => f.write_str("its epoch became final without it"),
+        }
+    }
+}
+
+/// What an admission changed.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    /// The blocks rebuilt (the new tip of the chain, tentative).
+    pub blocks: Vec<Arc<StoredBlock>>,
+    /// Envelopes stamped into epochs already final.
+    pub late: Vec<Envelope>,
+}
+
+/// The block an epoch derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochBlock {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+    /// Its state root.
+    pub state_root: B256,
 }
 
 /// One block built from one epoch, with what it leaves for the next.
@@ -43,6 +79,8 @@ pub enum DropReason {
 struct BuiltEpoch {
     epoch: u64,
     number: u64,
+    hash: B256,
+    state_root: B256,
     carried_out: Vec<Arc<SignedTx>>,
     dropped: Vec<(B256, DropReason)>,
 }
@@ -52,6 +90,8 @@ struct BuiltEpoch {
 pub struct EpochBuilder {
     book: EpochBook,
     built: Vec<BuiltEpoch>,
+    /// Transactions left out of a final epoch, by hash, until a later block includes them.
+    late: HashMap<B256, Envelope>,
 }
 
 /// A chain together with the builder that derives it (for tests and tools; a node keeps the
@@ -98,11 +138,13 @@ impl EpochChain {
     }
 
     /// Admits envelopes and rebuilds; see [`EpochBuilder::admit`].
-    pub fn admit(
-        &mut self,
-        envelopes: impl IntoIterator<Item = Envelope>,
-    ) -> Result<Vec<Arc<StoredBlock>>> {
+    pub fn admit(&mut self, envelopes: impl IntoIterator<Item = Envelope>) -> Result<Admitted> {
         self.builder.admit(&mut self.chain, envelopes)
+    }
+
+    /// Fixes an epoch's content; see [`EpochBuilder::finalize`].
+    pub fn finalize(&mut self, epoch: u64, envelopes: Vec<Envelope>) -> Vec<Envelope> {
+        self.builder.finalize(&mut self.chain, epoch, envelopes).1
     }
 
     /// Why each dropped transaction was dropped.
@@ -119,7 +161,7 @@ impl EpochChain {
 impl EpochBuilder {
     /// An empty builder with epochs of `epoch_ms` milliseconds.
     pub fn new(epoch_ms: u64) -> Self {
-        Self { book: EpochBook::new(epoch_ms), built: Vec::new() }
+        Self { book: EpochBook::new(epoch_ms), built: Vec::new(), late: HashMap::new() }
     }
 
     /// The envelopes admitted so far.
@@ -133,22 +175,125 @@ impl EpochBuilder {
         &mut self,
         chain: &mut Chain,
         envelopes: impl IntoIterator<Item = Envelope>,
-    ) -> Result<Vec<Arc<StoredBlock>>> {
+    ) -> Result<Admitted> {
         let mut earliest: Option<u64> = None;
+        let mut late = Vec::new();
         for envelope in envelopes {
-            if let Some(epoch) = self.book.admit(envelope).changed_epoch() {
+            let admission = self.book.admit(envelope.clone());
+            if let ir3_foundation::order::Admission::Late { .. } = admission {
+                self.note_late(&envelope);
+                late.push(envelope);
+            } else if let Some(epoch) = admission.changed_epoch() {
                 earliest = Some(earliest.map_or(epoch, |e: u64| e.min(epoch)));
             }
         }
-        match earliest {
-            Some(epoch) => Ok(self.rebuild_from(chain, epoch)),
-            None => Ok(Vec::new()),
+        let blocks = match earliest {
+            Some(epoch) => self.rebuild_from(chain, epoch),
+            None => Vec::new(),
+        };
+        self.forget_included_late(chain);
+        Ok(Admitted { blocks, late })
+    }
+
+    /// Fixes an epoch's content to exactly `envelopes` (the majority's) and rebuilds from it.
+    /// Returns the rebuilt blocks and the envelopes left out (now late).
+    pub fn finalize(
+        &mut self,
+        chain: &mut Chain,
+        epoch: u64,
+        envelopes: Vec<Envelope>,
+    ) -> (Vec<Arc<StoredBlock>>, Vec<Envelope>) {
+        let excluded = self.book.finalize(epoch, envelopes);
+        for envelope in &excluded {
+            self.note_late(envelope);
         }
+        let from = excluded.iter().map(|e| self.book.epoch_of(e.stamp)).fold(epoch, u64::min);
+        let blocks = self.rebuild_from(chain, from);
+        self.forget_included_late(chain);
+        (blocks, excluded)
+    }
+
+    /// Replay: admits one envelope into the book without building (see
+    /// [`EpochBuilder::rebuild_all`]); returns whether it was late.
+    pub fn admit_unbuilt(&mut self, envelope: Envelope) -> bool {
+        let late = matches!(
+            self.book.admit(envelope.clone()),
+            ir3_foundation::order::Admission::Late { .. }
+        );
+        if late {
+            self.note_late(&envelope);
+        }
+        late
+    }
+
+    /// Replay: fixes an epoch's content without building; returns the envelopes left out.
+    pub fn finalize_unbuilt(&mut self, epoch: u64, envelopes: Vec<Envelope>) -> Vec<Envelope> {
+        let excluded = self.book.finalize(epoch, envelopes);
+        for envelope in &excluded {
+            self.note_late(envelope);
+        }
+        excluded
+    }
+
+    /// Builds every epoch of the book on `chain` (after replay).
+    pub fn rebuild_all(&mut self, chain: &mut Chain) -> Vec<Arc<StoredBlock>> {
+        let first = self.book.epochs().next();
+        let blocks = match first {
+            Some(epoch) => self.rebuild_from(chain, epoch),
+            None => Vec::new(),
+        };
+        self.forget_included_late(chain);
+        blocks
+    }
+
+    /// Envelopes left out of final epochs whose transactions no block includes.
+    pub fn late_envelopes(&self) -> impl Iterator<Item = &Envelope> + '_ {
+        self.late.values()
+    }
+
+    fn note_late(&mut self, envelope: &Envelope) {
+        self.late.insert(tx_hash_of(&envelope.payload), envelope.clone());
+    }
+
+    fn forget_included_late(&mut self, chain: &Chain) {
+        self.late.retain(|hash, _| !chain.contains_tx(hash));
+    }
+
+    /// The block derived from an epoch, if it derived one.
+    pub fn block_of_epoch(&self, epoch: u64) -> Option<EpochBlock> {
+        let index = self.built.binary_search_by_key(&epoch, |b| b.epoch).ok()?;
+        let built = &self.built[index];
+        Some(EpochBlock { number: built.number, hash: built.hash, state_root: built.state_root })
+    }
+
+    /// The epoch of the last block built before `epoch` (`None`: the genesis).
+    pub fn parent_epoch_of(&self, epoch: u64) -> Option<u64> {
+        let index = self.built.partition_point(|b| b.epoch < epoch);
+        index.checked_sub(1).map(|i| self.built[i].epoch)
+    }
+
+    /// The epochs that derived blocks, from `from` on, ascending.
+    pub fn built_epochs_from(&self, from: u64) -> impl Iterator<Item = u64> + '_ {
+        let start = self.built.partition_point(|b| b.epoch < from);
+        self.built[start..].iter().map(|b| b.epoch)
     }
 
     /// Why each dropped transaction of the current chain was dropped.
     pub fn dropped(&self) -> HashMap<B256, DropReason> {
-        self.built.iter().flat_map(|b| b.dropped.iter().cloned()).collect()
+        let mut dropped: HashMap<B256, DropReason> =
+            self.built.iter().flat_map(|b| b.dropped.iter().cloned()).collect();
+        dropped.extend(self.late.keys().map(|hash| (*hash, DropReason::Late)));
+        dropped
+    }
+
+    /// Why a transaction was dropped, if it was.
+    pub fn drop_reason(&self, hash: &B256) -> Option<DropReason> {
+        if self.late.contains_key(hash) {
+            return Some(DropReason::Late);
+        }
+        self.built.iter().rev().find_map(|b| {
+            b.dropped.iter().find(|(h, _)| h == hash).map(|(_, reason)| reason.clone())
+        })
     }
 
     /// Transactions waiting for a later epoch (nonce gaps, full blocks).
@@ -223,7 +368,14 @@ impl EpochBuilder {
         let carried_out = execution.deferred.clone();
         let block = chain.seal(&context, execution);
         let block = chain.publish(block);
-        self.built.push(BuiltEpoch { epoch, number: block.number(), carried_out, dropped });
+        self.built.push(BuiltEpoch {
+            epoch,
+            number: block.number(),
+            hash: block.hash,
+            state_root: block.header.state_root,
+            carried_out,
+            dropped,
+        });
         block
     }
 

@@ -89,6 +89,12 @@ pub enum EvmEvent {
     },
     /// A dev-mode change: state cheat, setting, snapshot, revert or reset.
     Dev(DevEvent),
+    /// Network mode: a transaction envelope admitted (stamped here or received from a peer).
+    /// Blocks are derived from the envelopes, not recorded.
+    Envelope(ir3_foundation::order::Envelope),
+    /// Network mode: a gateway's signed vote on an epoch's outcome (this node's own, or a
+    /// peer's), recorded before it is counted.
+    Vote(ir3_foundation::finality::SignedVote),
 }
 
 impl EvmEvent {

@@ -20,6 +20,7 @@ pub mod events;
 pub mod execute;
 pub mod fork;
 pub mod genesis;
+pub mod network;
 pub mod node;
 pub mod otterscan;
 pub mod pool;

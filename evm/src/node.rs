@@ -27,6 +27,7 @@ use crate::{
     error::{EvmError, Result},
     events::{EVM_APP, EXECUTE_ETH_TX, EvmEvent},
     execute::execute_block,
+    network::{NetworkOptions, NetworkState},
     pool::Pool,
     replay::replay,
 };
@@ -49,6 +50,8 @@ pub struct NodeOptions {
     /// Mining mode to switch to. `None` keeps what the series says (automine for a new
     /// chain); a mode given here is recorded as a setting change when it differs.
     pub mining: Option<MiningMode>,
+    /// Network mode: blocks are derived from envelopes ordered by epoch, not mined.
+    pub network: Option<NetworkOptions>,
 }
 
 enum MinerSignal {
@@ -68,9 +71,11 @@ pub struct EvmNode {
     /// Serializes everything that moves the chain: sealing a block and dev-mode changes, so
     /// the series' order is the order in which they were applied.
     pub(crate) mutation: Mutex<()>,
+    /// Network mode's ordering state.
+    pub(crate) network: Option<NetworkState>,
     miner: std_mpsc::SyncSender<MinerSignal>,
     pub(crate) new_blocks: broadcast::Sender<Arc<StoredBlock>>,
-    new_transactions: broadcast::Sender<B256>,
+    pub(crate) new_transactions: broadcast::Sender<B256>,
 }
 
 impl std::fmt::Debug for MinerSignal {
@@ -91,9 +96,9 @@ impl EvmNode {
     pub fn open(options: NodeOptions, series: SeriesHandle, outbox: Outbox) -> Result<Arc<Self>> {
         let started = std::time::Instant::now();
         let default_mining = options.mining.unwrap_or(MiningMode::Auto);
-        let (chain, pooled) = match replay(&*series, default_mining)? {
+        let (chain, pooled, network_events) = match replay(&*series, default_mining)? {
             Some(replayed) => {
-                let stored = replayed.0.config();
+                let stored = replayed.chain.config();
                 let requested = ChainConfig {
                     genesis_timestamp: stored.genesis_timestamp,
                     ..options.chain.clone()
@@ -101,12 +106,12 @@ impl EvmNode {
                 if stored != &requested {
                     info!("series holds an existing chain; its genesis wins over the command line");
                 }
-                replayed
+                (replayed.chain, replayed.pooled, replayed.network)
             }
             None => {
                 let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
                 append_blocking(&*series, vec![genesis])?;
-                (Chain::genesis(options.chain.clone(), default_mining)?, Vec::new())
+                (Chain::genesis(options.chain.clone(), default_mining)?, Vec::new(), Vec::new())
             }
         };
         let mut chain = chain;
@@ -127,6 +132,9 @@ impl EvmNode {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "chain derived from the series"
         );
+        let network = options
+            .network
+            .map(|network| NetworkState::replay(network, &mut chain, network_events));
         let mut pool = Pool::default();
         for tx in pooled {
             if tx.nonce() >= chain.latest_nonce(tx.sender) {
@@ -142,6 +150,7 @@ impl EvmNode {
             outbox,
             accounts: options.accounts,
             mutation: Mutex::new(()),
+            network,
             miner,
             new_blocks: broadcast::channel(NOTIFICATION_CAPACITY).0,
             new_transactions: broadcast::channel(NOTIFICATION_CAPACITY).0,
@@ -160,6 +169,11 @@ impl EvmNode {
     /// The chain's configuration.
     pub fn config(&self) -> ChainConfig {
         self.chain.read().config().clone()
+    }
+
+    /// The series this node appends to (shared with the peer-to-peer layer).
+    pub fn series_handle(&self) -> SeriesHandle {
+        self.series.clone()
     }
 
     /// The dev accounts.
@@ -212,6 +226,9 @@ impl EvmNode {
 
     /// Validates and pools a transaction, then waits until it is durable.
     pub async fn submit(&self, tx: Arc<SignedTx>) -> Result<B256> {
+        if self.network.is_some() {
+            return self.submit_networked(tx).await;
+        }
         let hash = tx.hash;
         let (waiter, replaced) = {
             let chain = self.chain.read();
@@ -266,6 +283,11 @@ impl EvmNode {
     /// Mines one block from the pool. With `allow_empty`, mines even when nothing is
     /// executable. Runs on the miner thread (it blocks on the series' fsync).
     pub(crate) fn mine_block(&self, allow_empty: bool) -> Result<Option<Arc<StoredBlock>>> {
+        if self.network.is_some() {
+            return Err(EvmError::InvalidParams(
+                "network mode: blocks are derived from epochs, not mined".into(),
+            ));
+        }
         let _mutation = self.mutation.lock();
         let now = unix_now();
         let (context, mut execution, forced_time) = {

@@ -13,6 +13,7 @@ use crate::{
     error::{EvmError, Result},
     events::EvmEvent,
     execute::execute_block,
+    network::NetworkEvent,
 };
 
 /// The pool as the series describes it, in arrival order.
@@ -52,16 +53,31 @@ struct Replayer {
     block_txs: Vec<Arc<SignedTx>>,
     pool: ReplayedPool,
     mining: MiningMode,
+    network: Vec<NetworkEvent>,
 }
 
-/// Replays the series into a chain and the transactions still pooled; `None` for a series
-/// without a genesis. `mining` is the mode of a chain whose series never set one.
-pub fn replay(
-    series: &dyn Series,
-    mining: MiningMode,
-) -> Result<Option<(Chain, Vec<Arc<SignedTx>>)>> {
-    let mut replayer =
-        Replayer { chain: None, block_txs: Vec::new(), pool: ReplayedPool::default(), mining };
+/// What replay derives.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The chain (blocks sealed locally; network-mode blocks are derived from `envelopes`).
+    pub chain: Chain,
+    /// Transactions still pooled.
+    pub pooled: Vec<Arc<SignedTx>>,
+    /// Network mode: every envelope admitted and vote recorded, in series order.
+    pub network: Vec<NetworkEvent>,
+}
+
+/// Replays the series into a chain, the transactions still pooled and the network envelopes;
+/// `None` for a series without a genesis. `mining` is the mode of a chain whose series never
+/// set one.
+pub fn replay(series: &dyn Series, mining: MiningMode) -> Result<Option<Replayed>> {
+    let mut replayer = Replayer {
+        chain: None,
+        block_txs: Vec::new(),
+        pool: ReplayedPool::default(),
+        mining,
+        network: Vec::new(),
+    };
     let mut failure: Option<EvmError> = None;
     let outcome = series.replay(&mut |entry| {
         let Some(event) = EvmEvent::from_body(&entry.body) else { return Ok(()) };
@@ -74,11 +90,11 @@ pub fn replay(
         return Err(error);
     }
     outcome?;
-    let Replayer { chain, pool, .. } = replayer;
+    let Replayer { chain, pool, network, .. } = replayer;
     Ok(chain.map(|chain| {
-        let still_pooled =
+        let pooled =
             pool.into_ordered().into_iter().filter(|tx| !chain.contains_tx(&tx.hash)).collect();
-        (chain, still_pooled)
+        Replayed { chain, pooled, network }
     }))
 }
 
@@ -139,6 +155,8 @@ impl Replayer {
                 }
                 chain.publish(block);
             }
+            EvmEvent::Envelope(envelope) => self.network.push(NetworkEvent::Envelope(envelope)),
+            EvmEvent::Vote(vote) => self.network.push(NetworkEvent::Vote(vote)),
             EvmEvent::Dev(event) => {
                 if let DevEvent::Setting(crate::dev::Setting::Mining(mode)) = &event {
                     self.mining = *mode;

@@ -7,13 +7,16 @@
 //! - the [`intent`] types and the [`outbox`] through which apps declare intents to peers, fire and
 //!   forget (pure flux: pushing never waits on a network);
 //! - the [`order`]ing machinery: hybrid-logical-clock stamps, epochs, and a deterministic total
-//!   order of any app's signed intents, so gateways that saw the same intents agree.
+//!   order of any app's signed intents, so gateways that saw the same intents agree;
+//! - [`finality`]: signed votes of the gateway set on each epoch's outcome, final by majority;
+//! - the peer-to-peer layer, [`net`] (rust-libp2p): intents declared over gossipsub, YES/NO
+//!   answers sent directly, silences recorded, catch-up pulls between peers.
 //!
 //! It knows nothing about Ethereum: apps (the EVM gateway first) store their own events as opaque
-//! payloads tagged with the app's name. The DHT, peer replies and chunk storage arrive in later
-//! layers of this crate.
+//! payloads tagged with the app's name. Chunk storage arrives in a later layer of this crate.
 
 pub mod error;
+pub mod finality;
 pub mod intent;
 pub mod net;
 pub mod order;

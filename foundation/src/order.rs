@@ -12,7 +12,7 @@
 //! envelopes with the same account and sequence conflict: the first in epoch order is kept,
 //! the others are reported as conflicts. Nothing here knows what an app's payload means.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy_primitives::{B256, keccak256};
 use parking_lot::Mutex;
@@ -109,6 +109,11 @@ impl Envelope {
         keccak256(bytes)
     }
 
+    /// The digest of the whole envelope, stamp and gateway included: what a vote names.
+    pub fn digest(&self) -> B256 {
+        keccak256(postcard::to_allocvec(self).unwrap_or_default())
+    }
+
     fn order_key(&self) -> (HlcStamp, u64, B256) {
         (self.stamp, self.gateway, self.id())
     }
@@ -124,6 +129,12 @@ pub enum Admission {
     },
     /// Known already with an equal or earlier stamp: nothing changed.
     Duplicate,
+    /// Stamped into an epoch that is already final: not admitted (the stamping gateway stamps
+    /// it again into an open epoch).
+    Late {
+        /// The final epoch it was stamped into.
+        epoch: u64,
+    },
     /// Known with a later stamp: the earlier stamp wins, possibly moving it between epochs.
     Moved {
         /// The epoch it was in.
@@ -138,7 +149,7 @@ impl Admission {
     pub fn changed_epoch(&self) -> Option<u64> {
         match self {
             Self::New { epoch } => Some(*epoch),
-            Self::Duplicate => None,
+            Self::Duplicate | Self::Late { .. } => None,
             Self::Moved { from, to } => Some((*from).min(*to)),
         }
     }
@@ -159,12 +170,19 @@ pub struct EpochBook {
     epoch_ms: u64,
     epochs: BTreeMap<u64, BTreeMap<B256, Envelope>>,
     epoch_of_id: HashMap<B256, u64>,
+    /// Every epoch up to this one is final: its content is fixed.
+    final_through: Option<u64>,
 }
 
 impl EpochBook {
     /// An empty book with epochs of `epoch_ms` milliseconds.
     pub fn new(epoch_ms: u64) -> Self {
-        Self { epoch_ms: epoch_ms.max(1), epochs: BTreeMap::new(), epoch_of_id: HashMap::new() }
+        Self {
+            epoch_ms: epoch_ms.max(1),
+            epochs: BTreeMap::new(),
+            epoch_of_id: HashMap::new(),
+            final_through: None,
+        }
     }
 
     /// Length of an epoch in milliseconds.
@@ -188,13 +206,18 @@ impl EpochBook {
     }
 
     /// Adds an envelope (deduplicated by content id; the earliest stamp wins).
+    /// An envelope stamped into a final epoch is refused ([`Admission::Late`]) unless it is
+    /// already there.
     pub fn admit(&mut self, envelope: Envelope) -> Admission {
         let id = envelope.id();
         let epoch = self.epoch_of(envelope.stamp);
         if let Some(&current_epoch) = self.epoch_of_id.get(&id) {
             let current = &self.epochs[&current_epoch][&id];
-            if envelope.order_key() >= current.order_key() {
+            if envelope.order_key() >= current.order_key() || self.is_final(current_epoch) {
                 return Admission::Duplicate;
+            }
+            if self.is_final(epoch) {
+                return Admission::Late { epoch };
             }
             if let Some(entries) = self.epochs.get_mut(&current_epoch) {
                 entries.remove(&id);
@@ -206,9 +229,76 @@ impl EpochBook {
             self.epoch_of_id.insert(id, epoch);
             return Admission::Moved { from: current_epoch, to: epoch };
         }
+        if self.is_final(epoch) {
+            return Admission::Late { epoch };
+        }
         self.epochs.entry(epoch).or_default().insert(id, envelope);
         self.epoch_of_id.insert(id, epoch);
         Admission::New { epoch }
+    }
+
+    /// Whether an epoch is final (its content fixed).
+    pub fn is_final(&self, epoch: u64) -> bool {
+        self.final_through.is_some_and(|f| epoch <= f)
+    }
+
+    /// The last final epoch.
+    pub fn final_through(&self) -> Option<u64> {
+        self.final_through
+    }
+
+    /// The envelopes of an epoch (unordered).
+    pub fn envelopes_of(&self, epoch: u64) -> impl Iterator<Item = &Envelope> + '_ {
+        self.epochs.get(&epoch).into_iter().flat_map(|e| e.values())
+    }
+
+    /// The digests of an epoch's envelopes, ascending.
+    pub fn digests_of(&self, epoch: u64) -> Vec<B256> {
+        let mut digests: Vec<B256> = self.envelopes_of(epoch).map(Envelope::digest).collect();
+        digests.sort();
+        digests
+    }
+
+    /// The envelope of `epoch` with this digest, if admitted (an envelope always sits in the
+    /// epoch of its stamp).
+    pub fn find_digest(&self, epoch: u64, digest: &B256) -> Option<&Envelope> {
+        self.envelopes_of(epoch).find(|e| e.digest() == *digest)
+    }
+
+    /// Fixes an epoch's content to exactly `envelopes` (the majority's) and every earlier
+    /// epoch not yet final to nothing: their other envelopes leave the book and are returned
+    /// (excluded), the given ones are moved in from wherever they were. Afterwards every epoch
+    /// up to `epoch` is final and admits nothing. Epochs are finalized in ascending order.
+    pub fn finalize(&mut self, epoch: u64, envelopes: Vec<Envelope>) -> Vec<Envelope> {
+        let keep: HashSet<B256> = envelopes.iter().map(Envelope::id).collect();
+        let mut excluded = Vec::new();
+        let from = self.final_through.map_or(0, |f| f + 1);
+        let open: Vec<u64> = self.epochs.range(from..=epoch).map(|(e, _)| *e).collect();
+        for open_epoch in open {
+            if let Some(entries) = self.epochs.remove(&open_epoch) {
+                for (id, envelope) in entries {
+                    self.epoch_of_id.remove(&id);
+                    if !keep.contains(&id) {
+                        excluded.push(envelope);
+                    }
+                }
+            }
+        }
+        for envelope in envelopes {
+            let id = envelope.id();
+            if let Some(other) = self.epoch_of_id.remove(&id)
+                && let Some(entries) = self.epochs.get_mut(&other)
+            {
+                entries.remove(&id);
+                if entries.is_empty() {
+                    self.epochs.remove(&other);
+                }
+            }
+            self.epochs.entry(epoch).or_default().insert(id, envelope);
+            self.epoch_of_id.insert(id, epoch);
+        }
+        self.final_through = Some(self.final_through.map_or(epoch, |f| f.max(epoch)));
+        excluded
     }
 
     /// The non-empty epochs, ascending.

@@ -2,8 +2,8 @@
 //!
 //! The Ethereum JSON-RPC surface of an iR³ node: the `eth_`, `net_`, `web3_` and `personal_`
 //! namespaces and `eth_subscribe`, the dev-node namespaces (`anvil_`, `evm_`, `hardhat_`), and
-//! the inspection namespaces (`txpool_`, `debug_`, `trace_`, `ots_`), served by jsonrpsee over
-//! HTTP and WebSocket on one port.
+//! the inspection namespaces (`txpool_`, `debug_`, `trace_`, `ots_`), and the foundation's
+//! `ir3_` namespace, served by jsonrpsee over HTTP and WebSocket on one port.
 //!
 //! Each namespace is declared as a trait in [`api`] and implemented in its own module; every
 //! handler delegates to the EVM app (`ir3-evm`). Errors become JSON-RPC error objects in one
@@ -18,6 +18,7 @@ pub mod filters;
 pub mod inspect;
 pub mod inspect_api;
 pub mod misc;
+pub mod network;
 pub mod pubsub;
 pub mod server;
 

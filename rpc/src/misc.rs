@@ -31,7 +31,7 @@ impl NetApiServer for NetApi {
     }
 
     fn peer_count(&self) -> RpcResult<U64> {
-        Ok(U64::ZERO)
+        Ok(U64::from(self.node.p2p().map_or(0, |p| p.connected_count())))
     }
 }
 

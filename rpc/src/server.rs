@@ -62,6 +62,11 @@ pub fn rpc_module(node: Arc<EvmNode>) -> Result<RpcModule<()>, RpcError> {
     module.merge(NetApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
     module.merge(Web3Api.into_rpc()).map_err(merge_error)?;
     module.merge(PersonalApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
+    module
+        .merge(crate::network::Ir3ApiServer::into_rpc(crate::network::Ir3Handler::new(
+            node.clone(),
+        )))
+        .map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());
     module.merge(TxPoolApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
     module.merge(DebugApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;

@@ -5,12 +5,27 @@ use std::{collections::HashMap, time::Instant};
 
 use libp2p::PeerId;
 
-use super::protocol::{Answer, IntentMessage};
+use super::protocol::{Answer, IntentMessage, Page, Pull};
 
-/// How a node decides on the intents its peers declare. `None` is silence.
+/// How a node decides on the intents its peers declare (`None` is silence), and how it takes
+/// part in catch-up: what it serves to a peer's pull, what it does with a page it pulled, and
+/// where its own pulls start. Runs on the network task: every method must return quickly.
 pub trait Decider: Send + 'static {
     /// Decides on one intent from `from`.
     fn decide(&mut self, from: &PeerId, message: &IntentMessage) -> Option<Answer>;
+
+    /// Serves a peer's pull; `None` answers busy.
+    fn serve_pull(&mut self, _from: &PeerId, _pull: &Pull) -> Option<Page> {
+        Some(Page::default())
+    }
+
+    /// A page this node pulled from `from`.
+    fn on_page(&mut self, _from: &PeerId, _page: Page) {}
+
+    /// Where this node's next catch-up pull starts; `None`: it does not pull.
+    fn pull_cursor(&mut self) -> Option<Pull> {
+        None
+    }
 }
 
 impl<F> Decider for F

@@ -15,28 +15,34 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering as AtomicOrdering},
+    },
     time::{Duration, Instant},
 };
 
 use alloy_primitives::keccak256;
 use futures::StreamExt;
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, gossipsub, identify,
-    identity::Keypair,
-    kad,
+    StreamProtocol, Swarm, SwarmBuilder, gossipsub, identify, kad,
     request_response::{self, ProtocolSupport},
     swarm::{NetworkBehaviour, SwarmEvent},
 };
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 mod decide;
+mod insights;
 mod protocol;
 #[cfg(test)]
 mod tests;
 
 pub use decide::{Decider, RateLimiter};
-pub use protocol::{Ack, Answer, Direct, IntentMessage, P2pRecord};
+pub use insights::{Insights, IntentInsight, MAX_TRACKED_INTENTS, NoAnswer, PeerInsight};
+pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+pub use protocol::{Ack, Answer, Direct, IntentMessage, P2pRecord, Page, Pull};
 
 use crate::{
     error::{FoundationError, Result},
@@ -59,6 +65,12 @@ pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 pub const MAX_QUEUED_INTENTS: usize = 10_000;
 /// Capacity of the command channel into the network task.
 pub const COMMAND_CAPACITY: usize = 4096;
+/// How often a node pulls from one of its peers what it may have missed (anti-entropy).
+pub const PULL_INTERVAL: Duration = Duration::from_secs(2);
+/// Most peers a node dials on its own when it discovers them (a full mesh up to this size).
+pub const MAX_MESH_PEERS: usize = 64;
+/// Refused messages after which a peer is disconnected and ignored.
+pub const MAX_REFUSALS: u64 = 100;
 
 /// How a node joins the network.
 #[derive(Debug, Clone)]
@@ -87,6 +99,7 @@ enum Command {
     Peers(oneshot::Sender<Vec<PeerId>>),
     Subscribed(oneshot::Sender<Vec<PeerId>>),
     Dial(Multiaddr),
+    PullNow,
     /// Test only: what a hostile peer would send.
     #[cfg(test)]
     Hostile(Hostile),
@@ -105,6 +118,8 @@ enum Hostile {
 pub struct P2pHandle {
     commands: mpsc::Sender<Command>,
     peer_id: PeerId,
+    insights: Arc<Mutex<Insights>>,
+    connected: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Command {
@@ -154,10 +169,40 @@ impl P2pHandle {
     pub async fn dial(&self, addr: Multiaddr) {
         let _ = self.commands.send(Command::Dial(addr)).await;
     }
+
+    /// Asks the network task to pull from a peer now (fire and forget).
+    pub fn pull_now(&self) {
+        let _ = self.commands.try_send(Command::PullNow);
+    }
+
+    /// Who answered what to an intent this node declared.
+    pub fn intent_responses(&self, id: &IntentId) -> Option<IntentInsight> {
+        self.insights.lock().intent(id)
+    }
+
+    /// How many peers are connected now.
+    pub fn connected_count(&self) -> usize {
+        self.connected.load(AtomicOrdering::Relaxed)
+    }
+
+    /// The peers this node knows and their YES/NO/SILENCE history.
+    pub fn peers(&self) -> Vec<PeerInsight> {
+        self.insights.lock().peers()
+    }
 }
 
 /// Starts the network task on the current tokio runtime.
+/// The answers already in the series (replayed at start) seed the insights.
 pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> Result<P2pHandle> {
+    let mut insights = Insights::default();
+    series.replay(&mut |entry| {
+        if let EntryBody::P2p(record) = &entry.body {
+            insights.apply(record);
+        }
+        Ok(())
+    })?;
+    let insights = Arc::new(Mutex::new(insights));
+    let connected = Arc::new(AtomicUsize::new(0));
     let net_error = |e: String| FoundationError::Network(e);
     let peer_id = config.keypair.public().to_peer_id();
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
@@ -170,7 +215,7 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         .build();
     swarm.listen_on(config.listen.clone()).map_err(|e| net_error(e.to_string()))?;
     for addr in &config.bootstrap {
-        if let Err(error) = swarm.dial(addr.clone()) {
+        if let Err(error) = swarm.dial(fresh_port(addr.clone())) {
             warn!(%addr, %error, "cannot dial bootstrap peer");
         }
     }
@@ -185,9 +230,23 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         pending: HashMap::new(),
         sent: HashSet::new(),
         subscribed: HashSet::new(),
+        insights: insights.clone(),
+        refusals: HashMap::new(),
+        banned: HashSet::new(),
+        pull_turn: 0,
+        connected: connected.clone(),
+        bootstrap: config.bootstrap.iter().map(|a| (a.clone(), None)).collect(),
+        kad_bootstrapped: false,
     };
     tokio::spawn(task.run(receiver));
-    Ok(P2pHandle { commands, peer_id })
+    Ok(P2pHandle { commands, peer_id, insights, connected })
+}
+
+/// Dial options that bind a new local port: reusing the listen port binds `0.0.0.0:port`,
+/// and on loopback a dial to another node listening on the same port (at another 127.0.0.x)
+/// would then connect to itself.
+fn fresh_port(addr: Multiaddr) -> libp2p::swarm::dial_opts::DialOpts {
+    libp2p::swarm::dial_opts::DialOpts::unknown_peer_id().address(addr).allocate_new_port().build()
 }
 
 fn behaviour(
@@ -238,6 +297,13 @@ struct NetworkTask {
     pending: HashMap<IntentId, Pending>,
     sent: HashSet<IntentId>,
     subscribed: HashSet<PeerId>,
+    insights: Arc<Mutex<Insights>>,
+    refusals: HashMap<PeerId, u64>,
+    banned: HashSet<PeerId>,
+    pull_turn: usize,
+    connected: Arc<AtomicUsize>,
+    bootstrap: HashMap<Multiaddr, Option<PeerId>>,
+    kad_bootstrapped: bool,
 }
 
 impl NetworkTask {
@@ -246,6 +312,7 @@ impl NetworkTask {
             warn!(%error, "cannot subscribe to the intent topic");
         }
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut pull = tokio::time::interval(PULL_INTERVAL);
         loop {
             tokio::select! {
                 command = commands.recv() => match command {
@@ -254,13 +321,62 @@ impl NetworkTask {
                 },
                 event = self.swarm.select_next_some() => self.on_event(event),
                 _ = tick.tick() => self.on_tick(),
+                _ = pull.tick() => {
+                    self.redial_bootstrap();
+                    self.pull_one(None);
+                }
             }
         }
     }
 
     fn record(&self, records: Vec<P2pRecord>) {
+        {
+            let mut insights = self.insights.lock();
+            for record in &records {
+                insights.apply(record);
+            }
+        }
         // Fire and forget: the series keeps the order of submission.
         drop(self.series.submit(records.into_iter().map(EntryBody::P2p).collect()));
+    }
+
+    /// Dials again every bootstrap address not connected (it may have started after us, been
+    /// restarted, or been cut off by a partition).
+    fn redial_bootstrap(&mut self) {
+        let down: Vec<Multiaddr> = self
+            .bootstrap
+            .iter()
+            .filter(|(_, peer)| peer.is_none_or(|p| !self.swarm.is_connected(&p)))
+            .map(|(addr, _)| addr.clone())
+            .collect();
+        for addr in down {
+            if let Err(error) = self.swarm.dial(fresh_port(addr.clone())) {
+                debug!(%addr, %error, "bootstrap dial failed");
+            }
+        }
+    }
+
+    /// Sends a catch-up pull to `peer`, or to the next connected peer in turn.
+    fn pull_one(&mut self, peer: Option<PeerId>) {
+        let Some(pull) = self.decider.pull_cursor() else { return };
+        let peer = match peer {
+            Some(peer) => peer,
+            None => {
+                let mut peers: Vec<PeerId> = self
+                    .swarm
+                    .connected_peers()
+                    .filter(|p| !self.banned.contains(p))
+                    .copied()
+                    .collect();
+                if peers.is_empty() {
+                    return;
+                }
+                peers.sort();
+                self.pull_turn = self.pull_turn.wrapping_add(1);
+                peers[self.pull_turn % peers.len()]
+            }
+        };
+        self.swarm.behaviour_mut().direct.send_request(&peer, Direct::Pull(pull));
     }
 
     fn on_command(&mut self, command: Command) {
@@ -291,10 +407,11 @@ impl NetworkTask {
                 let _ = reply.send(self.subscribed.iter().copied().collect());
             }
             Command::Dial(addr) => {
-                if let Err(error) = self.swarm.dial(addr) {
+                if let Err(error) = self.swarm.dial(fresh_port(addr)) {
                     debug!(%error, "dial failed");
                 }
             }
+            Command::PullNow => self.pull_one(None),
         }
     }
 
@@ -354,13 +471,42 @@ impl NetworkTask {
         }
     }
 
+    /// Counts a refused message against a peer; past [`MAX_REFUSALS`] it is disconnected and
+    /// ignored from then on.
     fn refuse(&mut self, peer: PeerId, reason: String) {
         warn!(%peer, %reason, "peer message refused");
         self.record(vec![P2pRecord::PeerRefused { peer: peer.to_string(), reason }]);
+        let count = self.refusals.entry(peer).or_default();
+        *count += 1;
+        if *count >= MAX_REFUSALS && self.banned.insert(peer) {
+            warn!(%peer, "peer banned after repeated refused messages");
+            self.subscribed.remove(&peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
     }
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if matches!(
+            event,
+            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. }
+        ) {
+            self.connected.store(self.swarm.connected_peers().count(), AtomicOrdering::Relaxed);
+        }
         match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if self.banned.contains(&peer_id) => {
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, endpoint, .. } => {
+                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint
+                    && let Some(slot) = self.bootstrap.get_mut(address)
+                {
+                    *slot = Some(peer_id);
+                }
+                if num_established.get() == 1 {
+                    // A new (or returning) peer: catch up with it at once.
+                    self.pull_one(Some(peer_id));
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -371,6 +517,34 @@ impl NetworkTask {
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kademlia.add_address(&peer_id, addr);
                 }
+                if !self.kad_bootstrapped {
+                    // The first peer known: look ourselves up to find the others.
+                    self.kad_bootstrapped = self.swarm.behaviour_mut().kademlia.bootstrap().is_ok();
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kademlia(kad::Event::RoutingUpdated {
+                peer,
+                addresses,
+                ..
+            })) => {
+                // Small networks form a full mesh: every gateway talks to every other directly.
+                let connected = self.swarm.connected_peers().count();
+                if !self.swarm.is_connected(&peer)
+                    && connected < MAX_MESH_PEERS
+                    && !self.banned.contains(&peer)
+                {
+                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                        .addresses(addresses.into_vec())
+                        .allocate_new_port()
+                        .build();
+                    if let Err(error) = self.swarm.dial(opts) {
+                        debug!(%peer, %error, "mesh dial failed");
+                    }
+                }
+            }
+
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                debug!(?peer_id, %error, "dial failed");
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.subscribed.remove(&peer_id);
@@ -390,6 +564,14 @@ impl NetworkTask {
             }
             gossipsub::Event::Message { propagation_source, message_id, message } => {
                 let origin = message.source.unwrap_or(propagation_source);
+                if self.banned.contains(&origin) || self.banned.contains(&propagation_source) {
+                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        gossipsub::MessageAcceptance::Reject,
+                    );
+                    return;
+                }
                 let decoded: std::result::Result<IntentMessage, _> =
                     postcard::from_bytes(&message.data);
                 let acceptance = match &decoded {
@@ -439,13 +621,41 @@ impl NetworkTask {
 
     fn on_direct(&mut self, event: request_response::Event<Direct, Ack>) {
         match event {
+            request_response::Event::Message { peer, .. } if self.banned.contains(&peer) => {}
             request_response::Event::Message {
                 peer,
-                message: request_response::Message::Request { request, channel, .. },
+                message:
+                    request_response::Message::Request { request: Direct::Pull(pull), channel, .. },
                 ..
             } => {
-                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Ack);
-                let Direct::Reply { intent, answer } = request;
+                let answer = match self.decider.serve_pull(&peer, &pull) {
+                    Some(page) => Ack::Page(page),
+                    None => Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 },
+                };
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { response: Ack::Page(page), .. },
+                ..
+            } => {
+                let more = page.next_epoch.map(|from_epoch| Pull { from_epoch });
+                self.decider.on_page(&peer, page);
+                if let Some(pull) = more {
+                    self.swarm.behaviour_mut().direct.send_request(&peer, Direct::Pull(pull));
+                }
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request: Direct::Reply { intent, answer },
+                        channel,
+                        ..
+                    },
+                ..
+            } => {
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Ack::Received);
                 if let Some(pending) = self.pending.get_mut(&intent) {
                     pending.expected.remove(&peer);
                 } else if !self.sent.contains(&intent) {

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    finality::SignedVote,
     intent::{Intent, IntentId},
-    order::HlcStamp,
+    order::{Envelope, HlcStamp},
 };
 
 /// A peer's answer to an intent.
@@ -43,11 +44,41 @@ pub enum Direct {
         /// YES or NO.
         answer: Answer,
     },
+    /// Catch-up: "I want what you hold from this epoch on" (envelopes and votes).
+    Pull(Pull),
 }
 
-/// The acknowledgement of a direct message.
+/// A catch-up request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ack;
+pub struct Pull {
+    /// The first epoch wanted.
+    pub from_epoch: u64,
+}
+
+/// One page of a peer's ordering state: envelopes and votes of a range of epochs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Envelopes, by epoch ascending.
+    pub envelopes: Vec<Envelope>,
+    /// Signed votes on the same epochs.
+    pub votes: Vec<SignedVote>,
+    /// Where the next page starts, when this one was cut short.
+    pub next_epoch: Option<u64>,
+}
+
+/// The response to a direct message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ack {
+    /// Received (the answer to a `Reply`).
+    Received,
+    /// A page of what was pulled.
+    Page(Page),
+    /// The peer will not serve the pull now (rate-limited): try again later.
+    Busy {
+        /// When to try again, in milliseconds.
+        retry_after_ms: u64,
+    },
+}
 
 /// What the series keeps of the peer-to-peer layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,203 @@
+//! How an EVM gateway meets its peers: the [`EvmDecider`] answers their intents on the
+//! network task (YES, NO with a retry-after, or silence) and serves their catch-up pulls;
+//! [`run_receiver`] checks and applies what they sent, in batches, off the network task;
+//! [`run_ticker`] drives the vote loop.
+
+use std::{
+    sync::{Arc, atomic::Ordering as AtomicOrdering},
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::B256;
+use ir3_foundation::{
+    finality::{EPOCH_VOTE, ORDER_APP, SignedVote},
+    net::{Answer, Decider, IntentMessage, Page, PeerId, Pull, RateLimiter},
+    order::Envelope,
+};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::TICK_INTERVAL;
+use crate::{
+    events::{EVM_APP, EXECUTE_ETH_TX},
+    node::EvmNode,
+};
+
+/// Capacity of the queue of what peers sent, waiting to be applied.
+pub const RECEIVED_CAPACITY: usize = 10_000;
+/// Most items applied in one batch (one series write, one rebuild).
+pub const MAX_BATCH: usize = 2048;
+/// Transactions a peer may declare per second on average before this node answers NO.
+pub const PEER_TX_RATE: f64 = 2_000.0;
+/// Transactions a peer may declare at once.
+pub const PEER_TX_BURST: f64 = 10_000.0;
+/// How long serving a pull may wait for the ordering state before answering busy.
+const SERVE_WAIT: Duration = Duration::from_millis(50);
+
+/// What a peer sent, waiting to be applied.
+#[derive(Debug)]
+pub enum Inbound {
+    /// An envelope declared in an `execute_eth_tx` intent.
+    Envelope(Envelope),
+    /// A vote declared in an `epoch_vote` intent.
+    Vote(SignedVote),
+    /// A page this node pulled.
+    Page(Page),
+}
+
+/// The decider of an EVM gateway.
+#[derive(Debug)]
+pub struct EvmDecider {
+    node: Arc<EvmNode>,
+    queue: mpsc::Sender<Inbound>,
+    limiter: RateLimiter,
+}
+
+impl EvmDecider {
+    /// A decider feeding `queue` (drained by [`run_receiver`]).
+    pub fn new(node: Arc<EvmNode>, queue: mpsc::Sender<Inbound>) -> Self {
+        Self { node, queue, limiter: RateLimiter::new(PEER_TX_RATE, PEER_TX_BURST) }
+    }
+
+    fn busy() -> Answer {
+        Answer::No { reason: "busy: receive queue full".into(), retry_after_ms: 500 }
+    }
+
+    fn malformed(what: &str) -> Answer {
+        Answer::No { reason: format!("malformed {what}"), retry_after_ms: u64::MAX }
+    }
+
+    /// YES to a well-formed envelope within the peer's budget (queued for admission).
+    fn decide_envelope(&mut self, from: &PeerId, payload: &[u8]) -> Answer {
+        let Ok(envelope) = postcard::from_bytes::<Envelope>(payload) else {
+            return Self::malformed("envelope");
+        };
+        if let no @ Answer::No { .. } = self.limiter.check(from, Instant::now()) {
+            return no;
+        }
+        match self.queue.try_send(Inbound::Envelope(envelope)) {
+            Ok(()) => Answer::Yes { detail: Vec::new() },
+            Err(_) => Self::busy(),
+        }
+    }
+
+    /// YES when this gateway derived the same block for the epoch, NO (with its own hash as
+    /// the reason) when it derived another; a forged vote is refused.
+    fn decide_vote(&mut self, payload: &[u8]) -> Answer {
+        let Ok(signed) = postcard::from_bytes::<SignedVote>(payload) else {
+            return Self::malformed("vote");
+        };
+        if signed.verify().is_err() {
+            return Answer::No {
+                reason: "vote signature does not verify".into(),
+                retry_after_ms: u64::MAX,
+            };
+        }
+        let epoch = signed.vote.epoch;
+        let voted = signed.vote.block_hash;
+        let mine = self
+            .node
+            .network
+            .as_ref()
+            .and_then(|n| n.outcomes.read().get(&epoch).copied())
+            .unwrap_or(B256::ZERO);
+        if self.queue.try_send(Inbound::Vote(signed)).is_err() {
+            return Self::busy();
+        }
+        if mine == voted {
+            Answer::Yes { detail: mine.to_vec() }
+        } else {
+            Answer::No {
+                reason: format!("this gateway derives {mine} for epoch {epoch}"),
+                retry_after_ms: 0,
+            }
+        }
+    }
+}
+
+impl Decider for EvmDecider {
+    fn decide(&mut self, from: &PeerId, message: &IntentMessage) -> Option<Answer> {
+        let intent = &message.intent;
+        match (intent.app.as_str(), intent.kind.as_str()) {
+            (EVM_APP, EXECUTE_ETH_TX) => Some(self.decide_envelope(from, &intent.payload)),
+            (ORDER_APP, EPOCH_VOTE) => Some(self.decide_vote(&intent.payload)),
+            _ => None,
+        }
+    }
+
+    fn serve_pull(&mut self, _from: &PeerId, pull: &Pull) -> Option<Page> {
+        let network = self.node.network.as_ref()?;
+        let order = network.order.try_lock_for(SERVE_WAIT)?;
+        Some(order.page(pull.from_epoch))
+    }
+
+    fn on_page(&mut self, from: &PeerId, page: Page) {
+        if page.envelopes.is_empty() && page.votes.is_empty() {
+            return;
+        }
+        debug!(%from, envelopes = page.envelopes.len(), votes = page.votes.len(), "page pulled");
+        if self.queue.try_send(Inbound::Page(page)).is_err() {
+            warn!("receive queue full; pulled page dropped (pulled again later)");
+        }
+    }
+
+    fn pull_cursor(&mut self) -> Option<Pull> {
+        let network = self.node.network.as_ref()?;
+        Some(Pull { from_epoch: network.pull_from.load(AtomicOrdering::Relaxed) })
+    }
+}
+
+/// Applies what peers sent, in batches (one series write and one rebuild per batch), on
+/// blocking threads. Envelopes that fail their checks are refused one by one.
+pub async fn run_receiver(node: Arc<EvmNode>, mut queue: mpsc::Receiver<Inbound>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let node = node.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut envelopes = Vec::new();
+            let mut votes = Vec::new();
+            let mut take = |envelope: Envelope| match node.check_envelope(&envelope) {
+                Ok(()) => envelopes.push(envelope),
+                Err(error) => warn!(%error, "envelope from a peer refused"),
+            };
+            for item in batch {
+                match item {
+                    Inbound::Envelope(envelope) => take(envelope),
+                    Inbound::Vote(vote) => votes.push(vote),
+                    Inbound::Page(page) => {
+                        page.envelopes.into_iter().for_each(&mut take);
+                        votes.extend(page.votes);
+                    }
+                }
+            }
+            node.receive(envelopes, votes)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => warn!(%error, "peer batch not applied"),
+            Err(error) => warn!(%error, "peer batch failed"),
+        }
+    }
+}
+
+/// Drives the vote loop every [`TICK_INTERVAL`] until the node stops.
+pub async fn run_ticker(node: Arc<EvmNode>) {
+    let mut interval = tokio::time::interval(TICK_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let node = node.clone();
+        match tokio::task::spawn_blocking(move || node.network_tick()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => warn!(%error, "vote round failed"),
+            Err(_) => return,
+        }
+    }
+}

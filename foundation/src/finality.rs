@@ -1,0 +1,348 @@
+//! Finality: gateways vote on each epoch's outcome, and an epoch is final once a majority of the
+//! gateway set voted the same outcome.
+//!
+//! The gateway set is explicit: `size` gateways numbered `0..size`. A gateway's number is bound
+//! to the first peer key that signs a vote for it (trust on first use, kept in the series with
+//! the vote), so a later impostor is refused. Each gateway votes at most once per epoch (it
+//! records its vote durably before sending it), so two majorities always share an honest
+//! gateway and no two nodes can finalize different outcomes for the same epoch.
+//!
+//! A vote names the epoch, the hash of the block the voter derived from it (zero for an epoch
+//! it derives no block from), the state root, the exact envelopes the block was built from (by
+//! digest), and the epoch of its parent block. A final vote therefore fixes the epoch's content
+//! and, through the parent epoch, marks every epoch in between as final and empty. Nothing here
+//! knows what the apps' blocks mean: hashes are opaque.
+
+use std::collections::{BTreeMap, HashMap};
+
+use alloy_primitives::{B256, keccak256};
+use libp2p::{PeerId, identity::Keypair, identity::PublicKey};
+use serde::{Deserialize, Serialize};
+
+use crate::order::HlcStamp;
+
+/// The app name of the ordering machinery's own intents.
+pub const ORDER_APP: &str = "order";
+/// The intent kind of a gateway's vote on an epoch (the seeds' `eth_state_update`).
+pub const EPOCH_VOTE: &str = "epoch_vote";
+
+/// A gateway's view of one epoch's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Vote {
+    /// The epoch voted on.
+    pub epoch: u64,
+    /// The epoch of the block this one builds on (`None`: the genesis).
+    pub parent_epoch: Option<u64>,
+    /// Hash of the block derived from the epoch; zero when the epoch derives no block.
+    pub block_hash: B256,
+    /// The state root after that block (the seeds' `eth_state_update` perspective).
+    pub state_root: B256,
+    /// Digests of the envelopes the block was built from, ascending.
+    pub digests: Vec<B256>,
+    /// The voting gateway.
+    pub gateway: u64,
+    /// The voter's clock when it voted.
+    pub stamp: HlcStamp,
+}
+
+impl Vote {
+    /// The outcome this vote is for: the block hash together with the content it was built from.
+    pub fn outcome(&self) -> B256 {
+        let mut bytes = self.block_hash.to_vec();
+        for digest in &self.digests {
+            bytes.extend_from_slice(digest.as_slice());
+        }
+        keccak256(bytes)
+    }
+
+    fn signing_bytes(&self) -> Vec<u8> {
+        let mut bytes = b"ir3/vote/1".to_vec();
+        bytes.extend_from_slice(&postcard::to_allocvec(self).unwrap_or_default());
+        bytes
+    }
+}
+
+/// A vote signed by the gateway's peer key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedVote {
+    /// The vote.
+    pub vote: Vote,
+    /// The signer's public key (libp2p protobuf encoding).
+    pub public_key: Vec<u8>,
+    /// The signature over the vote.
+    pub signature: Vec<u8>,
+}
+
+impl SignedVote {
+    /// Signs a vote.
+    pub fn sign(vote: Vote, keypair: &Keypair) -> Result<Self, VoteError> {
+        let signature =
+            keypair.sign(&vote.signing_bytes()).map_err(|e| VoteError::Signing(e.to_string()))?;
+        Ok(Self { public_key: keypair.public().encode_protobuf(), signature, vote })
+    }
+
+    /// Checks the signature; returns the signer's peer id.
+    pub fn verify(&self) -> Result<PeerId, VoteError> {
+        let key = PublicKey::try_decode_protobuf(&self.public_key)
+            .map_err(|_| VoteError::BadSignature)?;
+        if !key.verify(&self.vote.signing_bytes(), &self.signature) {
+            return Err(VoteError::BadSignature);
+        }
+        Ok(key.to_peer_id())
+    }
+}
+
+/// Why a vote was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VoteError {
+    /// The signature does not verify.
+    #[error("vote signature does not verify")]
+    BadSignature,
+    /// The vote names a gateway outside the set.
+    #[error("gateway {gateway} is not in the gateway set of {size}")]
+    NotMember {
+        /// The gateway named.
+        gateway: u64,
+        /// The set's size.
+        size: u64,
+    },
+    /// The gateway number is bound to another key.
+    #[error("gateway {gateway} is bound to peer {bound}, not {claimed}")]
+    Impostor {
+        /// The gateway named.
+        gateway: u64,
+        /// The peer it is bound to.
+        bound: String,
+        /// The peer that signed.
+        claimed: String,
+    },
+    /// The gateway voted twice on the same epoch with different outcomes.
+    #[error("gateway {gateway} voted twice on epoch {epoch}")]
+    Equivocation {
+        /// The gateway.
+        gateway: u64,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// This node's key could not sign.
+    #[error("cannot sign a vote: {0}")]
+    Signing(String),
+}
+
+/// An epoch's final outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalEpoch {
+    /// The epoch.
+    pub epoch: u64,
+    /// The vote the majority cast (any one of them: they agree on everything but the voter).
+    pub vote: Vote,
+    /// The gateways that voted it.
+    pub voters: Vec<u64>,
+}
+
+/// What recording a vote changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteOutcome {
+    /// Counted; no majority yet (or the epoch was already final).
+    Counted,
+    /// Already known.
+    Duplicate,
+    /// This vote completed a majority: the epoch is final.
+    Final(FinalEpoch),
+}
+
+/// One epoch's votes grouped by outcome: the perspectives of the gateway set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Perspective {
+    /// The block hash voted.
+    pub block_hash: B256,
+    /// The state root voted.
+    pub state_root: B256,
+    /// The gateways that voted it.
+    pub gateways: Vec<u64>,
+}
+
+/// The votes of the gateway set and the epochs they made final.
+#[derive(Debug, Clone)]
+pub struct Finality {
+    size: u64,
+    members: HashMap<u64, PeerId>,
+    votes: BTreeMap<u64, BTreeMap<u64, SignedVote>>,
+    finalized: BTreeMap<u64, FinalEpoch>,
+}
+
+impl Finality {
+    /// No votes yet, for a gateway set of `size` (at least 1).
+    pub fn new(size: u64) -> Self {
+        Self {
+            size: size.max(1),
+            members: HashMap::new(),
+            votes: BTreeMap::new(),
+            finalized: BTreeMap::new(),
+        }
+    }
+
+    /// Size of the gateway set.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Votes needed for finality: a strict majority.
+    pub fn majority(&self) -> usize {
+        (self.size / 2 + 1) as usize
+    }
+
+    /// The peer each gateway number is bound to.
+    pub fn members(&self) -> &HashMap<u64, PeerId> {
+        &self.members
+    }
+
+    /// Records a signed vote (checked first).
+    pub fn record(&mut self, signed: SignedVote) -> Result<VoteOutcome, VoteError> {
+        let signer = signed.verify()?;
+        let vote = &signed.vote;
+        if vote.gateway >= self.size {
+            return Err(VoteError::NotMember { gateway: vote.gateway, size: self.size });
+        }
+        match self.members.get(&vote.gateway) {
+            Some(bound) if *bound != signer => {
+                return Err(VoteError::Impostor {
+                    gateway: vote.gateway,
+                    bound: bound.to_string(),
+                    claimed: signer.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                self.members.insert(vote.gateway, signer);
+            }
+        }
+        let epoch = vote.epoch;
+        let majority = self.majority();
+        let votes = self.votes.entry(epoch).or_default();
+        if let Some(previous) = votes.get(&vote.gateway) {
+            if previous.vote.outcome() == vote.outcome() {
+                return Ok(VoteOutcome::Duplicate);
+            }
+            return Err(VoteError::Equivocation { gateway: vote.gateway, epoch });
+        }
+        let outcome = vote.outcome();
+        votes.insert(vote.gateway, signed);
+        if self.finalized.contains_key(&epoch) {
+            return Ok(VoteOutcome::Counted);
+        }
+        let voters: Vec<u64> = votes
+            .values()
+            .filter(|v| v.vote.outcome() == outcome)
+            .map(|v| v.vote.gateway)
+            .collect();
+        if voters.len() < majority {
+            return Ok(VoteOutcome::Counted);
+        }
+        let vote = votes[&voters[0]].vote.clone();
+        let final_epoch = FinalEpoch { epoch, vote, voters };
+        self.finalized.insert(epoch, final_epoch.clone());
+        Ok(VoteOutcome::Final(final_epoch))
+    }
+
+    /// The final outcome of an epoch, if it has one.
+    pub fn final_epoch(&self, epoch: u64) -> Option<&FinalEpoch> {
+        self.finalized.get(&epoch)
+    }
+
+    /// Final epochs from `from` on, ascending.
+    pub fn finals_from(&self, from: u64) -> impl Iterator<Item = &FinalEpoch> + '_ {
+        self.finalized.range(from..).map(|(_, f)| f)
+    }
+
+    /// The highest final epoch.
+    pub fn last_final(&self) -> Option<u64> {
+        self.finalized.keys().next_back().copied()
+    }
+
+    /// The vote a gateway cast on an epoch.
+    pub fn vote_of(&self, epoch: u64, gateway: u64) -> Option<&SignedVote> {
+        self.votes.get(&epoch).and_then(|v| v.get(&gateway))
+    }
+
+    /// Epochs that have votes, from `from` on, ascending.
+    pub fn voted_epochs_from(&self, from: u64) -> impl Iterator<Item = u64> + '_ {
+        self.votes.range(from..).map(|(epoch, _)| *epoch)
+    }
+
+    /// Every vote on epochs from `from` on (for a peer that catches up), at most `limit`.
+    pub fn votes_from(&self, from: u64, limit: usize) -> Vec<SignedVote> {
+        self.votes.range(from..).flat_map(|(_, v)| v.values().cloned()).take(limit).collect()
+    }
+
+    /// An epoch's votes grouped by outcome.
+    pub fn perspectives(&self, epoch: u64) -> Vec<Perspective> {
+        let mut groups: BTreeMap<B256, Perspective> = BTreeMap::new();
+        for signed in self.votes.get(&epoch).into_iter().flat_map(|v| v.values()) {
+            let vote = &signed.vote;
+            groups
+                .entry(vote.outcome())
+                .or_insert_with(|| Perspective {
+                    block_hash: vote.block_hash,
+                    state_root: vote.state_root,
+                    gateways: Vec::new(),
+                })
+                .gateways
+                .push(vote.gateway);
+        }
+        groups.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vote(epoch: u64, gateway: u64, hash: u8) -> Vote {
+        Vote {
+            epoch,
+            parent_epoch: None,
+            block_hash: B256::repeat_byte(hash),
+            state_root: B256::repeat_byte(hash),
+            digests: vec![B256::repeat_byte(hash)],
+            gateway,
+            stamp: HlcStamp::default(),
+        }
+    }
+
+    #[test]
+    fn a_majority_of_the_same_outcome_is_final() {
+        let keys: Vec<Keypair> = (0..5).map(|_| Keypair::generate_ed25519()).collect();
+        let mut finality = Finality::new(5);
+        let cast = |f: &mut Finality, g: u64, h: u8| {
+            f.record(SignedVote::sign(vote(7, g, h), &keys[g as usize]).unwrap()).unwrap()
+        };
+        assert_eq!(cast(&mut finality, 0, 1), VoteOutcome::Counted);
+        assert_eq!(cast(&mut finality, 1, 2), VoteOutcome::Counted);
+        assert_eq!(cast(&mut finality, 2, 1), VoteOutcome::Counted);
+        assert_eq!(cast(&mut finality, 3, 2), VoteOutcome::Counted);
+        let VoteOutcome::Final(done) = cast(&mut finality, 4, 1) else { panic!("not final") };
+        assert_eq!(done.voters, vec![0, 2, 4]);
+        assert_eq!(done.vote.block_hash, B256::repeat_byte(1));
+        assert_eq!(finality.perspectives(7).len(), 2);
+        // A duplicate counts nothing; a second, different vote is an equivocation.
+        assert_eq!(cast(&mut finality, 4, 1), VoteOutcome::Duplicate);
+        let twice = SignedVote::sign(vote(7, 4, 2), &keys[4]).unwrap();
+        assert_eq!(finality.record(twice), Err(VoteError::Equivocation { gateway: 4, epoch: 7 }));
+    }
+
+    #[test]
+    fn forged_impostor_and_outsider_votes_are_refused() {
+        let key = Keypair::generate_ed25519();
+        let other = Keypair::generate_ed25519();
+        let mut finality = Finality::new(3);
+        let mut forged = SignedVote::sign(vote(1, 0, 1), &key).unwrap();
+        forged.vote.block_hash = B256::repeat_byte(9);
+        assert_eq!(finality.record(forged), Err(VoteError::BadSignature));
+        finality.record(SignedVote::sign(vote(1, 0, 1), &key).unwrap()).unwrap();
+        let impostor = SignedVote::sign(vote(2, 0, 1), &other).unwrap();
+        assert!(matches!(finality.record(impostor), Err(VoteError::Impostor { .. })));
+        let outsider = SignedVote::sign(vote(2, 3, 1), &other).unwrap();
+        assert!(matches!(finality.record(outsider), Err(VoteError::NotMember { .. })));
+    }
+}

@@ -1,0 +1,72 @@
+//! The `ir3_` namespace: what the peer-to-peer foundation knows — who answered what to an
+//! intent (YES, NO, silence), the peers and their history, where a transaction stands in the
+//! ordering, and the gateway set's votes.
+
+use std::sync::Arc;
+
+use alloy_primitives::{B256, U64};
+use ir3_evm::{
+    EvmNode,
+    network::{EpochView, NetworkStatus, TransactionStatus},
+};
+use ir3_foundation::net::{IntentInsight, PeerInsight};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+
+use crate::error::RpcError;
+
+/// The `ir3_` namespace.
+#[rpc(server, namespace = "ir3")]
+pub trait Ir3Api {
+    /// Who answered an intent this node declared: YES, NO (reason, retry-after) and silence,
+    /// with the derived counts. Takes the intent id or the hash of a transaction sent here.
+    #[method(name = "intentResponses")]
+    fn intent_responses(&self, id: B256) -> RpcResult<Option<IntentInsight>>;
+    /// The peers this node knows and their YES/NO/SILENCE history.
+    #[method(name = "peers")]
+    fn peers(&self) -> RpcResult<Vec<PeerInsight>>;
+    /// Where a transaction stands: `final`, `tentative`, `dropped` (with the reason),
+    /// `pending` or `unknown`.
+    #[method(name = "transactionStatus")]
+    fn transaction_status(&self, hash: B256) -> RpcResult<TransactionStatus>;
+    /// The gateway set, this node's seat, and the latest/safe/finalized blocks.
+    #[method(name = "networkStatus")]
+    fn network_status(&self) -> RpcResult<NetworkStatus>;
+    /// The votes on an epoch, grouped by outcome (default: the last final epoch).
+    #[method(name = "epoch")]
+    fn epoch(&self, epoch: Option<U64>) -> RpcResult<EpochView>;
+}
+
+/// Handler of the `ir3_` namespace.
+#[derive(Debug)]
+pub struct Ir3Handler {
+    node: Arc<EvmNode>,
+}
+
+impl Ir3Handler {
+    /// Creates the handler.
+    pub fn new(node: Arc<EvmNode>) -> Self {
+        Self { node }
+    }
+}
+
+impl Ir3ApiServer for Ir3Handler {
+    fn intent_responses(&self, id: B256) -> RpcResult<Option<IntentInsight>> {
+        Ok(self.node.intent_responses(id).map_err(RpcError::from)?)
+    }
+
+    fn peers(&self) -> RpcResult<Vec<PeerInsight>> {
+        Ok(self.node.peer_insights().map_err(RpcError::from)?)
+    }
+
+    fn transaction_status(&self, hash: B256) -> RpcResult<TransactionStatus> {
+        Ok(self.node.transaction_status(hash))
+    }
+
+    fn network_status(&self) -> RpcResult<NetworkStatus> {
+        Ok(self.node.network_status().map_err(RpcError::from)?)
+    }
+
+    fn epoch(&self, epoch: Option<U64>) -> RpcResult<EpochView> {
+        Ok(self.node.epoch_view(epoch.map(|e| e.to::<u64>())).map_err(RpcError::from)?)
+    }
+}
