@@ -53,6 +53,15 @@ impl HybridClock {
         *last
     }
 
+    /// Moves the clock up to a stamp it issued or accepted before (replay): later stamps come
+    /// after it, whatever the wall clock says.
+    pub fn witness(&self, stamp: HlcStamp) {
+        let mut last = self.last.lock();
+        if stamp > *last {
+            *last = stamp;
+        }
+    }
+
     /// Takes a peer's stamp into account; refuses one more than [`MAX_CLOCK_DRIFT_MS`] ahead of
     /// `wall_ms`.
     pub fn observe(&self, remote: HlcStamp, wall_ms: u64) -> Result<HlcStamp, ClockDrift> {

@@ -6,6 +6,7 @@ mod clients;
 mod dev_tools;
 mod durability;
 mod fork_init_state;
+mod network;
 mod rpc_surface;
 mod tracing;
 mod tx_types;

@@ -41,6 +41,10 @@ pub(crate) struct Node {
     child: Option<Child>,
     /// The JSON-RPC port.
     pub(crate) port: u16,
+    /// The address the node binds to (a 127.0.0.x of its own in network tests).
+    pub(crate) host: String,
+    /// The peer-to-peer address the node printed (network mode).
+    pub(crate) p2p_addr: Option<String>,
     /// The data directory (kept across restarts).
     pub(crate) data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -50,11 +54,18 @@ pub(crate) struct Node {
 impl Node {
     /// Starts a node on a fresh data directory.
     pub(crate) fn start(extra_args: &[&str]) -> Self {
+        Self::start_at("127.0.0.1", extra_args)
+    }
+
+    /// Starts a node bound to `host` on a fresh data directory.
+    pub(crate) fn start_at(host: &str, extra_args: &[&str]) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("node");
         let mut node = Self {
             child: None,
             port: 0,
+            host: host.to_string(),
+            p2p_addr: None,
             data_dir,
             _temp: Some(temp),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
@@ -67,6 +78,8 @@ impl Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ir3"))
             .arg("--port")
             .arg(self.port.to_string())
+            .arg("--host")
+            .arg(&self.host)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.extra_args)
@@ -80,6 +93,9 @@ impl Node {
         let port = loop {
             assert!(Instant::now() < deadline, "ir3 did not print its banner in time");
             let line = lines.next().expect("ir3 exited before listening").expect("read stdout");
+            if let Some(addr) = line.strip_prefix("P2P listening on ") {
+                self.p2p_addr = Some(addr.to_string());
+            }
             if let Some(addr) = line.strip_prefix("Listening on ") {
                 break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
             }
@@ -92,12 +108,17 @@ impl Node {
 
     /// The HTTP URL.
     pub(crate) fn http(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     /// The WebSocket URL.
     pub(crate) fn ws(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.port)
+        format!("ws://{}:{}", self.host, self.port)
+    }
+
+    /// The process id, while running.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Kills the process with SIGKILL (no chance to flush anything).
@@ -125,7 +146,7 @@ impl Node {
     /// Sends one JSON-RPC call; returns the whole response object.
     pub(crate) fn call(&self, method: &str, params: Value) -> Value {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let (status, response) = post(self.port, body.to_string().as_bytes(), &[]);
+        let (status, response) = post_to(&self.host, self.port, body.to_string().as_bytes(), &[]);
         assert_eq!(status, 200, "{method}: http status {status}: {response}");
         serde_json::from_str(&response).unwrap_or_else(|e| panic!("{method}: {e}: {response}"))
     }
@@ -161,7 +182,17 @@ impl Drop for Node {
 
 /// Posts raw bytes to the node; returns the HTTP status and body.
 pub(crate) fn post(port: u16, body: &[u8], headers: &[(&str, &str)]) -> (u16, String) {
-    let (status, head, payload) = raw_request(port, "POST", body, headers);
+    post_to("127.0.0.1", port, body, headers)
+}
+
+/// Posts raw bytes to the node at `host:port`; returns the HTTP status and body.
+pub(crate) fn post_to(
+    host: &str,
+    port: u16,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let (status, head, payload) = raw_request_to(host, port, "POST", body, headers);
     if status == 200 { (status, payload) } else { (status, format!("{head}\r\n\r\n{payload}")) }
 }
 
@@ -172,10 +203,20 @@ pub(crate) fn raw_request(
     body: &[u8],
     headers: &[(&str, &str)],
 ) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    raw_request_to("127.0.0.1", port, method, body, headers)
+}
+
+fn raw_request_to(
+    host: &str,
+    port: u16,
+    method: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect((host, port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut request = format!(
-        "{method} / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+        "{method} / HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n",
         body.len()
     );

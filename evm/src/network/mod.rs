@@ -114,11 +114,11 @@ impl NetworkState {
         for event in events {
             match event {
                 NetworkEvent::Envelope(envelope) => {
-                    let _ = clock.observe(envelope.stamp, u64::MAX / 2);
+                    clock.witness(envelope.stamp);
                     let _ = order.admit(None, vec![envelope]);
                 }
                 NetworkEvent::Vote(vote) => {
-                    let _ = clock.observe(vote.vote.stamp, u64::MAX / 2);
+                    clock.witness(vote.vote.stamp);
                     if let Err(error) = order.record_vote(None, vote) {
                         debug!(%error, "replayed vote not counted");
                     }
@@ -315,6 +315,16 @@ impl EvmNode {
             .observe(envelope.stamp, now_ms())
             .map_err(|e| EvmError::InvalidParams(e.to_string()))?;
         Ok(())
+    }
+
+    /// Checks a peer's vote stamp against the local clock (and follows it, as any peer stamp).
+    pub(crate) fn check_vote(&self, vote: &SignedVote) -> Result<()> {
+        let network = self.network_state()?;
+        network
+            .clock
+            .observe(vote.vote.stamp, now_ms())
+            .map(|_| ())
+            .map_err(|e| EvmError::InvalidParams(e.to_string()))
     }
 
     /// Envelopes and votes from peers (already checked): recorded durably, then applied.

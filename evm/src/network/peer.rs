@@ -166,15 +166,21 @@ pub async fn run_receiver(node: Arc<EvmNode>, mut queue: mpsc::Receiver<Inbound>
                 Ok(()) => envelopes.push(envelope),
                 Err(error) => warn!(%error, "envelope from a peer refused"),
             };
+            let mut vote = |vote: SignedVote| match node.check_vote(&vote) {
+                Ok(()) => votes.push(vote),
+                Err(error) => warn!(%error, "vote from a peer refused"),
+            };
+            let mut pages = Vec::new();
             for item in batch {
                 match item {
                     Inbound::Envelope(envelope) => take(envelope),
-                    Inbound::Vote(vote) => votes.push(vote),
-                    Inbound::Page(page) => {
-                        page.envelopes.into_iter().for_each(&mut take);
-                        votes.extend(page.votes);
-                    }
+                    Inbound::Vote(signed) => vote(signed),
+                    Inbound::Page(page) => pages.push(page),
                 }
+            }
+            for page in pages {
+                page.envelopes.into_iter().for_each(&mut take);
+                page.votes.into_iter().for_each(&mut vote);
             }
             node.receive(envelopes, votes)
         })

@@ -1,0 +1,359 @@
+//! Network mode with real processes: five `ir3` gateways on loopback (one 127.0.0.x each),
+//! driven by cast and viem, with contracts writing the same slots, a same-nonce conflict, a
+//! gateway killed and restarted mid-run and one frozen (SIGSTOP) to be silent. After
+//! quiescence every gateway answers the same blocks, balances, storage and receipts, and no
+//! block the network called finalized was ever rewritten.
+
+use std::{
+    collections::BTreeMap,
+    net::TcpListener,
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::utils::{Node, artifact_bytecode, post_to, quantity, repo};
+
+/// Private keys of the dev accounts of the default mnemonic.
+pub(crate) const KEYS: [&str; 10] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// Addresses of the same accounts.
+pub(crate) const ADDRS: [&str; 10] = [
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+];
+
+/// A free TCP port on `host`.
+fn free_port(host: &str) -> u16 {
+    TcpListener::bind((host, 0)).expect("bind").local_addr().unwrap().port()
+}
+
+/// Starts `n` gateways at 127.0.0.`first_ip`.. and waits for the full mesh.
+pub(crate) fn start_gateways(n: usize, first_ip: u8, extra: &[&str]) -> Vec<Node> {
+    let hosts: Vec<String> = (0..n).map(|i| format!("127.0.0.{}", first_ip as usize + i)).collect();
+    let ports: Vec<u16> = hosts.iter().map(|h| free_port(h)).collect();
+    let nodes: Vec<Node> = (0..n)
+        .map(|i| {
+            let mut args: Vec<String> = vec![
+                "--p2p-port".into(),
+                ports[i].to_string(),
+                "--node-id".into(),
+                i.to_string(),
+                "--gateways".into(),
+                n.to_string(),
+            ];
+            for j in (0..n).filter(|j| *j != i) {
+                args.push("--bootstrap".into());
+                args.push(format!("{}:{}", hosts[j], ports[j]));
+            }
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Node::start_at(&hosts[i], &args)
+        })
+        .collect();
+    wait_for("the full mesh", Duration::from_secs(60), || {
+        nodes
+            .iter()
+            .all(|n| quantity(&n.result("net_peerCount", json!([]))) as usize == n_minus(&nodes))
+    });
+    nodes
+}
+
+fn n_minus(nodes: &[Node]) -> usize {
+    nodes.len() - 1
+}
+
+/// Polls `check` until it holds.
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Sends a signal to a node's process.
+fn signal(node: &Node, signal: &str) {
+    let pid = node.pid().expect("running");
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
+}
+
+/// `cast send` with an explicit nonce; returns the transaction hash (the receipt was awaited by
+/// cast on that gateway).
+fn cast_send(node: &Node, key: &str, nonce: u64, args: &[&str]) -> String {
+    let nonce = nonce.to_string();
+    let mut all = vec!["send", "--json", "--private-key", key, "--nonce", &nonce];
+    all.extend_from_slice(args);
+    let out = node.cast(&all);
+    let receipt: Value = serde_json::from_str(&out).expect("cast send --json");
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    receipt["transactionHash"].as_str().unwrap().to_string()
+}
+
+/// Everything a user reads that must agree across gateways.
+fn fingerprint(node: &Node, hashes: &[String], accounts: &[&str], contract: &str) -> Value {
+    let head = quantity(&node.result("eth_blockNumber", json!([]))) as u64;
+    let blocks: Vec<Value> = (0..=head)
+        .map(|n| {
+            node.result("eth_getBlockByNumber", json!([format!("0x{n:x}"), false]))["hash"].clone()
+        })
+        .collect();
+    let balances: Vec<Value> =
+        accounts.iter().map(|a| node.result("eth_getBalance", json!([a, "latest"]))).collect();
+    let storage = node.result("eth_getStorageAt", json!([contract, "0x0", "latest"]));
+    let receipts: Vec<Value> = hashes
+        .iter()
+        .map(|h| {
+            let r = node.result("eth_getTransactionReceipt", json!([h]));
+            if r.is_null() {
+                return json!(null);
+            }
+            json!([
+                r["status"],
+                r["blockHash"],
+                r["blockNumber"],
+                r["transactionIndex"],
+                r["gasUsed"],
+                r["cumulativeGasUsed"],
+                r["logs"].as_array().map(Vec::len)
+            ])
+        })
+        .collect();
+    json!({ "blocks": blocks, "balances": balances, "storage": storage, "receipts": receipts })
+}
+
+/// Polls every gateway's finalized block while the test runs; returns what it saw.
+fn watch_finality(
+    nodes: &[Node],
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<BTreeMap<u64, String>> {
+    let targets: Vec<(String, u16)> = nodes.iter().map(|n| (n.host.clone(), n.port)).collect();
+    thread::spawn(move || {
+        let mut seen: BTreeMap<u64, String> = BTreeMap::new();
+        while !stop.load(Ordering::Relaxed) {
+            for (host, port) in &targets {
+                let body = json!({"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["finalized", false]});
+                // A gateway may be down (killed, restarting): skip it this round.
+                let Ok(response) = std::panic::catch_unwind(|| {
+                    post_to(host, *port, body.to_string().as_bytes(), &[]).1
+                }) else {
+                    continue;
+                };
+                let Ok(value) = serde_json::from_str::<Value>(&response) else { continue };
+                let block = &value["result"];
+                let (Some(number), Some(hash)) = (block["number"].as_str(), block["hash"].as_str())
+                else {
+                    continue;
+                };
+                let number = u64::from_str_radix(number.trim_start_matches("0x"), 16).unwrap();
+                let previous = seen.entry(number).or_insert_with(|| hash.to_string());
+                assert_eq!(previous, hash, "two gateways finalized different blocks at {number}");
+            }
+            thread::sleep(Duration::from_millis(250));
+        }
+        seen
+    })
+}
+
+#[test]
+fn five_gateways_converge_on_one_chain() {
+    let mut nodes = start_gateways(5, 10, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_finality(&nodes, stop.clone());
+    // A contract whose one slot every gateway writes.
+    let bytecode = artifact_bytecode("Counter");
+    let deploy = nodes[0].cast(&[
+        "send",
+        "--json",
+        "--private-key",
+        KEYS[5],
+        "--nonce",
+        "0",
+        "--create",
+        &bytecode,
+    ]);
+    let deploy: Value = serde_json::from_str(&deploy).unwrap();
+    let counter = deploy["contractAddress"].as_str().unwrap().to_string();
+    let mut hashes: Vec<String> = vec![deploy["transactionHash"].as_str().unwrap().to_string()];
+
+    let mut nonces = [0u64; 10];
+    nonces[5] = 1;
+    let mut send = |nodes: &[Node], gateway: usize, sender: usize, args: &[&str]| {
+        let hash = cast_send(&nodes[gateway], KEYS[sender], nonces[sender], args);
+        nonces[sender] += 1;
+        hashes.push(hash);
+    };
+
+    // Round 1: every sender through "its" gateway, transfers and increments.
+    for i in 0..5 {
+        send(&nodes, i, i, &[ADDRS[(i + 1) % 10], "--value", "1ether"]);
+        send(&nodes, (i + 2) % 5, i, &[&counter, "increment()"]);
+    }
+    // One gateway dies (kill -9); the others go on.
+    nodes[4].kill9();
+    for i in 0..4 {
+        send(&nodes, (i + 1) % 4, i, &[&counter, "setNumber(uint256)", &(100 + i).to_string()]);
+        send(&nodes, (i + 3) % 4, i, &[ADDRS[(i + 5) % 10], "--value", "2ether"]);
+    }
+    nodes[4].restart();
+    // Round 3 goes through every gateway again, the restarted one included.
+    for i in 0..5 {
+        send(&nodes, (i + 4) % 5, i, &[&counter, "increment()"]);
+    }
+
+    // viem, round-robin over all five gateways.
+    let urls: Vec<String> = nodes.iter().map(Node::http).collect();
+    let output = Command::new("node")
+        .arg(repo().join("scripts/network-viem.mjs"))
+        .env("IR3_URLS", urls.join(","))
+        .env("IR3_KEY", KEYS[8])
+        .env("IR3_COUNT", "10")
+        .output()
+        .expect("run node");
+    assert!(output.status.success(), "viem: {}", String::from_utf8_lossy(&output.stderr));
+    let viem: Value = serde_json::from_slice(&output.stdout).expect("viem output");
+    hashes
+        .extend(viem["hashes"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()));
+
+    // The same sender and nonce sent to two gateways at once.
+    let mktx = |to: &str| {
+        nodes[0].cast(&[
+            "mktx",
+            "--private-key",
+            KEYS[7],
+            "--nonce",
+            "0",
+            to,
+            "--value",
+            "1",
+            "--gas-limit",
+            "21000",
+            "--gas-price",
+            "5gwei",
+            "--legacy",
+        ])
+    };
+    let (one, other) = (mktx(ADDRS[1]), mktx(ADDRS[2]));
+    let publish = |node: &Node, raw: &str| {
+        let (host, port) = (node.host.clone(), node.port);
+        let raw = raw.to_string();
+        thread::spawn(move || {
+            let body =
+                json!({"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[raw]});
+            let response: Value =
+                serde_json::from_str(&post_to(&host, port, body.to_string().as_bytes(), &[]).1)
+                    .unwrap();
+            response["result"].as_str().expect("pending hash at once").to_string()
+        })
+    };
+    let (a, b) = (publish(&nodes[1], &one), publish(&nodes[3], &other));
+    let conflict = [a.join().unwrap(), b.join().unwrap()];
+
+    // A frozen gateway is silent: the sender's gateway records it as such.
+    let silent_peer = peer_id(&nodes[2]);
+    signal(&nodes[2], "STOP");
+    let hash = cast_send(&nodes[0], KEYS[9], 0, &[ADDRS[0], "--value", "1"]);
+    hashes.push(hash.clone());
+    wait_for("the reply window", Duration::from_secs(20), || {
+        let insight = nodes[0].result("ir3_intentResponses", json!([hash]));
+        insight["silence"].as_array().is_some_and(|s| !s.is_empty())
+    });
+    let insight = nodes[0].result("ir3_intentResponses", json!([hash]));
+    assert_eq!(insight["silence"], json!([silent_peer]), "{insight}");
+    assert_eq!(insight["availableFrom"], 3, "{insight}");
+    signal(&nodes[2], "CONT");
+
+    // Quiescence: everything final and the same head everywhere.
+    let mut watched = hashes.clone();
+    watched.extend(conflict.iter().cloned());
+    wait_for("every gateway to finalize the same head", Duration::from_secs(90), || {
+        let heads: Vec<Value> = nodes
+            .iter()
+            .map(|n| n.result("eth_getBlockByNumber", json!(["latest", false]))["hash"].clone())
+            .collect();
+        let finals: Vec<Value> = nodes
+            .iter()
+            .map(|n| n.result("eth_getBlockByNumber", json!(["finalized", false]))["hash"].clone())
+            .collect();
+        heads.iter().all(|h| *h == heads[0])
+            && finals == heads
+            && nodes.iter().all(|n| {
+                watched.iter().all(|h| {
+                    let status = n.result("ir3_transactionStatus", json!([h]));
+                    status["status"] == "final" || status["status"] == "dropped"
+                })
+            })
+    });
+
+    let accounts: Vec<&str> = ADDRS.iter().copied().chain([counter.as_str()]).collect();
+    let mut all = hashes.clone();
+    all.extend(conflict.iter().cloned());
+    let reference = fingerprint(&nodes[0], &all, &accounts, &counter);
+    for node in &nodes[1..] {
+        assert_eq!(
+            fingerprint(node, &all, &accounts, &counter),
+            reference,
+            "gateway {} differs",
+            node.host
+        );
+    }
+    // Every transaction sent (but the conflict's loser) is in the chain, successful.
+    for (i, receipt) in
+        reference["receipts"].as_array().unwrap().iter().enumerate().take(hashes.len())
+    {
+        assert_eq!(receipt[0], "0x1", "transaction {} ({}) not included: {receipt}", i, all[i]);
+    }
+    // The conflict: one included, the other dropped, alike on every gateway.
+    for node in &nodes {
+        let statuses: Vec<Value> = conflict
+            .iter()
+            .map(|h| node.result("ir3_transactionStatus", json!([h]))["status"].clone())
+            .collect();
+        let mut sorted = statuses.clone();
+        sorted.sort_by_key(|s| s.to_string());
+        assert_eq!(sorted, vec![json!("dropped"), json!("final")], "{statuses:?}");
+    }
+    // The counter saw every write, in one order, everywhere.
+    let storage = quantity(&reference["storage"]);
+    assert!(storage >= 100, "counter slot {storage}");
+
+    stop.store(true, Ordering::Relaxed);
+    let seen = watcher.join().expect("finality watcher");
+    assert!(!seen.is_empty());
+    for (number, hash) in seen {
+        let block =
+            nodes[0].result("eth_getBlockByNumber", json!([format!("0x{number:x}"), false]));
+        assert_eq!(block["hash"], json!(hash), "finalized block {number} was rewritten");
+    }
+}
+
+/// The peer id a gateway reports.
+fn peer_id(node: &Node) -> String {
+    node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
+}
