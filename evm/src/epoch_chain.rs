@@ -213,6 +213,30 @@ impl EpochBuilder {
         (blocks, excluded)
     }
 
+    /// Keeps in an open epoch only the envelopes with these digests (a later voting round's
+    /// content) and rebuilds `chain` from it when given; returns the blocks and the envelopes
+    /// left out (late: their gateway stamps them again).
+    pub fn restrict(
+        &mut self,
+        chain: Option<&mut Chain>,
+        epoch: u64,
+        keep: &std::collections::HashSet<B256>,
+    ) -> (Vec<Arc<StoredBlock>>, Vec<Envelope>) {
+        let removed = self.book.restrict(epoch, keep);
+        for envelope in &removed {
+            self.note_late(envelope);
+        }
+        let blocks = match chain {
+            Some(chain) if !removed.is_empty() => {
+                let blocks = self.rebuild_from(chain, epoch);
+                self.forget_included_late(chain);
+                blocks
+            }
+            _ => Vec::new(),
+        };
+        (blocks, removed)
+    }
+
     /// Replay: admits one envelope into the book without building (see
     /// [`EpochBuilder::rebuild_all`]); returns whether it was late.
     pub fn admit_unbuilt(&mut self, envelope: Envelope) -> bool {
@@ -416,7 +440,7 @@ fn keep_nonce_order(candidates: &mut [Arc<SignedTx>]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
     use alloy_network::TxSignerSync;
     use alloy_primitives::{Address, Bytes, TxKind, U256};
@@ -429,18 +453,18 @@ mod tests {
     const EPOCH_MS: u64 = 500;
     const GATEWAYS: u64 = 3;
     /// Genesis at t = 1000 s; envelopes are stamped within a few epochs after it.
-    const GENESIS_MS: u64 = 1_000_000;
+    pub(crate) const GENESIS_MS: u64 = 1_000_000;
 
     /// Deterministic pseudo-random numbers (xorshift64*), seeded by proptest.
-    struct Rng(u64);
+    pub(crate) struct Rng(pub(crate) u64);
     impl Rng {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
         }
-        fn below(&mut self, n: u64) -> u64 {
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
             self.next() % n.max(1)
         }
         fn shuffle<T>(&mut self, items: &mut [T]) {
@@ -450,11 +474,11 @@ mod tests {
         }
     }
 
-    fn accounts() -> DevAccounts {
+    pub(crate) fn accounts() -> DevAccounts {
         DevAccounts::from_mnemonic(DEFAULT_MNEMONIC, 4).unwrap()
     }
 
-    fn config(accounts: &DevAccounts) -> ChainConfig {
+    pub(crate) fn config(accounts: &DevAccounts) -> ChainConfig {
         let alloc = accounts
             .addresses()
             .into_iter()
@@ -463,7 +487,7 @@ mod tests {
         ChainConfig::dev(1337, alloc, GENESIS_MS / 1000)
     }
 
-    fn signed(
+    pub(crate) fn signed(
         accounts: &DevAccounts,
         from: Address,
         nonce: u64,

@@ -7,6 +7,10 @@
 //! records its vote durably before sending it), so two majorities always share an honest
 //! gateway and no two nodes can finalize different outcomes for the same epoch.
 //!
+//! A split vote (no outcome can reach a majority whatever the missing votes say) moves to the
+//! next round, where each gateway votes for the envelopes every vote of the round held (their
+//! intersection); contents only shrink from round to round, so the rounds end.
+//!
 //! A vote names the epoch, the hash of the block the voter derived from it (zero for an epoch
 //! it derives no block from), the state root, the exact envelopes the block was built from (by
 //! digest), and the epoch of its parent block. A final vote therefore fixes the epoch's content
@@ -31,6 +35,9 @@ pub const EPOCH_VOTE: &str = "epoch_vote";
 pub struct Vote {
     /// The epoch voted on.
     pub epoch: u64,
+    /// The voting round: 0 first; a gateway votes in round `r + 1` only once it can prove that
+    /// no outcome can reach a majority in round `r`.
+    pub round: u32,
     /// The epoch of the block this one builds on (`None`: the genesis).
     pub parent_epoch: Option<u64>,
     /// Hash of the block derived from the epoch; zero when the epoch derives no block.
@@ -154,6 +161,8 @@ pub enum VoteOutcome {
 /// One epoch's votes grouped by outcome: the perspectives of the gateway set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Perspective {
+    /// The round.
+    pub round: u32,
     /// The block hash voted.
     pub block_hash: B256,
     /// The state root voted.
@@ -167,7 +176,8 @@ pub struct Perspective {
 pub struct Finality {
     size: u64,
     members: HashMap<u64, PeerId>,
-    votes: BTreeMap<u64, BTreeMap<u64, SignedVote>>,
+    /// Votes by epoch, then by (round, gateway).
+    votes: BTreeMap<u64, BTreeMap<(u32, u64), SignedVote>>,
     finalized: BTreeMap<u64, FinalEpoch>,
 }
 
@@ -219,27 +229,29 @@ impl Finality {
         }
         let epoch = vote.epoch;
         let majority = self.majority();
+        let round = vote.round;
+        let key = (round, vote.gateway);
         let votes = self.votes.entry(epoch).or_default();
-        if let Some(previous) = votes.get(&vote.gateway) {
+        if let Some(previous) = votes.get(&key) {
             if previous.vote.outcome() == vote.outcome() {
                 return Ok(VoteOutcome::Duplicate);
             }
             return Err(VoteError::Equivocation { gateway: vote.gateway, epoch });
         }
         let outcome = vote.outcome();
-        votes.insert(vote.gateway, signed);
+        votes.insert(key, signed);
         if self.finalized.contains_key(&epoch) {
             return Ok(VoteOutcome::Counted);
         }
         let voters: Vec<u64> = votes
-            .values()
-            .filter(|v| v.vote.outcome() == outcome)
-            .map(|v| v.vote.gateway)
+            .range((round, 0)..=(round, u64::MAX))
+            .filter(|(_, v)| v.vote.outcome() == outcome)
+            .map(|(_, v)| v.vote.gateway)
             .collect();
         if voters.len() < majority {
             return Ok(VoteOutcome::Counted);
         }
-        let vote = votes[&voters[0]].vote.clone();
+        let vote = votes[&(round, voters[0])].vote.clone();
         let final_epoch = FinalEpoch { epoch, vote, voters };
         self.finalized.insert(epoch, final_epoch.clone());
         Ok(VoteOutcome::Final(final_epoch))
@@ -260,9 +272,38 @@ impl Finality {
         self.finalized.keys().next_back().copied()
     }
 
-    /// The vote a gateway cast on an epoch.
-    pub fn vote_of(&self, epoch: u64, gateway: u64) -> Option<&SignedVote> {
-        self.votes.get(&epoch).and_then(|v| v.get(&gateway))
+    /// The vote a gateway cast on an epoch in a round.
+    pub fn vote_of(&self, epoch: u64, round: u32, gateway: u64) -> Option<&SignedVote> {
+        self.votes.get(&epoch).and_then(|v| v.get(&(round, gateway)))
+    }
+
+    /// The vote a gateway cast in its latest round on an epoch.
+    pub fn last_vote_of(&self, epoch: u64, gateway: u64) -> Option<&SignedVote> {
+        self.votes.get(&epoch)?.iter().rev().find(|((_, g), _)| *g == gateway).map(|(_, v)| v)
+    }
+
+    /// The votes of one round on an epoch.
+    pub fn round_votes(&self, epoch: u64, round: u32) -> Vec<&Vote> {
+        self.votes
+            .get(&epoch)
+            .into_iter()
+            .flat_map(|v| v.range((round, 0)..=(round, u64::MAX)))
+            .map(|(_, v)| &v.vote)
+            .collect()
+    }
+
+    /// Whether no outcome can reach a majority in this round any more, whatever the gateways
+    /// that have not voted in it yet vote: the votes seen are split too widely. Votes are
+    /// never taken back, so once true for one node's view it is true for everyone's.
+    pub fn undecidable(&self, epoch: u64, round: u32) -> bool {
+        let votes = self.round_votes(epoch, round);
+        let mut counts: HashMap<B256, usize> = HashMap::new();
+        for vote in &votes {
+            *counts.entry(vote.outcome()).or_default() += 1;
+        }
+        let best = counts.values().copied().max().unwrap_or(0);
+        let missing = (self.size as usize).saturating_sub(votes.len());
+        best + missing < self.majority()
     }
 
     /// Epochs that have votes, from `from` on, ascending.
@@ -275,14 +316,15 @@ impl Finality {
         self.votes.range(from..).flat_map(|(_, v)| v.values().cloned()).take(limit).collect()
     }
 
-    /// An epoch's votes grouped by outcome.
+    /// An epoch's votes grouped by round and outcome.
     pub fn perspectives(&self, epoch: u64) -> Vec<Perspective> {
-        let mut groups: BTreeMap<B256, Perspective> = BTreeMap::new();
+        let mut groups: BTreeMap<(u32, B256), Perspective> = BTreeMap::new();
         for signed in self.votes.get(&epoch).into_iter().flat_map(|v| v.values()) {
             let vote = &signed.vote;
             groups
-                .entry(vote.outcome())
+                .entry((vote.round, vote.outcome()))
                 .or_insert_with(|| Perspective {
+                    round: vote.round,
                     block_hash: vote.block_hash,
                     state_root: vote.state_root,
                     gateways: Vec::new(),
@@ -301,6 +343,7 @@ mod tests {
     fn vote(epoch: u64, gateway: u64, hash: u8) -> Vote {
         Vote {
             epoch,
+            round: 0,
             parent_epoch: None,
             block_hash: B256::repeat_byte(hash),
             state_root: B256::repeat_byte(hash),

@@ -310,6 +310,30 @@ impl EpochBook {
         excluded
     }
 
+    /// Keeps in an open epoch only the envelopes whose digests are in `keep` (a later voting
+    /// round's content); returns the others, which leave the book.
+    pub fn restrict(&mut self, epoch: u64, keep: &HashSet<B256>) -> Vec<Envelope> {
+        if self.is_final(epoch) {
+            return Vec::new();
+        }
+        let Some(entries) = self.epochs.get_mut(&epoch) else { return Vec::new() };
+        let mut removed = Vec::new();
+        entries.retain(|_, envelope| {
+            let kept = keep.contains(&envelope.digest());
+            if !kept {
+                removed.push(envelope.clone());
+            }
+            kept
+        });
+        if entries.is_empty() {
+            self.epochs.remove(&epoch);
+        }
+        for envelope in &removed {
+            self.epoch_of_id.remove(&envelope.id());
+        }
+        removed
+    }
+
     /// The non-empty epochs, ascending.
     pub fn epochs(&self) -> impl Iterator<Item = u64> + '_ {
         self.epochs.keys().copied()

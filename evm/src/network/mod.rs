@@ -44,6 +44,8 @@ use crate::{
 
 mod ordering;
 mod peer;
+#[cfg(test)]
+mod sim_tests;
 
 pub(crate) use ordering::Ordering;
 pub use ordering::{MAX_PAGE_ENVELOPES, MAX_PAGE_VOTES};
@@ -219,6 +221,8 @@ pub struct EpochView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PerspectiveView {
+    /// The voting round.
+    pub round: u32,
     /// The block hash voted (zero: no block).
     pub block_hash: B256,
     /// The state root voted.
@@ -229,7 +233,12 @@ pub struct PerspectiveView {
 
 impl From<Perspective> for PerspectiveView {
     fn from(p: Perspective) -> Self {
-        Self { block_hash: p.block_hash, state_root: p.state_root, gateways: p.gateways }
+        Self {
+            round: p.round,
+            block_hash: p.block_hash,
+            state_root: p.state_root,
+            gateways: p.gateways,
+        }
     }
 }
 
@@ -413,11 +422,25 @@ impl EvmNode {
     pub fn network_tick(&self) -> Result<()> {
         let network = self.network_state()?;
         let _mutation = self.mutation.lock();
-        let vote = {
-            let order = network.order.lock();
-            order.next_vote(now_ms(), || network.clock.tick(now_ms()))
+        let next = {
+            let mut chain = self.chain.write();
+            let mut order = network.order.lock();
+            let next = order.next_vote(Some(&mut chain), now_ms(), || network.clock.tick(now_ms()));
+            if next.as_ref().is_some_and(|(_, applied)| !applied.blocks.is_empty()) {
+                chain.set_finality_tags(order.tags());
+                self.refresh_outcomes(network, &order);
+            }
+            next
         };
-        let Some(vote) = vote else { return Ok(()) };
+        let Some((vote, applied)) = next else { return Ok(()) };
+        for block in applied.blocks {
+            let _ = self.new_blocks.send(block);
+        }
+        let mine: Vec<Envelope> =
+            applied.late.into_iter().filter(|e| e.gateway == network.options.gateway).collect();
+        if !mine.is_empty() {
+            self.restamp(mine)?;
+        }
         let signed = SignedVote::sign(vote, &network.options.keypair)
             .map_err(|e| EvmError::Internal(e.to_string()))?;
         // Recorded (durably) before it is sent: a restarted gateway never votes twice.

@@ -3,7 +3,7 @@
 //! envelopes and votes, fed in the same order, give the same state (replay relies on it), and
 //! gateways fed the same sets converge on the same final chain.
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use alloy_primitives::B256;
 use ir3_foundation::{
@@ -112,7 +112,7 @@ impl Ordering {
         let votes = votes
             .into_iter()
             .filter(|v| {
-                self.finality.vote_of(v.vote.epoch, v.vote.gateway).is_none()
+                self.finality.vote_of(v.vote.epoch, v.vote.round, v.vote.gateway).is_none()
                     && seen.insert(
                         v.vote.outcome() ^ B256::from(alloy_primitives::U256::from(v.vote.gateway)),
                     )
@@ -232,10 +232,19 @@ impl Ordering {
         }
     }
 
-    /// The vote this gateway should cast now, if any: on the first epoch after the applied
-    /// ones that has content or votes, once it is closed (`grace_ms` after its end) and only
-    /// if this gateway has not voted on it. Epochs are voted on one after another.
-    pub(crate) fn next_vote(&self, now_ms: u64, stamp: impl FnOnce() -> HlcStamp) -> Option<Vote> {
+    /// The vote this gateway should cast now, if any, on the first epoch after the applied
+    /// ones that has content or votes (epochs are voted on one after another):
+    /// - round 0 once the epoch is closed (`grace_ms` after its end), on the content held;
+    /// - round `r + 1` once round `r` is proven undecidable, on the envelopes every vote of
+    ///   round `r` held (the content here is cut down to them; what leaves is late).
+    ///
+    /// Returns the vote and what cutting the content changed.
+    pub(crate) fn next_vote(
+        &mut self,
+        chain: Option<&mut Chain>,
+        now_ms: u64,
+        stamp: impl FnOnce() -> HlcStamp,
+    ) -> Option<(Vote, Applied)> {
         let me = self.me?;
         let from = self.applied.map_or(0, |a| a + 1);
         if self.finality.finals_from(from).next().is_some() {
@@ -248,23 +257,42 @@ impl Ordering {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        if self.finality.vote_of(epoch, me).is_some() {
+        let mut round = 0;
+        while self.finality.undecidable(epoch, round) {
+            round += 1;
+        }
+        if self.finality.vote_of(epoch, round, me).is_some() {
             return None;
         }
-        let closes_at = (epoch + 1).saturating_mul(self.epoch_ms).saturating_add(self.grace_ms);
-        if now_ms < closes_at {
-            return None;
+        let mut applied = Applied::default();
+        if round == 0 {
+            let closes_at = (epoch + 1).saturating_mul(self.epoch_ms).saturating_add(self.grace_ms);
+            if now_ms < closes_at {
+                return None;
+            }
+        } else {
+            let previous = self.finality.round_votes(epoch, round - 1);
+            let mut keep: HashSet<B256> =
+                previous.first().map(|v| v.digests.iter().copied().collect()).unwrap_or_default();
+            for vote in &previous[1..] {
+                let theirs: HashSet<B256> = vote.digests.iter().copied().collect();
+                keep.retain(|d| theirs.contains(d));
+            }
+            let (blocks, late) = self.builder.restrict(chain, epoch, &keep);
+            applied = Applied { blocks, late };
         }
         let block = self.builder.block_of_epoch(epoch);
-        Some(Vote {
+        let vote = Vote {
             epoch,
+            round,
             parent_epoch: self.builder.parent_epoch_of(epoch),
             block_hash: block.map_or(B256::ZERO, |b| b.hash),
             state_root: block.map_or(B256::ZERO, |b| b.state_root),
             digests: self.builder.book().digests_of(epoch),
             gateway: me,
             stamp: stamp(),
-        })
+        };
+        Some((vote, applied))
     }
 
     /// The block numbers of the `safe` and `finalized` tags.
@@ -282,7 +310,7 @@ impl Ordering {
         if let Some(me) = self.me {
             let from = self.applied.map_or(0, |a| a + 1);
             for epoch in self.finality.voted_epochs_from(from).collect::<Vec<_>>() {
-                let Some(mine) = self.finality.vote_of(epoch, me) else { break };
+                let Some(mine) = self.finality.last_vote_of(epoch, me) else { break };
                 let derived = self.builder.block_of_epoch(epoch).map_or(B256::ZERO, |b| b.hash);
                 if derived != mine.vote.block_hash {
                     break;
