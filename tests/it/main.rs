@@ -7,6 +7,7 @@ mod dev_tools;
 mod durability;
 mod fork_init_state;
 mod network;
+mod partition;
 mod rpc_surface;
 mod tracing;
 mod tx_types;

@@ -49,6 +49,8 @@ pub(crate) struct Node {
     pub(crate) data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     extra_args: Vec<String>,
+    /// A command the node is started through (e.g. `ip netns exec NAME`).
+    launcher: Vec<String>,
 }
 
 impl Node {
@@ -59,6 +61,11 @@ impl Node {
 
     /// Starts a node bound to `host` on a fresh data directory.
     pub(crate) fn start_at(host: &str, extra_args: &[&str]) -> Self {
+        Self::start_through(&[], host, extra_args)
+    }
+
+    /// Starts a node through a launcher command (e.g. `ip netns exec NAME`), bound to `host`.
+    pub(crate) fn start_through(launcher: &[&str], host: &str, extra_args: &[&str]) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("node");
         let mut node = Self {
@@ -69,13 +76,22 @@ impl Node {
             data_dir,
             _temp: Some(temp),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            launcher: launcher.iter().map(|s| s.to_string()).collect(),
         };
         node.launch();
         node
     }
 
     fn launch(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ir3"))
+        let mut command = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(env!("CARGO_BIN_EXE_ir3"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_ir3")),
+        };
+        let mut child = command
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--host")

@@ -1,0 +1,318 @@
+//! A network partition with real processes: five gateways, each in a network namespace of its
+//! own joined by a bridge (all created and removed by the test; iproute2 only). The set splits
+//! into {0, 1} and {2, 3, 4} (blackhole routes both ways); the majority side goes on
+//! finalizing, the minority side keeps tentative blocks and finalizes nothing; a same-nonce
+//! conflict is sent to both sides. After healing, every gateway agrees on one chain, the
+//! minority's transactions are in it, the conflict ends the same way everywhere, and no block
+//! any gateway called finalized was ever rewritten.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    os::fd::AsRawFd,
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    network::{ADDRS, KEYS, wait_for},
+    utils::{Node, post_to, quantity, tool},
+};
+
+const GATEWAYS: usize = 5;
+const P2P_PORT: u16 = 30333;
+
+/// Runs `ip` with arguments; panics with its output when it fails.
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().expect("run ip (iproute2)");
+    assert!(output.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The namespaces of one test run; removed on drop.
+struct Lab {
+    prefix: String,
+    nodes: Vec<Node>,
+}
+
+impl Lab {
+    fn ns(&self, i: usize) -> String {
+        format!("{}-{i}", self.prefix)
+    }
+
+    fn bridge_ns(&self) -> String {
+        format!("{}-br", self.prefix)
+    }
+
+    fn addr(i: usize) -> String {
+        format!("10.77.0.{}", i + 1)
+    }
+
+    /// Creates the bridge and one namespace per gateway, wired to it.
+    fn new() -> Self {
+        let prefix = format!("ir3p{}", std::process::id());
+        let lab = Self { prefix, nodes: Vec::new() };
+        let br = lab.bridge_ns();
+        ip(&["netns", "add", &br]);
+        ip(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &br, "link", "set", "br0", "up"]);
+        for i in 0..GATEWAYS {
+            let ns = lab.ns(i);
+            let (inner, outer) = (format!("{}e{i}", lab.prefix), format!("{}b{i}", lab.prefix));
+            ip(&["netns", "add", &ns]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            ip(&[
+                "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
+                "netns", &br,
+            ]);
+            ip(&["-n", &ns, "addr", "add", &format!("{}/24", Self::addr(i)), "dev", &inner]);
+            ip(&["-n", &ns, "link", "set", &inner, "up"]);
+            ip(&["-n", &br, "link", "set", &outer, "master", "br0"]);
+            ip(&["-n", &br, "link", "set", &outer, "up"]);
+        }
+        lab
+    }
+
+    /// Starts the gateways, each in its namespace, and waits for the full mesh.
+    fn start(&mut self) {
+        for i in 0..GATEWAYS {
+            let ns = self.ns(i);
+            let mut args: Vec<String> = vec![
+                "--p2p-port".into(),
+                P2P_PORT.to_string(),
+                "--node-id".into(),
+                i.to_string(),
+                "--gateways".into(),
+                GATEWAYS.to_string(),
+            ];
+            for j in (0..GATEWAYS).filter(|j| *j != i) {
+                args.push("--bootstrap".into());
+                args.push(format!("{}:{P2P_PORT}", Self::addr(j)));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let node = Node::start_through(&["ip", "netns", "exec", &ns], &Self::addr(i), &args);
+            self.nodes.push(node);
+        }
+        wait_for("the full mesh", Duration::from_secs(60), || {
+            (0..GATEWAYS).all(|i| quantity(&self.rpc(i, "net_peerCount", json!([]))) == 4)
+        });
+    }
+
+    /// One JSON-RPC call to gateway `i`, from a thread inside its namespace.
+    fn rpc(&self, i: usize, method: &str, params: Value) -> Value {
+        let response = in_netns(&self.ns(i), Lab::addr(i), self.nodes[i].port, method, params);
+        assert!(response.get("error").is_none(), "{method} on gateway {i}: {response}");
+        response["result"].clone()
+    }
+
+    /// `cast` run inside gateway `i`'s namespace.
+    fn cast(&self, i: usize, args: &[&str]) -> String {
+        let url = format!("http://{}:{}", Self::addr(i), self.nodes[i].port);
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.ns(i)])
+            .arg(tool("cast"))
+            .args(args)
+            .env("ETH_RPC_URL", url)
+            .output()
+            .expect("run cast");
+        assert!(
+            output.status.success(),
+            "cast {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    /// Sends a pre-signed transaction to gateway `i`; returns its hash.
+    fn publish(&self, i: usize, raw: &str) -> String {
+        self.rpc(i, "eth_sendRawTransaction", json!([raw])).as_str().unwrap().to_string()
+    }
+
+    fn signed(&self, key: &str, nonce: u64, to: &str, value: u64) -> String {
+        self.cast(
+            0,
+            &[
+                "mktx",
+                "--private-key",
+                key,
+                "--nonce",
+                &nonce.to_string(),
+                to,
+                "--value",
+                &value.to_string(),
+                "--gas-limit",
+                "21000",
+                "--gas-price",
+                "5gwei",
+                "--legacy",
+            ],
+        )
+    }
+
+    /// Cuts every route between the two sides (both directions).
+    fn partition(&self, side: &[usize], other: &[usize], heal: bool) {
+        let verb = if heal { "del" } else { "add" };
+        for &a in side {
+            for &b in other {
+                ip(&[
+                    "-n",
+                    &self.ns(a),
+                    "route",
+                    verb,
+                    "blackhole",
+                    &format!("{}/32", Self::addr(b)),
+                ]);
+                ip(&[
+                    "-n",
+                    &self.ns(b),
+                    "route",
+                    verb,
+                    "blackhole",
+                    &format!("{}/32", Self::addr(a)),
+                ]);
+            }
+        }
+    }
+
+    fn finalized(&self, i: usize) -> (u64, String) {
+        let block = self.rpc(i, "eth_getBlockByNumber", json!(["finalized", false]));
+        (quantity(&block["number"]) as u64, block["hash"].as_str().unwrap().to_string())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill9();
+        }
+        for i in 0..GATEWAYS {
+            let _ = Command::new("ip").args(["netns", "del", &self.ns(i)]).status();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.bridge_ns()]).status();
+    }
+}
+
+/// Posts one JSON-RPC call from a thread that entered the namespace `ns` (setns(2)).
+fn in_netns(ns: &str, host: String, port: u16, method: &str, params: Value) -> Value {
+    let path = format!("/var/run/netns/{ns}");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    thread::spawn(move || {
+        let file = File::open(&path).expect("open the namespace");
+        // SAFETY: setns on a valid namespace file descriptor only changes this thread's
+        // network namespace; the thread ends right after the call.
+        let entered = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(entered, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        let (status, response) = post_to(&host, port, body.as_bytes(), &[]);
+        assert_eq!(status, 200, "{response}");
+        serde_json::from_str(&response).unwrap()
+    })
+    .join()
+    .expect("rpc thread")
+}
+
+#[test]
+fn a_partition_heals_and_no_finalized_block_is_rewritten() {
+    let mut lab = Lab::new();
+    lab.start();
+    let lab = Arc::new(lab);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (lab, stop) = (lab.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut seen: BTreeMap<u64, String> = BTreeMap::new();
+            while !stop.load(Ordering::Relaxed) {
+                for i in 0..GATEWAYS {
+                    let (number, hash) = lab.finalized(i);
+                    let first = seen.entry(number).or_insert_with(|| hash.clone());
+                    assert_eq!(*first, hash, "gateway {i} finalized another block at {number}");
+                }
+                thread::sleep(Duration::from_millis(300));
+            }
+            seen
+        })
+    };
+
+    // Before: one transfer through each gateway, final everywhere.
+    let mut hashes = Vec::new();
+    for i in 0..GATEWAYS {
+        hashes.push(lab.publish(i, &lab.signed(KEYS[i], 0, ADDRS[9], 1)));
+    }
+    let all_final = |hashes: &[String]| {
+        (0..GATEWAYS).all(|i| {
+            hashes
+                .iter()
+                .all(|h| lab.rpc(i, "ir3_transactionStatus", json!([h]))["status"] == "final")
+        })
+    };
+    wait_for("the first transfers to be final", Duration::from_secs(30), || all_final(&hashes));
+
+    // Split {0, 1} | {2, 3, 4}.
+    let (minority, majority) = ([0, 1], [2, 3, 4]);
+    lab.partition(&minority, &majority, false);
+    let before = lab.finalized(0);
+    let mut minority_txs = Vec::new();
+    for nonce in 1..4 {
+        minority_txs.push(lab.publish(0, &lab.signed(KEYS[0], nonce, ADDRS[8], nonce)));
+        hashes.push(lab.publish(3, &lab.signed(KEYS[3], nonce, ADDRS[8], nonce)));
+    }
+    // The same sender and nonce on both sides.
+    let conflict_minority = lab.publish(1, &lab.signed(KEYS[6], 0, ADDRS[1], 11));
+    let conflict_majority = lab.publish(4, &lab.signed(KEYS[6], 0, ADDRS[2], 22));
+    wait_for("the majority side to finalize", Duration::from_secs(30), || {
+        all_final_on(&lab, &majority, &hashes[GATEWAYS..])
+    });
+    thread::sleep(Duration::from_secs(2));
+    for i in minority {
+        assert_eq!(lab.finalized(i), before, "gateway {i} finalized without a majority");
+        assert_eq!(
+            lab.rpc(i, "ir3_transactionStatus", json!([minority_txs[0]]))["status"],
+            "tentative"
+        );
+    }
+    assert_eq!(
+        lab.rpc(0, "eth_getTransactionReceipt", json!([minority_txs[0]]))["status"],
+        "0x1",
+        "the minority side gives tentative receipts"
+    );
+
+    // Heal: one chain again, the minority's transactions included, the conflict settled.
+    lab.partition(&minority, &majority, true);
+    hashes.extend(minority_txs.iter().cloned());
+    hashes.push(conflict_majority.clone());
+    wait_for("every gateway to agree after healing", Duration::from_secs(90), || {
+        let heads: Vec<Value> = (0..GATEWAYS)
+            .map(|i| lab.rpc(i, "eth_getBlockByNumber", json!(["latest", false]))["hash"].clone())
+            .collect();
+        let finals: Vec<Value> = (0..GATEWAYS)
+            .map(|i| {
+                lab.rpc(i, "eth_getBlockByNumber", json!(["finalized", false]))["hash"].clone()
+            })
+            .collect();
+        heads.iter().all(|h| *h == heads[0]) && finals == heads && all_final(&hashes)
+    });
+    for i in 0..GATEWAYS {
+        let status = lab.rpc(i, "ir3_transactionStatus", json!([conflict_minority]));
+        assert_eq!(status["status"], "dropped", "gateway {i}: {status}");
+        let balance = lab.rpc(i, "eth_getBalance", json!([ADDRS[8], "latest"]));
+        assert_eq!(balance, lab.rpc(0, "eth_getBalance", json!([ADDRS[8], "latest"])));
+    }
+
+    stop.store(true, Ordering::Relaxed);
+    let seen = watcher.join().expect("finality watcher");
+    for (number, hash) in seen {
+        let block = lab.rpc(0, "eth_getBlockByNumber", json!([format!("0x{number:x}"), false]));
+        assert_eq!(block["hash"], json!(hash), "finalized block {number} was rewritten");
+    }
+}
+
+fn all_final_on(lab: &Lab, gateways: &[usize], hashes: &[String]) -> bool {
+    gateways.iter().all(|&i| {
+        hashes.iter().all(|h| lab.rpc(i, "ir3_transactionStatus", json!([h]))["status"] == "final")
+    })
+}
