@@ -42,6 +42,8 @@ use crate::{
     node::EvmNode,
 };
 
+#[cfg(test)]
+mod hostile_tests;
 mod ordering;
 mod peer;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::{
 use alloy_primitives::B256;
 use ir3_foundation::{
     finality::{EPOCH_VOTE, ORDER_APP, SignedVote},
-    net::{Answer, Decider, IntentMessage, Page, PeerId, Pull, RateLimiter},
+    net::{Answer, Decider, IntentMessage, NEVER, Page, PeerId, Pull, RateLimiter},
     order::Envelope,
 };
 use tokio::sync::mpsc;
@@ -63,15 +63,21 @@ impl EvmDecider {
         Answer::No { reason: "busy: receive queue full".into(), retry_after_ms: 500 }
     }
 
-    fn malformed(what: &str) -> Answer {
-        Answer::No { reason: format!("malformed {what}"), retry_after_ms: u64::MAX }
+    fn refused(reason: impl Into<String>) -> Answer {
+        Answer::No { reason: reason.into(), retry_after_ms: NEVER }
     }
 
-    /// YES to a well-formed envelope within the peer's budget (queued for admission).
+    /// YES to a well-formed envelope within the peer's budget (queued for admission); a
+    /// malformed one, or one whose transaction is not signed by its account, is refused.
     fn decide_envelope(&mut self, from: &PeerId, payload: &[u8]) -> Answer {
         let Ok(envelope) = postcard::from_bytes::<Envelope>(payload) else {
-            return Self::malformed("envelope");
+            return Self::refused("malformed envelope");
         };
+        match crate::block::SignedTx::decode(&envelope.payload) {
+            Ok(tx) if tx.sender.as_slice() == envelope.account.as_slice() => {}
+            Ok(_) => return Self::refused("transaction not signed by the envelope's account"),
+            Err(error) => return Self::refused(format!("invalid transaction: {error}")),
+        }
         if let no @ Answer::No { .. } = self.limiter.check(from, Instant::now()) {
             return no;
         }
@@ -85,13 +91,10 @@ impl EvmDecider {
     /// the reason) when it derived another; a forged vote is refused.
     fn decide_vote(&mut self, payload: &[u8]) -> Answer {
         let Ok(signed) = postcard::from_bytes::<SignedVote>(payload) else {
-            return Self::malformed("vote");
+            return Self::refused("malformed vote");
         };
         if signed.verify().is_err() {
-            return Answer::No {
-                reason: "vote signature does not verify".into(),
-                retry_after_ms: u64::MAX,
-            };
+            return Self::refused("vote signature does not verify");
         }
         let epoch = signed.vote.epoch;
         let voted = signed.vote.block_hash;

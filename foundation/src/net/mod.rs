@@ -67,6 +67,9 @@ pub const MAX_QUEUED_INTENTS: usize = 10_000;
 pub const COMMAND_CAPACITY: usize = 4096;
 /// How often a node pulls from one of its peers what it may have missed (anti-entropy).
 pub const PULL_INTERVAL: Duration = Duration::from_secs(2);
+/// The retry-after of a NO that refuses a declaration outright (malformed, forged): the peer
+/// is told, and the refusal is counted against it.
+pub const NEVER: u64 = u64::MAX;
 /// Most peers a node dials on its own when it discovers them (a full mesh up to this size).
 pub const MAX_MESH_PEERS: usize = 64;
 /// Refused messages after which a peer is disconnected and ignored.
@@ -602,7 +605,12 @@ impl NetworkTask {
             app: message.intent.app.clone(),
             kind: message.intent.kind.clone(),
         }];
-        match self.decider.decide(&from, &message) {
+        let decision = self.decider.decide(&from, &message);
+        if let Some(Answer::No { reason, retry_after_ms: NEVER }) = &decision {
+            // A refusal: the declaration itself was bad (malformed, forged).
+            self.refuse(from, format!("{}/{}: {reason}", message.intent.app, message.intent.kind));
+        }
+        match decision {
             Some(answer) => {
                 records.push(P2pRecord::Answered {
                     id,
