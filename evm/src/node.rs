@@ -289,6 +289,11 @@ impl EvmNode {
             ));
         }
         let _mutation = self.mutation.lock();
+        // The miner decided to automine before it had the lock; automine may have been turned
+        // off meanwhile (and a transaction sent for a later `evm_mine`).
+        if !allow_empty && self.mining() != MiningMode::Auto {
+            return Ok(None);
+        }
         let now = unix_now();
         let (context, mut execution, forced_time) = {
             let chain = self.chain.read();
