@@ -52,8 +52,8 @@ mod sim_tests;
 pub(crate) use ordering::Ordering;
 pub use ordering::{MAX_PAGE_ENVELOPES, MAX_PAGE_VOTES};
 pub use peer::{
-    EvmDecider, Inbound, MAX_BATCH, PEER_TX_BURST, PEER_TX_RATE, RECEIVED_CAPACITY, run_receiver,
-    run_ticker,
+    EvmDecider, GLOBAL_TX_RATE, Inbound, MAX_BATCH, PEER_TX_BURST, PEER_TX_RATE, RECEIVED_CAPACITY,
+    run_receiver, run_ticker,
 };
 
 /// Default time after an epoch's end before a gateway votes on it.
@@ -270,7 +270,14 @@ impl EvmNode {
 
     /// Network mode's `eth_sendRawTransaction`: validate, stamp, record, admit, declare.
     pub(crate) async fn submit_networked(&self, tx: Arc<SignedTx>) -> Result<B256> {
-        self.network_state()?;
+        let network = self.network_state()?;
+        if network.options.gateway >= network.options.gateways {
+            return Err(EvmError::InvalidParams(format!(
+                "this node is an observer (--node-id {} is outside the gateway set of {}): send \
+                 transactions to a gateway",
+                network.options.gateway, network.options.gateways
+            )));
+        }
         self.with_chain(|chain| crate::submit::validate(chain, &tx))?;
         let hash = tx.hash;
         tokio::task::block_in_place(|| self.admit_local(&tx))?;

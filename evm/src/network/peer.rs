@@ -31,6 +31,10 @@ pub const MAX_BATCH: usize = 2048;
 pub const PEER_TX_RATE: f64 = 2_000.0;
 /// Transactions a peer may declare at once.
 pub const PEER_TX_BURST: f64 = 10_000.0;
+/// Transactions all peers together may declare per second before this node answers NO.
+pub const GLOBAL_TX_RATE: f64 = 10_000.0;
+/// Fill of the receive queue above which new declarations are answered NO (busy).
+const QUEUE_HIGH_WATER: f64 = 0.9;
 /// How long serving a pull may wait for the ordering state before answering busy.
 const SERVE_WAIT: Duration = Duration::from_millis(50);
 
@@ -45,18 +49,29 @@ pub enum Inbound {
     Page(Page),
 }
 
-/// The decider of an EVM gateway.
+/// The decider of an EVM gateway: YES to a valid envelope or vote it will apply; NO with a
+/// retry-after when the peer is over its rate, all peers together are over the node's rate, or
+/// the receive queue is nearly full; NO-never (a refusal, counted against the peer) for
+/// malformed or forged declarations; silence for intents of other apps.
 #[derive(Debug)]
 pub struct EvmDecider {
     node: Arc<EvmNode>,
     queue: mpsc::Sender<Inbound>,
+    /// Load signal, per peer.
     limiter: RateLimiter,
+    /// Load signal, all peers together (one bucket under this node's own id).
+    global: RateLimiter,
 }
 
 impl EvmDecider {
     /// A decider feeding `queue` (drained by [`run_receiver`]).
     pub fn new(node: Arc<EvmNode>, queue: mpsc::Sender<Inbound>) -> Self {
-        Self { node, queue, limiter: RateLimiter::new(PEER_TX_RATE, PEER_TX_BURST) }
+        Self {
+            node,
+            queue,
+            limiter: RateLimiter::new(PEER_TX_RATE, PEER_TX_BURST),
+            global: RateLimiter::new(GLOBAL_TX_RATE, GLOBAL_TX_RATE),
+        }
     }
 
     fn busy() -> Answer {
@@ -78,8 +93,18 @@ impl EvmDecider {
             Ok(_) => return Self::refused("transaction not signed by the envelope's account"),
             Err(error) => return Self::refused(format!("invalid transaction: {error}")),
         }
-        if let no @ Answer::No { .. } = self.limiter.check(from, Instant::now()) {
+        // The seeds' signals: this peer's load, everyone's load, and the node's own backlog.
+        let now = Instant::now();
+        if let no @ Answer::No { .. } = self.limiter.check(from, now) {
             return no;
+        }
+        let me = self.node.p2p().map(|p| p.peer_id()).unwrap_or(*from);
+        if let Answer::No { retry_after_ms, .. } = self.global.check(&me, now) {
+            return Answer::No { reason: "overloaded".into(), retry_after_ms };
+        }
+        let fill = 1.0 - self.queue.capacity() as f64 / self.queue.max_capacity() as f64;
+        if fill >= QUEUE_HIGH_WATER {
+            return Self::busy();
         }
         match self.queue.try_send(Inbound::Envelope(envelope)) {
             Ok(()) => Answer::Yes { detail: Vec::new() },
