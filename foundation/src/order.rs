@@ -179,6 +179,8 @@ pub struct EpochBook {
     epoch_ms: u64,
     epochs: BTreeMap<u64, BTreeMap<B256, Envelope>>,
     epoch_of_id: HashMap<B256, u64>,
+    /// Content id of each admitted envelope, by digest.
+    by_digest: HashMap<B256, B256>,
     /// Every epoch up to this one is final: its content is fixed.
     final_through: Option<u64>,
 }
@@ -190,6 +192,7 @@ impl EpochBook {
             epoch_ms: epoch_ms.max(1),
             epochs: BTreeMap::new(),
             epoch_of_id: HashMap::new(),
+            by_digest: HashMap::new(),
             final_through: None,
         }
     }
@@ -228,22 +231,33 @@ impl EpochBook {
             if self.is_final(epoch) {
                 return Admission::Late { epoch };
             }
-            if let Some(entries) = self.epochs.get_mut(&current_epoch) {
-                entries.remove(&id);
-                if entries.is_empty() {
-                    self.epochs.remove(&current_epoch);
-                }
-            }
-            self.epochs.entry(epoch).or_default().insert(id, envelope);
-            self.epoch_of_id.insert(id, epoch);
+            self.take(&id);
+            self.put(epoch, envelope);
             return Admission::Moved { from: current_epoch, to: epoch };
         }
         if self.is_final(epoch) {
             return Admission::Late { epoch };
         }
+        self.put(epoch, envelope);
+        Admission::New { epoch }
+    }
+
+    fn put(&mut self, epoch: u64, envelope: Envelope) {
+        let id = envelope.id();
+        self.by_digest.insert(envelope.digest(), id);
         self.epochs.entry(epoch).or_default().insert(id, envelope);
         self.epoch_of_id.insert(id, epoch);
-        Admission::New { epoch }
+    }
+
+    fn take(&mut self, id: &B256) -> Option<Envelope> {
+        let epoch = self.epoch_of_id.remove(id)?;
+        let entries = self.epochs.get_mut(&epoch)?;
+        let envelope = entries.remove(id)?;
+        if entries.is_empty() {
+            self.epochs.remove(&epoch);
+        }
+        self.by_digest.remove(&envelope.digest());
+        Some(envelope)
     }
 
     /// Whether an epoch is final (its content fixed).
@@ -271,7 +285,8 @@ impl EpochBook {
     /// The envelope of `epoch` with this digest, if admitted (an envelope always sits in the
     /// epoch of its stamp).
     pub fn find_digest(&self, epoch: u64, digest: &B256) -> Option<&Envelope> {
-        self.envelopes_of(epoch).find(|e| e.digest() == *digest)
+        let id = self.by_digest.get(digest)?;
+        self.epochs.get(&epoch)?.get(id).filter(|e| e.digest() == *digest)
     }
 
     /// Fixes an epoch's content to exactly `envelopes` (the majority's) and every earlier
@@ -280,31 +295,23 @@ impl EpochBook {
     /// up to `epoch` is final and admits nothing. Epochs are finalized in ascending order.
     pub fn finalize(&mut self, epoch: u64, envelopes: Vec<Envelope>) -> Vec<Envelope> {
         let keep: HashSet<B256> = envelopes.iter().map(Envelope::id).collect();
-        let mut excluded = Vec::new();
         let from = self.final_through.map_or(0, |f| f + 1);
-        let open: Vec<u64> = self.epochs.range(from..=epoch).map(|(e, _)| *e).collect();
-        for open_epoch in open {
-            if let Some(entries) = self.epochs.remove(&open_epoch) {
-                for (id, envelope) in entries {
-                    self.epoch_of_id.remove(&id);
-                    if !keep.contains(&id) {
-                        excluded.push(envelope);
-                    }
-                }
+        let open: Vec<B256> = self
+            .epochs
+            .range(from..=epoch)
+            .flat_map(|(_, entries)| entries.keys().copied())
+            .collect();
+        let mut excluded = Vec::new();
+        for id in open {
+            if let Some(envelope) = self.take(&id)
+                && !keep.contains(&id)
+            {
+                excluded.push(envelope);
             }
         }
         for envelope in envelopes {
-            let id = envelope.id();
-            if let Some(other) = self.epoch_of_id.remove(&id)
-                && let Some(entries) = self.epochs.get_mut(&other)
-            {
-                entries.remove(&id);
-                if entries.is_empty() {
-                    self.epochs.remove(&other);
-                }
-            }
-            self.epochs.entry(epoch).or_default().insert(id, envelope);
-            self.epoch_of_id.insert(id, epoch);
+            self.take(&envelope.id());
+            self.put(epoch, envelope);
         }
         self.final_through = Some(self.final_through.map_or(epoch, |f| f.max(epoch)));
         excluded
@@ -316,22 +323,12 @@ impl EpochBook {
         if self.is_final(epoch) {
             return Vec::new();
         }
-        let Some(entries) = self.epochs.get_mut(&epoch) else { return Vec::new() };
-        let mut removed = Vec::new();
-        entries.retain(|_, envelope| {
-            let kept = keep.contains(&envelope.digest());
-            if !kept {
-                removed.push(envelope.clone());
-            }
-            kept
-        });
-        if entries.is_empty() {
-            self.epochs.remove(&epoch);
-        }
-        for envelope in &removed {
-            self.epoch_of_id.remove(&envelope.id());
-        }
-        removed
+        let leaving: Vec<B256> = self
+            .envelopes_of(epoch)
+            .filter(|e| !keep.contains(&e.digest()))
+            .map(Envelope::id)
+            .collect();
+        leaving.iter().filter_map(|id| self.take(id)).collect()
     }
 
     /// The non-empty epochs, ascending.
