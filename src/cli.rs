@@ -115,6 +115,14 @@ pub struct Cli {
     #[arg(long, value_delimiter = ',', default_value = "evm")]
     pub apps: Vec<String>,
 
+    /// Storage budget of the node's chunk store, in bytes.
+    #[arg(long, default_value_t = ir3_foundation::chunks::DEFAULT_STORAGE_BUDGET, value_name = "BYTES")]
+    pub storage_budget: u64,
+
+    /// A client command instead of running the node.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `ir3_evm=debug`.
     #[arg(long, default_value = "warn", env = "IR3_LOG")]
     pub log: String,
@@ -132,4 +140,39 @@ impl Cli {
             .unwrap_or_else(|| PathBuf::from("."));
         base.join("ir3").join(format!("node-{}", self.port))
     }
+}
+
+/// Client commands, run against a running node.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The storage app: files cut into chunks, stored and fetched through any node.
+    Store {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+/// A storage command.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum StoreAction {
+    /// Stores a file (any size: it is sent chunk by chunk); prints its id.
+    Put {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Fetches a file by id (from this node, or through it from its peers).
+    Get {
+        /// The id `put` printed.
+        id: String,
+        /// Where to write it [stdout].
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
 }

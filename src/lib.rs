@@ -6,6 +6,7 @@
 
 pub mod banner;
 pub mod cli;
+pub mod store_cli;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -16,6 +17,7 @@ use ir3_evm::{
 };
 use ir3_foundation::{
     DEFAULT_OUTBOX_CAPACITY, MemorySeries, Outbox, SeriesConfig, SeriesHandle, SeriesLog,
+    bt::ChunkService, chunks::ChunkStore,
 };
 use tracing::info;
 
@@ -130,12 +132,19 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         load_state_file(&node, path, new_chain).await?;
     }
 
+    let chunks = ChunkService::new(Arc::new(if cli.ephemeral {
+        ChunkStore::in_memory(cli.storage_budget)
+    } else {
+        ChunkStore::open(&cli.data_dir().join("chunks"), cli.storage_budget)?
+    }));
     let p2p = match (cli.p2p_port, &network_key) {
-        (Some(port), Some(keypair)) => Some(start_p2p(&cli, port, keypair.clone(), &node).await?),
+        (Some(port), Some(keypair)) => {
+            Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks).await?)
+        }
         _ => None,
     };
     let addr = SocketAddr::new(cli.host, cli.port);
-    let (local, handle) = ir3_rpc::serve(addr, node.clone()).await?;
+    let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone()).await?;
     if let Some(p2p) = &p2p {
         for addr in p2p.listen_addrs().await {
             println!("P2P listening on {addr}/p2p/{}", p2p.peer_id());
@@ -153,8 +162,6 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Starts the peer-to-peer layer: identity from the data directory, listener, bootstrap peers,
-/// and the queue that feeds peers' envelopes into the node.
 /// Network mode's options: the gateway set, epochs, and the node's identity key (kept in the
 /// data directory so its peer id, and so its seat in the gateway set, survives restarts).
 fn network_options(cli: &Cli) -> Result<ir3_evm::network::NetworkOptions, NodeError> {
@@ -186,11 +193,14 @@ fn network_options(cli: &Cli) -> Result<ir3_evm::network::NetworkOptions, NodeEr
     })
 }
 
+/// Starts the peer-to-peer layer: identity from the data directory, listener, bootstrap peers,
+/// the queue that feeds peers' envelopes into the node, and the chunk service's wants.
 async fn start_p2p(
     cli: &Cli,
     port: u16,
     keypair: ir3_foundation::net::Keypair,
     node: &Arc<EvmNode>,
+    chunks: &Arc<ChunkService>,
 ) -> Result<ir3_foundation::net::P2pHandle, NodeError> {
     use ir3_foundation::net::{self, Multiaddr, P2pConfig};
     let host = cli.p2p_host.unwrap_or(cli.host);
@@ -216,9 +226,14 @@ async fn start_p2p(
     let (queue, received) = tokio::sync::mpsc::channel(ir3_evm::network::RECEIVED_CAPACITY);
     let config = P2pConfig { keypair, listen, bootstrap, reply_window: net::DEFAULT_REPLY_WINDOW };
     let series = node.series_handle();
-    let decider = ir3_evm::network::EvmDecider::new(node.clone(), queue);
+    let decider =
+        net::Both(ir3_evm::network::EvmDecider::new(node.clone(), queue), chunks.decider());
     let handle = net::spawn(config, series, decider)?;
     node.attach_p2p(handle.clone());
+    chunks.attach(handle.clone());
+    for id in chunks.store().ids() {
+        handle.provide(id);
+    }
     tokio::spawn(ir3_evm::network::run_receiver(node.clone(), received));
     tokio::spawn(ir3_evm::network::run_ticker(node.clone()));
     let restamp = node.clone();

@@ -4,7 +4,11 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = ir3::cli::Cli::parse();
-    match ir3::run(cli) {
+    let outcome = match cli.command.clone() {
+        Some(command) => ir3::store_cli::run(command),
+        None => ir3::run(cli),
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -15,6 +15,8 @@
 //! It knows nothing about Ethereum: apps (the EVM gateway first) store their own events as opaque
 //! payloads tagged with the app's name. Chunk storage arrives in a later layer of this crate.
 
+pub mod bt;
+pub mod chunks;
 pub mod error;
 pub mod finality;
 pub mod intent;

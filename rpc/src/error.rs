@@ -23,6 +23,9 @@ pub enum RpcError {
     /// A filter id that is not installed.
     #[error("filter not found")]
     FilterNotFound,
+    /// The storage app refused or failed (budget, disk, network).
+    #[error("storage: {0}")]
+    Storage(String),
     /// The server could not start.
     #[error("cannot serve JSON-RPC on {addr}: {reason}")]
     Bind {
@@ -31,6 +34,12 @@ pub enum RpcError {
         /// Why it failed.
         reason: String,
     },
+}
+
+impl From<ir3_foundation::FoundationError> for RpcError {
+    fn from(error: ir3_foundation::FoundationError) -> Self {
+        Self::Storage(error.to_string())
+    }
 }
 
 /// Turns an app or RPC error into the JSON-RPC error object handlers return.
@@ -60,7 +69,7 @@ impl From<RpcError> for ErrorObjectOwned {
         let message = error.to_string();
         let code = match &error {
             RpcError::InvalidParams(_) => INVALID_PARAMS,
-            RpcError::FilterNotFound => SERVER_ERROR,
+            RpcError::FilterNotFound | RpcError::Storage(_) => SERVER_ERROR,
             RpcError::Bind { .. } => INTERNAL_ERROR,
             RpcError::Evm(evm) => match evm {
                 EvmError::Reverted { output, .. } => {

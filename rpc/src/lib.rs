@@ -21,6 +21,7 @@ pub mod misc;
 pub mod network;
 pub mod pubsub;
 pub mod server;
+pub mod storage;
 
 pub use error::RpcError;
 pub use server::{rpc_module, serve};

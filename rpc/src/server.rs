@@ -50,7 +50,10 @@ impl IdProvider for HexIdProvider {
 }
 
 /// Every namespace merged into one module.
-pub fn rpc_module(node: Arc<EvmNode>) -> Result<RpcModule<()>, RpcError> {
+pub fn rpc_module(
+    node: Arc<EvmNode>,
+    chunks: Arc<ir3_foundation::bt::ChunkService>,
+) -> Result<RpcModule<()>, RpcError> {
     let filters = Filters::new(node.clone());
     let mut module = RpcModule::new(());
     let merge_error = |e: jsonrpsee::core::RegisterMethodError| RpcError::Bind {
@@ -65,6 +68,11 @@ pub fn rpc_module(node: Arc<EvmNode>) -> Result<RpcModule<()>, RpcError> {
     module
         .merge(crate::network::Ir3ApiServer::into_rpc(crate::network::Ir3Handler::new(
             node.clone(),
+        )))
+        .map_err(merge_error)?;
+    module
+        .merge(crate::storage::StorageApiServer::into_rpc(crate::storage::StorageHandler::new(
+            chunks,
         )))
         .map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());
@@ -82,8 +90,9 @@ pub fn rpc_module(node: Arc<EvmNode>) -> Result<RpcModule<()>, RpcError> {
 pub async fn serve(
     addr: SocketAddr,
     node: Arc<EvmNode>,
+    chunks: Arc<ir3_foundation::bt::ChunkService>,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
-    let module = rpc_module(node)?;
+    let module = rpc_module(node, chunks)?;
     let cors = CorsLayer::new().allow_origin(Any).allow_headers(Any).allow_methods(Any);
     let middleware = tower::ServiceBuilder::new().layer(cors);
     let bind_error =

@@ -5,7 +5,10 @@ use std::{collections::HashMap, time::Instant};
 
 use libp2p::PeerId;
 
-use super::protocol::{Answer, IntentMessage, Page, Pull};
+use alloy_primitives::B256;
+
+use super::protocol::{Answer, Direct, IntentMessage, Page, Pull};
+use crate::intent::IntentId;
 
 /// How a node decides on the intents its peers declare (`None` is silence), and how it takes
 /// part in catch-up: what it serves to a peer's pull, what it does with a page it pulled, and
@@ -25,6 +28,73 @@ pub trait Decider: Send + 'static {
     /// Where this node's next catch-up pull starts; `None`: it does not pull.
     fn pull_cursor(&mut self) -> Option<Pull> {
         None
+    }
+
+    /// A peer answered an intent this node declared. `Ok(Some(request))` sends a direct
+    /// request to that peer (e.g. fetch the chunk it has); `Err` refuses the answer (forged)
+    /// and counts it against the peer.
+    fn on_reply(
+        &mut self,
+        _from: &PeerId,
+        _intent: &IntentId,
+        _answer: &Answer,
+    ) -> Result<Option<Direct>, String> {
+        Ok(None)
+    }
+
+    /// Serves a chunk a peer asked for; `None` answers busy.
+    fn serve_chunk(&mut self, _from: &PeerId, _id: &B256) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// A chunk a peer sent; `Err` refuses it (bytes not matching the id) and counts it
+    /// against the peer.
+    fn on_chunk(&mut self, _from: &PeerId, _id: &B256, _data: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Two deciders as one: intents go to the first, then to the second if the first stays silent;
+/// pulls and pages go to the first; replies to both.
+#[derive(Debug)]
+pub struct Both<A, B>(pub A, pub B);
+
+impl<A: Decider, B: Decider> Decider for Both<A, B> {
+    fn decide(&mut self, from: &PeerId, message: &IntentMessage) -> Option<Answer> {
+        self.0.decide(from, message).or_else(|| self.1.decide(from, message))
+    }
+
+    fn serve_pull(&mut self, from: &PeerId, pull: &Pull) -> Option<Page> {
+        self.0.serve_pull(from, pull)
+    }
+
+    fn on_page(&mut self, from: &PeerId, page: Page) {
+        self.0.on_page(from, page);
+    }
+
+    fn pull_cursor(&mut self) -> Option<Pull> {
+        self.0.pull_cursor()
+    }
+
+    fn on_reply(
+        &mut self,
+        from: &PeerId,
+        intent: &IntentId,
+        answer: &Answer,
+    ) -> Result<Option<Direct>, String> {
+        match self.0.on_reply(from, intent, answer)? {
+            Some(request) => Ok(Some(request)),
+            None => self.1.on_reply(from, intent, answer),
+        }
+    }
+
+    fn serve_chunk(&mut self, from: &PeerId, id: &B256) -> Option<Vec<u8>> {
+        self.0.serve_chunk(from, id).or_else(|| self.1.serve_chunk(from, id))
+    }
+
+    fn on_chunk(&mut self, from: &PeerId, id: &B256, data: &[u8]) -> Result<(), String> {
+        self.0.on_chunk(from, id, data)?;
+        self.1.on_chunk(from, id, data)
     }
 }
 

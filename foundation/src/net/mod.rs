@@ -22,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::keccak256;
+use alloy_primitives::{B256, keccak256};
 use futures::StreamExt;
 use libp2p::{
     StreamProtocol, Swarm, SwarmBuilder, gossipsub, identify, kad,
@@ -39,10 +39,12 @@ mod protocol;
 #[cfg(test)]
 mod tests;
 
-pub use decide::{Decider, RateLimiter};
+pub use decide::{Both, Decider, RateLimiter};
 pub use insights::{Insights, IntentInsight, MAX_TRACKED_INTENTS, NoAnswer, PeerInsight};
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
-pub use protocol::{Ack, Answer, Direct, IntentMessage, P2pRecord, Page, Pull};
+pub use protocol::{
+    Ack, Answer, Direct, IntentMessage, MAX_RECORDED_DETAIL, P2pRecord, Page, Pull,
+};
 
 use crate::{
     error::{FoundationError, Result},
@@ -103,6 +105,7 @@ enum Command {
     Subscribed(oneshot::Sender<Vec<PeerId>>),
     Dial(Multiaddr),
     PullNow,
+    Provide(B256),
     /// Test only: what a hostile peer would send.
     #[cfg(test)]
     Hostile(Hostile),
@@ -171,6 +174,12 @@ impl P2pHandle {
     /// Dials a peer.
     pub async fn dial(&self, addr: Multiaddr) {
         let _ = self.commands.send(Command::Dial(addr)).await;
+    }
+
+    /// Announces on the DHT that this node provides `key` (a Kademlia provider record, fire
+    /// and forget; re-published by Kademlia while the node runs).
+    pub fn provide(&self, key: B256) {
+        let _ = self.commands.try_send(Command::Provide(key));
     }
 
     /// Asks the network task to pull from a peer now (fire and forget).
@@ -415,6 +424,12 @@ impl NetworkTask {
                 }
             }
             Command::PullNow => self.pull_one(None),
+            Command::Provide(key) => {
+                let record = kad::RecordKey::new(&key.as_slice());
+                if let Err(error) = self.swarm.behaviour_mut().kademlia.start_providing(record) {
+                    debug!(%error, "provider record not announced");
+                }
+            }
         }
     }
 
@@ -615,7 +630,7 @@ impl NetworkTask {
                 records.push(P2pRecord::Answered {
                     id,
                     to: from.to_string(),
-                    answer: answer.clone(),
+                    answer: answer.recorded(),
                 });
                 self.swarm
                     .behaviour_mut()
@@ -641,6 +656,30 @@ impl NetworkTask {
                     None => Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 },
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request: Direct::GetChunk(id), channel, ..
+                    },
+                ..
+            } => {
+                let answer = match self.decider.serve_chunk(&peer, &id) {
+                    Some(data) => Ack::Chunk { id, data: data.into() },
+                    None => Ack::Busy { retry_after_ms: 1000 },
+                };
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response { response: Ack::Chunk { id, data }, .. },
+                ..
+            } => {
+                if let Err(reason) = self.decider.on_chunk(&peer, &id, &data) {
+                    self.refuse(peer, reason);
+                }
             }
             request_response::Event::Message {
                 peer,
@@ -671,10 +710,17 @@ impl NetworkTask {
                     self.refuse(peer, format!("answer to an intent never declared: {intent}"));
                     return;
                 }
+                match self.decider.on_reply(&peer, &intent, &answer) {
+                    Ok(Some(request)) => {
+                        self.swarm.behaviour_mut().direct.send_request(&peer, request);
+                    }
+                    Ok(None) => {}
+                    Err(reason) => self.refuse(peer, reason),
+                }
                 self.record(vec![P2pRecord::ReplyReceived {
                     id: intent,
                     from: peer.to_string(),
-                    answer,
+                    answer: answer.recorded(),
                 }]);
             }
             request_response::Event::OutboundFailure { peer, error, .. } => {

@@ -25,6 +25,22 @@ pub enum Answer {
     },
 }
 
+/// Details longer than this are kept in the series by digest only (chunk data, for one, lives
+/// in the chunk store).
+pub const MAX_RECORDED_DETAIL: usize = 64;
+
+impl Answer {
+    /// The answer as the series keeps it: a long YES detail is replaced by its keccak-256.
+    pub fn recorded(&self) -> Self {
+        match self {
+            Self::Yes { detail } if detail.len() > MAX_RECORDED_DETAIL => {
+                Self::Yes { detail: alloy_primitives::keccak256(detail).to_vec() }
+            }
+            other => other.clone(),
+        }
+    }
+}
+
 /// An intent as declared on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntentMessage {
@@ -46,6 +62,8 @@ pub enum Direct {
     },
     /// Catch-up: "I want what you hold from this epoch on" (envelopes and votes).
     Pull(Pull),
+    /// "Send me this chunk": sent to a peer that answered YES to a want.
+    GetChunk(alloy_primitives::B256),
 }
 
 /// A catch-up request.
@@ -73,6 +91,13 @@ pub enum Ack {
     Received,
     /// A page of what was pulled.
     Page(Page),
+    /// A chunk's bytes (byte string on the wire).
+    Chunk {
+        /// The chunk asked for.
+        id: alloy_primitives::B256,
+        /// Its bytes.
+        data: alloy_primitives::Bytes,
+    },
     /// The peer will not serve the pull now (rate-limited): try again later.
     Busy {
         /// When to try again, in milliseconds.
