@@ -9,6 +9,7 @@ mod fork_init_state;
 mod network;
 mod partition;
 mod rpc_surface;
+mod storage;
 mod tracing;
 mod tx_types;
 mod utils;

@@ -1,0 +1,98 @@
+//! The storage app with real processes: a file larger than one chunk stored through one
+//! gateway with `ir3 store put` is fetched through another with `ir3 store get` (from its peers,
+//! chunk by chunk, each checked), objects put and got over JSON-RPC, and each want's
+//! YES/SILENCE accounting matches what each peer actually held.
+
+use std::{process::Command, time::Duration};
+
+use alloy_primitives::keccak256;
+use ir3_foundation::chunks::{DEFAULT_CHUNK_SIZE, split};
+use serde_json::json;
+
+use crate::{
+    network::{start_gateways, wait_for},
+    utils::Node,
+};
+
+fn ir3(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ir3")).args(args).output().expect("run ir3")
+}
+
+/// Deterministic pseudo-random bytes.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn peer_id(node: &Node) -> String {
+    node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_file_stored_through_one_gateway_is_fetched_through_another() {
+    let nodes = start_gateways(3, 30, &[]);
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("in.bin");
+    let data = bytes(3 * DEFAULT_CHUNK_SIZE + 12_345, 7);
+    std::fs::write(&file, &data).unwrap();
+
+    let put = ir3(&["store", "--rpc-url", &nodes[0].http(), "put", file.to_str().unwrap()]);
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    let id = String::from_utf8(put.stdout).unwrap().trim().to_string();
+    let (manifest, expected_id, _) = split(&data, DEFAULT_CHUNK_SIZE);
+    assert_eq!(id, expected_id.to_string());
+
+    let out = temp.path().join("out.bin");
+    let get = ir3(&[
+        "store",
+        "--rpc-url",
+        &nodes[2].http(),
+        "get",
+        &id,
+        "--out",
+        out.to_str().unwrap(),
+        "--timeout",
+        "60",
+    ]);
+    assert!(get.status.success(), "{}", String::from_utf8_lossy(&get.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+
+    // Each want of gateway 2: YES from gateway 0 (it held every chunk), silence from
+    // gateway 1 (it held none).
+    let (holder, empty) = (peer_id(&nodes[0]), peer_id(&nodes[1]));
+    let chunk = manifest.chunks[1];
+    let mut intent = b"bt\0want_chunk\0".to_vec();
+    intent.extend_from_slice(chunk.as_slice());
+    let intent = keccak256(intent);
+    wait_for("the want's reply window", Duration::from_secs(20), || {
+        let insight = nodes[2].result("ir3_intentResponses", json!([intent]));
+        insight["silence"].as_array().is_some_and(|s| !s.is_empty())
+    });
+    let insight = nodes[2].result("ir3_intentResponses", json!([intent]));
+    assert!(insight["yes"].as_array().unwrap().contains(&json!(holder)), "{insight}");
+    assert!(insight["silence"].as_array().unwrap().contains(&json!(empty)), "{insight}");
+    assert!(!insight["yes"].as_array().unwrap().contains(&json!(empty)), "{insight}");
+
+    // Over JSON-RPC: put on gateway 1, get through gateway 0 (fetching, then complete).
+    let small = bytes(1000, 9);
+    let hex = format!("0x{}", alloy_primitives::hex::encode(&small));
+    let object = nodes[1].result("ir3_storePut", json!([hex]));
+    wait_for("the object on gateway 0", Duration::from_secs(30), || {
+        let status = nodes[0].result("ir3_storeGet", json!([object]));
+        status["status"] == "complete" && status["data"] == json!(hex)
+    });
+    // Bad input: an id that is not a manifest, an oversized chunk.
+    let chunk_id = nodes[1].result("ir3_chunkPut", json!(["0x01"]));
+    let not_manifest = nodes[1].call("ir3_storeGet", json!([chunk_id]));
+    assert!(not_manifest["error"]["message"].as_str().unwrap().contains("not a manifest"));
+    let too_big = format!("0x{}", "00".repeat(1024 * 1024 + 1));
+    let refused = nodes[1].call("ir3_chunkPut", json!([too_big]));
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+}
