@@ -2,7 +2,7 @@
 
 /// Anything that can go wrong while driving a node.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum BenchError {
+pub enum BenchError {
     /// Socket, file or process error.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -40,10 +40,10 @@ pub(crate) enum BenchError {
 
 impl BenchError {
     /// Whether the error is a JSON-RPC level rejection (the connection itself is still fine).
-    pub(crate) fn is_rpc(&self) -> bool {
+    pub fn is_rpc(&self) -> bool {
         matches!(self, Self::Rpc(_))
     }
 }
 
 /// Result alias of the benchmark.
-pub(crate) type Result<T, E = BenchError> = std::result::Result<T, E>;
+pub type Result<T, E = BenchError> = std::result::Result<T, E>;

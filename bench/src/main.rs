@@ -7,11 +7,7 @@
 //! `eth_getBalance` on 64 keep-alive connections, and the resident memory of each node after
 //! the load and after an idle period. See `bench/README.md`.
 
-mod error;
-mod node;
 mod report;
-mod rpc;
-mod wallet;
 mod workloads;
 
 use std::{
@@ -25,11 +21,12 @@ use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
 use clap::{Parser, ValueEnum};
 use hyper::body::Bytes;
+use ir3_bench::{error, node, rpc, wallet};
 use serde_json::json;
 
 use crate::{
     error::{BenchError, Result},
-    node::{Node, rss_kib},
+    node::{Node, rss_kib, shutdown_signal, workspace_root},
     report::NodeReport,
     rpc::Conn,
     wallet::{MAX_FEE_PER_GAS, TRANSFER_GAS, derive_signers},
@@ -51,7 +48,7 @@ enum Which {
 
 /// Benchmarks ir3 against Anvil with identical JSON-RPC workloads.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "ir3-bench", version, about)]
+#[command(name = "ir3-bench", version)]
 struct Cli {
     /// The ir3 binary [default: <workspace>/target/release/ir3].
     #[arg(long, value_name = "PATH")]
@@ -116,31 +113,6 @@ async fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM, with the signal's name.
-async fn shutdown_signal() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
-}
-
-/// The workspace root: the parent of this crate's manifest dir if it still exists, else the
-/// current directory.
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match manifest.parent() {
-        Some(root) if root.join("Cargo.toml").is_file() => root.to_path_buf(),
-        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     }
 }
 

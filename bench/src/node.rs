@@ -19,29 +19,45 @@ use crate::{
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running node process; killed when dropped (also on error or panic).
-pub(crate) struct Node {
+pub struct Node {
     /// Display name (`ir3` or `anvil`).
-    pub(crate) name: &'static str,
+    pub name: &'static str,
     /// JSON-RPC address.
-    pub(crate) addr: SocketAddr,
+    pub addr: SocketAddr,
     /// The exact command line the node was started with.
-    pub(crate) command: String,
+    pub command: String,
     child: Child,
     log_path: PathBuf,
 }
 
 impl Node {
-    /// Starts `bin` with `args` (plus `--port`/`--host`), stdout and stderr going to `log_path`.
-    pub(crate) fn spawn(
+    /// Starts `bin` with `args` (plus `--port`/`--host`) on a free port of 127.0.0.1, stdout and
+    /// stderr going to `log_path`.
+    pub fn spawn(
         name: &'static str,
         bin: &Path,
-        mut args: Vec<OsString>,
+        args: Vec<OsString>,
         log_path: PathBuf,
     ) -> Result<Self> {
         let port = free_port()?;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let mut full: Vec<OsString> =
-            vec!["--port".into(), port.to_string().into(), "--host".into(), "127.0.0.1".into()];
+        Self::spawn_at(name, bin, SocketAddr::from((Ipv4Addr::LOCALHOST, port)), args, log_path)
+    }
+
+    /// Starts `bin` with `--port`/`--host` of `addr` followed by `args`, stdout and stderr going
+    /// to `log_path`.
+    pub fn spawn_at(
+        name: &'static str,
+        bin: &Path,
+        addr: SocketAddr,
+        mut args: Vec<OsString>,
+        log_path: PathBuf,
+    ) -> Result<Self> {
+        let mut full: Vec<OsString> = vec![
+            "--port".into(),
+            addr.port().to_string().into(),
+            "--host".into(),
+            addr.ip().to_string().into(),
+        ];
         full.append(&mut args);
         let log = File::create(&log_path)?;
         let child = Command::new(bin)
@@ -59,30 +75,35 @@ impl Node {
         Ok(Self { name, addr, command, child, log_path })
     }
 
+    /// The node's whole output so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
     /// Process id of the node itself (it is started directly, not through a shell).
-    pub(crate) fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The exit status if the process has ended.
-    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+    pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// Resident set size in KiB, if the process is still alive.
-    pub(crate) fn rss_kib(&self) -> Option<u64> {
+    pub fn rss_kib(&self) -> Option<u64> {
         rss_kib(self.pid())
     }
 
     /// The last `lines` lines of the node's output.
-    pub(crate) fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = self.log();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     /// Waits until the node answers `eth_chainId` with chain id 1337.
-    pub(crate) async fn wait_ready(&mut self) -> Result<()> {
+    pub async fn wait_ready(&mut self) -> Result<()> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.exited() {
@@ -125,16 +146,47 @@ impl Drop for Node {
 
 /// A loopback port that was free a moment ago.
 fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
+    Ok(free_ports(Ipv4Addr::LOCALHOST, 1)?[0])
+}
+
+/// `count` distinct ports of `ip` that were free a moment ago (all bound at once, so they differ).
+pub fn free_ports(ip: Ipv4Addr, count: usize) -> Result<Vec<u16>> {
+    let listeners =
+        (0..count).map(|_| TcpListener::bind((ip, 0))).collect::<std::io::Result<Vec<_>>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 /// `VmRSS` of process `pid` in KiB, from `/proc/PID/status`.
-pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
+}
+
+/// The workspace root: the parent of this crate's manifest dir if it still exists, else the
+/// current directory.
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match manifest.parent() {
+        Some(root) if root.join("Cargo.toml").is_file() => root.to_path_buf(),
+        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, with the signal's name.
+pub async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }

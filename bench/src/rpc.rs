@@ -17,10 +17,10 @@ use tokio::net::TcpStream;
 use crate::error::{BenchError, Result};
 
 /// How long one request may take before it counts as failed.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One persistent HTTP/1.1 connection to a node, reconnected if the node closes it.
-pub(crate) struct Conn {
+pub struct Conn {
     addr: SocketAddr,
     sender: SendRequest<Full<Bytes>>,
     broken: bool,
@@ -29,13 +29,13 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Opens a connection to `addr`.
-    pub(crate) async fn connect(addr: SocketAddr) -> Result<Self> {
+    pub async fn connect(addr: SocketAddr) -> Result<Self> {
         let sender = handshake(addr).await?;
         Ok(Self { addr, sender, broken: false, next_id: 1 })
     }
 
     /// Calls `method` with `params` and returns the `result` member.
-    pub(crate) async fn call(&mut self, method: &str, params: Value) -> Result<Value> {
+    pub async fn call(&mut self, method: &str, params: Value) -> Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
         let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
@@ -43,7 +43,60 @@ impl Conn {
     }
 
     /// Posts a pre-serialized JSON-RPC request and returns the `result` member.
-    pub(crate) async fn call_raw(&mut self, body: Bytes) -> Result<Value> {
+    pub async fn call_raw(&mut self, body: Bytes) -> Result<Value> {
+        let (mut value, bytes) = self.post(body).await?;
+        if let Some(error) = value.get("error") {
+            return Err(BenchError::Rpc(error.to_string()));
+        }
+        match value.get_mut("result") {
+            Some(result) => Ok(result.take()),
+            None => Err(BenchError::Protocol(String::from_utf8_lossy(&bytes).into_owned())),
+        }
+    }
+
+    /// Sends one JSON-RPC batch (one HTTP request) of `calls` and returns, in the order of
+    /// `calls`, each call's `result` member or its error.
+    pub async fn call_batch(&mut self, calls: &[(&str, Value)]) -> Result<Vec<Result<Value>>> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first_id = self.next_id;
+        self.next_id += calls.len() as u64;
+        let batch: Vec<Value> = calls
+            .iter()
+            .zip(first_id..)
+            .map(|((method, params), id)| {
+                json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+            })
+            .collect();
+        let (value, bytes) = self.post(Bytes::from(serde_json::to_vec(&batch)?)).await?;
+        let Value::Array(answers) = value else {
+            return Err(BenchError::Protocol(String::from_utf8_lossy(&bytes).into_owned()));
+        };
+        let mut results: Vec<Option<Result<Value>>> = (0..calls.len()).map(|_| None).collect();
+        for mut answer in answers {
+            let slot = answer
+                .get("id")
+                .and_then(Value::as_u64)
+                .and_then(|id| id.checked_sub(first_id))
+                .and_then(|index| results.get_mut(index as usize));
+            let Some(slot) = slot else { continue };
+            *slot = Some(if let Some(error) = answer.get("error") {
+                Err(BenchError::Rpc(error.to_string()))
+            } else if let Some(result) = answer.get_mut("result") {
+                Ok(result.take())
+            } else {
+                Err(BenchError::Protocol(answer.to_string()))
+            });
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(BenchError::Protocol("no answer in batch".into()))))
+            .collect())
+    }
+
+    /// Posts `body` and returns the parsed JSON body (and its bytes) of a 2xx answer.
+    async fn post(&mut self, body: Bytes) -> Result<(Value, Bytes)> {
         if self.broken || self.sender.is_closed() {
             self.sender = handshake(self.addr).await?;
             self.broken = false;
@@ -78,33 +131,26 @@ impl Conn {
             let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
             return Err(BenchError::Status(status.as_u16(), text));
         }
-        let mut value: Value = serde_json::from_slice(&bytes)?;
-        if let Some(error) = value.get("error") {
-            return Err(BenchError::Rpc(error.to_string()));
-        }
-        match value.get_mut("result") {
-            Some(result) => Ok(result.take()),
-            None => Err(BenchError::Protocol(String::from_utf8_lossy(&bytes).into_owned())),
-        }
+        Ok((serde_json::from_slice(&bytes)?, bytes))
     }
 
     /// `eth_chainId`.
-    pub(crate) async fn chain_id(&mut self) -> Result<u64> {
+    pub async fn chain_id(&mut self) -> Result<u64> {
         quantity(&self.call("eth_chainId", json!([])).await?)
     }
 
     /// `eth_blockNumber`.
-    pub(crate) async fn block_number(&mut self) -> Result<u64> {
+    pub async fn block_number(&mut self) -> Result<u64> {
         quantity(&self.call("eth_blockNumber", json!([])).await?)
     }
 
     /// `eth_getTransactionCount(address, "pending")`.
-    pub(crate) async fn nonce(&mut self, address: Address) -> Result<u64> {
+    pub async fn nonce(&mut self, address: Address) -> Result<u64> {
         quantity(&self.call("eth_getTransactionCount", json!([address, "pending"])).await?)
     }
 
     /// `web3_clientVersion`.
-    pub(crate) async fn client_version(&mut self) -> Result<String> {
+    pub async fn client_version(&mut self) -> Result<String> {
         match self.call("web3_clientVersion", json!([])).await? {
             Value::String(version) => Ok(version),
             other => Err(BenchError::Protocol(other.to_string())),
@@ -112,13 +158,13 @@ impl Conn {
     }
 
     /// `eth_sendRawTransaction`; returns the hash the node reports.
-    pub(crate) async fn send_raw(&mut self, raw_hex: &str) -> Result<B256> {
+    pub async fn send_raw(&mut self, raw_hex: &str) -> Result<B256> {
         let result = self.call("eth_sendRawTransaction", json!([raw_hex])).await?;
         serde_json::from_value(result).map_err(BenchError::from)
     }
 
     /// `eth_getTransactionReceipt`; `None` while the transaction is not mined.
-    pub(crate) async fn receipt(&mut self, hash: B256) -> Result<Option<Value>> {
+    pub async fn receipt(&mut self, hash: B256) -> Result<Option<Value>> {
         match self.call("eth_getTransactionReceipt", json!([hash])).await? {
             Value::Null => Ok(None),
             receipt => Ok(Some(receipt)),
@@ -127,7 +173,7 @@ impl Conn {
 }
 
 /// Parses a JSON-RPC hex quantity (`"0x1a"`).
-pub(crate) fn quantity(value: &Value) -> Result<u64> {
+pub fn quantity(value: &Value) -> Result<u64> {
     value
         .as_str()
         .and_then(|s| s.strip_prefix("0x"))

@@ -9,20 +9,20 @@ use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English
 use crate::error::{BenchError, Result};
 
 /// The dev mnemonic both nodes fund their first 10 accounts from.
-pub(crate) const MNEMONIC: &str = "test test test test test test test test test test test junk";
+pub const MNEMONIC: &str = "test test test test test test test test test test test junk";
 /// Chain id both nodes run with.
-pub(crate) const CHAIN_ID: u64 = 1337;
+pub const CHAIN_ID: u64 = 1337;
 /// Max fee per gas of every benchmark transaction (100 gwei).
-pub(crate) const MAX_FEE_PER_GAS: u128 = 100_000_000_000;
+pub const MAX_FEE_PER_GAS: u128 = 100_000_000_000;
 /// Priority fee per gas of every benchmark transaction (1 gwei).
-pub(crate) const PRIORITY_FEE_PER_GAS: u128 = 1_000_000_000;
+pub const PRIORITY_FEE_PER_GAS: u128 = 1_000_000_000;
 /// Gas limit of a plain ETH transfer.
-pub(crate) const TRANSFER_GAS: u64 = 21_000;
+pub const TRANSFER_GAS: u64 = 21_000;
 /// Where the benchmark transfers go (an account nobody has a key for).
-pub(crate) const RECIPIENT: Address = address!("0x000000000000000000000000000000000000bEEF");
+pub const RECIPIENT: Address = address!("0x000000000000000000000000000000000000bEEF");
 
 /// Derives the signers of mnemonic indexes `0..count` (`m/44'/60'/0'/0/i`).
-pub(crate) fn derive_signers(count: u32) -> Result<Vec<PrivateKeySigner>> {
+pub fn derive_signers(count: u32) -> Result<Vec<PrivateKeySigner>> {
     (0..count)
         .map(|index| {
             MnemonicBuilder::<English>::default()
@@ -36,15 +36,15 @@ pub(crate) fn derive_signers(count: u32) -> Result<Vec<PrivateKeySigner>> {
 
 /// A signed transaction ready for `eth_sendRawTransaction`.
 #[derive(Debug, Clone)]
-pub(crate) struct SignedTx {
+pub struct SignedTx {
     /// `0x`-prefixed EIP-2718 encoding.
-    pub(crate) raw_hex: String,
+    pub raw_hex: String,
     /// Transaction hash.
-    pub(crate) hash: B256,
+    pub hash: B256,
 }
 
 /// Signs an EIP-1559 transfer of `value` wei from `signer` to `to` with the given nonce.
-pub(crate) fn sign_transfer(
+pub fn sign_transfer(
     signer: &PrivateKeySigner,
     nonce: u64,
     to: Address,
