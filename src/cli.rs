@@ -115,6 +115,11 @@ pub struct Cli {
     #[arg(long, value_delimiter = ',', default_value = "evm")]
     pub apps: Vec<String>,
 
+    /// Most blocks in one history segment (a chunk new nodes sync from); give every gateway
+    /// of a network the same value.
+    #[arg(long, default_value_t = ir3_evm::network::SEGMENT_BLOCKS, value_name = "N")]
+    pub segment_blocks: u64,
+
     /// Storage budget of the node's chunk store, in bytes.
     #[arg(long, default_value_t = ir3_foundation::chunks::DEFAULT_STORAGE_BUDGET, value_name = "BYTES")]
     pub storage_budget: u64,

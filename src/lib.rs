@@ -190,6 +190,7 @@ fn network_options(cli: &Cli) -> Result<ir3_evm::network::NetworkOptions, NodeEr
         gateway: cli.node_id,
         gateways,
         keypair,
+        segment_blocks: cli.segment_blocks,
     })
 }
 
@@ -233,6 +234,13 @@ async fn start_p2p(
     chunks.attach(handle.clone());
     for id in chunks.store().ids() {
         handle.provide(id);
+    }
+    let cutting = node.clone();
+    let service = chunks.clone();
+    tokio::task::spawn_blocking(move || cutting.attach_chunks(service)).await.ok();
+    if node.needs_history() {
+        // An empty node: its history comes as chunks from its peers first.
+        tokio::spawn(ir3_evm::network::run_history_sync(node.clone()));
     }
     tokio::spawn(ir3_evm::network::run_receiver(node.clone(), received));
     tokio::spawn(ir3_evm::network::run_ticker(node.clone()));

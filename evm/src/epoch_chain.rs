@@ -290,6 +290,24 @@ impl EpochBuilder {
         Some(EpochBlock { number: built.number, hash: built.hash, state_root: built.state_root })
     }
 
+    /// Rebuilds `chain` from `epoch` on (after the book changed without building).
+    pub fn rebuild_from_epoch(&mut self, chain: &mut Chain, epoch: u64) -> Vec<Arc<StoredBlock>> {
+        let blocks = self.rebuild_from(chain, epoch);
+        self.forget_included_late(chain);
+        blocks
+    }
+
+    /// The epochs whose blocks are numbered `first..=last`, with their blocks.
+    pub fn blocks_numbered(&self, first: u64, last: u64) -> Vec<(u64, EpochBlock)> {
+        self.built
+            .iter()
+            .filter(|b| (first..=last).contains(&b.number))
+            .map(|b| {
+                (b.epoch, EpochBlock { number: b.number, hash: b.hash, state_root: b.state_root })
+            })
+            .collect()
+    }
+
     /// The epoch of the last block built before `epoch` (`None`: the genesis).
     pub fn parent_epoch_of(&self, epoch: u64) -> Option<u64> {
         let index = self.built.partition_point(|b| b.epoch < epoch);

@@ -95,6 +95,9 @@ pub enum EvmEvent {
     /// Network mode: a gateway's signed vote on an epoch's outcome (this node's own, or a
     /// peer's), recorded before it is counted.
     Vote(ir3_foundation::finality::SignedVote),
+    /// Network mode: an epoch's final outcome taken from a history segment (a node that
+    /// synced from chunks); its envelopes are the `Envelope` events just before.
+    Checkpoint(crate::network::Outcome),
 }
 
 impl EvmEvent {

@@ -157,6 +157,7 @@ impl Replayer {
             }
             EvmEvent::Envelope(envelope) => self.network.push(NetworkEvent::Envelope(envelope)),
             EvmEvent::Vote(vote) => self.network.push(NetworkEvent::Vote(vote)),
+            EvmEvent::Checkpoint(outcome) => self.network.push(NetworkEvent::Checkpoint(outcome)),
             EvmEvent::Dev(event) => {
                 if let DevEvent::Setting(crate::dev::Setting::Mining(mode)) = &event {
                     self.mining = *mode;

@@ -65,7 +65,15 @@ impl EthApiServer for EthApi {
     }
 
     fn syncing(&self) -> RpcResult<SyncStatus> {
-        Ok(SyncStatus::None)
+        Ok(match self.node.sync_progress() {
+            Some((current, highest)) => SyncStatus::Info(Box::new(alloy_rpc_types_eth::SyncInfo {
+                starting_block: U256::ZERO,
+                current_block: U256::from(current),
+                highest_block: U256::from(highest),
+                ..Default::default()
+            })),
+            None => SyncStatus::None,
+        })
     }
 
     fn coinbase(&self) -> RpcResult<Address> {

@@ -61,6 +61,7 @@ async fn hostile_declarations_are_refused_and_counted() {
             gateway: 0,
             gateways: 1,
             keypair: keypair.clone(),
+            segment_blocks: super::SEGMENT_BLOCKS,
         }),
     };
     let memory = Arc::new(MemorySeries::new());

@@ -42,6 +42,7 @@ use crate::{
     node::EvmNode,
 };
 
+mod history;
 #[cfg(test)]
 mod hostile_tests;
 mod ordering;
@@ -49,6 +50,10 @@ mod peer;
 #[cfg(test)]
 mod sim_tests;
 
+pub use history::{
+    HistoryIndex, INDEX_WAIT, MAX_SYNC_WANTS, Outcome, SEGMENT_BLOCKS, SEGMENT_TARGET_BYTES,
+    SYNC_ROUND, Segment, SegmentEpoch, run_history_sync,
+};
 pub(crate) use ordering::Ordering;
 pub use ordering::{MAX_PAGE_ENVELOPES, MAX_PAGE_VOTES};
 pub use peer::{
@@ -75,6 +80,8 @@ pub struct NetworkOptions {
     pub gateways: u64,
     /// The key votes are signed with (the node's peer identity).
     pub keypair: Keypair,
+    /// Most blocks in one history segment (the same on every gateway: it fixes the chunks).
+    pub segment_blocks: u64,
 }
 
 /// A network-mode fact replayed from the series.
@@ -84,6 +91,8 @@ pub enum NetworkEvent {
     Envelope(Envelope),
     /// A vote recorded.
     Vote(SignedVote),
+    /// A final outcome from a history segment.
+    Checkpoint(Outcome),
 }
 
 /// Network mode's state inside the node.
@@ -99,6 +108,12 @@ pub(crate) struct NetworkState {
     pull_from: AtomicU64,
     /// The intent each locally declared transaction went out as.
     intents: Mutex<HashMap<B256, IntentId>>,
+    /// The chunk service history segments are stored in.
+    pub(crate) chunks: OnceLock<Arc<ir3_foundation::bt::ChunkService>>,
+    /// History segments: this node's and a sync's.
+    pub(crate) history: Mutex<history::History>,
+    /// A history sync is running: catch-up pulls and votes wait for it.
+    pub(crate) syncing: std::sync::atomic::AtomicBool,
 }
 
 fn now_ms() -> u64 {
@@ -127,6 +142,10 @@ impl NetworkState {
                         debug!(%error, "replayed vote not counted");
                     }
                 }
+                NetworkEvent::Checkpoint(outcome) => {
+                    order
+                        .apply_checkpoints(None, vec![SegmentEpoch { outcome, envelopes: vec![] }]);
+                }
             }
         }
         order.builder.rebuild_all(chain);
@@ -139,6 +158,9 @@ impl NetworkState {
             clock,
             p2p: OnceLock::new(),
             intents: Mutex::new(HashMap::new()),
+            chunks: OnceLock::new(),
+            history: Mutex::new(history::History::default()),
+            syncing: std::sync::atomic::AtomicBool::new(false),
             options,
         };
         if let Some(reason) = &state.order.lock().diverged {
@@ -401,6 +423,7 @@ impl EvmNode {
         for block in blocks {
             let _ = self.new_blocks.send(block);
         }
+        self.cut_segments();
         if !restamp.is_empty() {
             self.restamp(restamp)?;
         }
@@ -430,6 +453,9 @@ impl EvmNode {
     /// One round of the vote loop: casts this gateway's vote on the next closed epoch, if due.
     pub fn network_tick(&self) -> Result<()> {
         let network = self.network_state()?;
+        if network.syncing.load(AtomicOrdering::Relaxed) {
+            return Ok(());
+        }
         let _mutation = self.mutation.lock();
         let next = {
             let mut chain = self.chain.write();

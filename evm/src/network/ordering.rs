@@ -3,7 +3,10 @@
 //! envelopes and votes, fed in the same order, give the same state (replay relies on it), and
 //! gateways fed the same sets converge on the same final chain.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
 
 use alloy_primitives::B256;
 use ir3_foundation::{
@@ -12,6 +15,7 @@ use ir3_foundation::{
     order::{Envelope, HlcStamp},
 };
 
+use super::history::{Outcome, SegmentEpoch};
 use crate::{
     block::StoredBlock,
     chain::{Chain, FinalityTags},
@@ -56,6 +60,8 @@ pub(crate) struct Ordering {
     pub(crate) diverged: Option<String>,
     /// The epoch whose envelopes or votes are missing (where catch-up pulls start).
     pub(crate) wanted: Option<u64>,
+    /// Final outcomes taken from history segments (a node that synced from chunks).
+    checkpoints: BTreeMap<u64, Outcome>,
 }
 
 impl Ordering {
@@ -70,6 +76,7 @@ impl Ordering {
             verified: None,
             diverged: None,
             wanted: None,
+            checkpoints: BTreeMap::new(),
         }
     }
 
@@ -207,6 +214,80 @@ impl Ordering {
         applied
     }
 
+    /// An epoch's final outcome: from the votes, or from a history segment.
+    pub(crate) fn final_outcome(&self, epoch: u64) -> Option<Outcome> {
+        if let Some(done) = self.finality.final_epoch(epoch) {
+            let vote = &done.vote;
+            return Some(Outcome {
+                epoch,
+                round: vote.round,
+                parent_epoch: vote.parent_epoch,
+                block_hash: vote.block_hash,
+                state_root: vote.state_root,
+                digests: vote.digests.clone(),
+            });
+        }
+        self.checkpoints.get(&epoch).cloned()
+    }
+
+    /// Applies final outcomes from history segments, in order, after the applied ones: their
+    /// envelopes are admitted and fixed, the chain rebuilt (when given) and each block checked
+    /// against its outcome's hash.
+    pub(crate) fn apply_checkpoints(
+        &mut self,
+        mut chain: Option<&mut Chain>,
+        epochs: Vec<SegmentEpoch>,
+    ) -> Vec<Arc<StoredBlock>> {
+        let mut applied = Vec::new();
+        for item in epochs {
+            let epoch = item.outcome.epoch;
+            if self.applied.is_some_and(|a| epoch <= a) {
+                continue;
+            }
+            for envelope in item.envelopes {
+                self.builder.admit_unbuilt(envelope);
+            }
+            let book = self.builder.book();
+            let envelopes: Vec<Envelope> = item
+                .outcome
+                .digests
+                .iter()
+                .filter_map(|d| book.find_digest(epoch, d).cloned())
+                .collect();
+            if envelopes.len() != item.outcome.digests.len() {
+                self.diverged = Some(format!("history epoch {epoch} lacks envelopes"));
+                break;
+            }
+            self.builder.finalize_unbuilt(epoch, envelopes);
+            self.checkpoints.insert(epoch, item.outcome);
+            self.applied = Some(epoch);
+            applied.push(epoch);
+        }
+        let blocks = match (chain.as_deref_mut(), applied.first()) {
+            (Some(chain), Some(first)) => self.builder.rebuild_from_epoch(chain, *first),
+            _ => Vec::new(),
+        };
+        if chain.is_some() {
+            for epoch in applied {
+                self.verify_checkpoint(epoch);
+            }
+        }
+        blocks
+    }
+
+    fn verify_checkpoint(&mut self, epoch: u64) {
+        let Some(outcome) = self.checkpoints.get(&epoch) else { return };
+        let derived = self.builder.block_of_epoch(epoch).map_or(B256::ZERO, |b| b.hash);
+        if derived == outcome.block_hash {
+            self.verified = Some(self.verified.map_or(epoch, |v| v.max(epoch)));
+        } else if self.diverged.is_none() {
+            self.diverged = Some(format!(
+                "history epoch {epoch}: the segment says block {} but its content derives {derived}",
+                outcome.block_hash
+            ));
+        }
+    }
+
     /// Checks every applied final outcome against the blocks built (after replay).
     pub(crate) fn verify_all(&mut self) {
         let finals: Vec<FinalEpoch> = self
@@ -217,6 +298,10 @@ impl Ordering {
             .collect();
         for done in &finals {
             self.verify(done);
+        }
+        let checkpoints: Vec<u64> = self.checkpoints.keys().copied().collect();
+        for epoch in checkpoints {
+            self.verify_checkpoint(epoch);
         }
     }
 

@@ -171,7 +171,28 @@ impl Decider for EvmDecider {
 
     fn pull_cursor(&mut self) -> Option<Pull> {
         let network = self.node.network.as_ref()?;
+        if network.syncing.load(AtomicOrdering::Relaxed) {
+            // History comes as chunks first; pulls take over after.
+            return None;
+        }
         Some(Pull { from_epoch: network.pull_from.load(AtomicOrdering::Relaxed) })
+    }
+
+    fn serve_index(&mut self, _from: &PeerId, app: &str) -> Option<Vec<u8>> {
+        if app != EVM_APP {
+            return None;
+        }
+        postcard::to_allocvec(&self.node.history_index()?).ok()
+    }
+
+    fn on_index(&mut self, _from: &PeerId, app: &str, data: &[u8]) {
+        if app != EVM_APP {
+            return;
+        }
+        match postcard::from_bytes::<super::HistoryIndex>(data) {
+            Ok(index) => self.node.offer_index(index),
+            Err(error) => warn!(%error, "malformed history index"),
+        }
     }
 }
 

@@ -47,6 +47,14 @@ pub trait Decider: Send + 'static {
         None
     }
 
+    /// Serves an app's history index; `None` answers busy.
+    fn serve_index(&mut self, _from: &PeerId, _app: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// An app's history index a peer sent.
+    fn on_index(&mut self, _from: &PeerId, _app: &str, _data: &[u8]) {}
+
     /// A chunk a peer sent; `Err` refuses it (bytes not matching the id) and counts it
     /// against the peer.
     fn on_chunk(&mut self, _from: &PeerId, _id: &B256, _data: &[u8]) -> Result<(), String> {
@@ -90,6 +98,15 @@ impl<A: Decider, B: Decider> Decider for Both<A, B> {
 
     fn serve_chunk(&mut self, from: &PeerId, id: &B256) -> Option<Vec<u8>> {
         self.0.serve_chunk(from, id).or_else(|| self.1.serve_chunk(from, id))
+    }
+
+    fn serve_index(&mut self, from: &PeerId, app: &str) -> Option<Vec<u8>> {
+        self.0.serve_index(from, app).or_else(|| self.1.serve_index(from, app))
+    }
+
+    fn on_index(&mut self, from: &PeerId, app: &str, data: &[u8]) {
+        self.0.on_index(from, app, data);
+        self.1.on_index(from, app, data);
     }
 
     fn on_chunk(&mut self, from: &PeerId, id: &B256, data: &[u8]) -> Result<(), String> {

@@ -106,6 +106,7 @@ enum Command {
     Dial(Multiaddr),
     PullNow,
     Provide(B256),
+    Index(String),
     /// Test only: what a hostile peer would send.
     #[cfg(test)]
     Hostile(Hostile),
@@ -180,6 +181,12 @@ impl P2pHandle {
     /// and forget; re-published by Kademlia while the node runs).
     pub fn provide(&self, key: B256) {
         let _ = self.commands.try_send(Command::Provide(key));
+    }
+
+    /// Asks one connected peer (in turn) for an app's history index; the answer reaches the
+    /// decider's `on_index` (fire and forget).
+    pub fn request_index(&self, app: &str) {
+        let _ = self.commands.try_send(Command::Index(app.to_string()));
     }
 
     /// Asks the network task to pull from a peer now (fire and forget).
@@ -424,6 +431,15 @@ impl NetworkTask {
                 }
             }
             Command::PullNow => self.pull_one(None),
+            Command::Index(app) => {
+                let mut peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                peers.sort();
+                if !peers.is_empty() {
+                    self.pull_turn = self.pull_turn.wrapping_add(1);
+                    let peer = peers[self.pull_turn % peers.len()];
+                    self.swarm.behaviour_mut().direct.send_request(&peer, Direct::Index(app));
+                }
+            }
             Command::Provide(key) => {
                 let record = kad::RecordKey::new(&key.as_slice());
                 if let Err(error) = self.swarm.behaviour_mut().kademlia.start_providing(record) {
@@ -671,6 +687,24 @@ impl NetworkTask {
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request { request: Direct::Index(app), channel, .. },
+                ..
+            } => {
+                let answer = match self.decider.serve_index(&peer, &app) {
+                    Some(data) => Ack::Index { app, data: data.into() },
+                    None => Ack::Busy { retry_after_ms: 1000 },
+                };
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response { response: Ack::Index { app, data }, .. },
+                ..
+            } => self.decider.on_index(&peer, &app, &data),
             request_response::Event::Message {
                 peer,
                 message:

@@ -64,6 +64,8 @@ pub enum Direct {
     Pull(Pull),
     /// "Send me this chunk": sent to a peer that answered YES to a want.
     GetChunk(alloy_primitives::B256),
+    /// "What is your index of this app's history?" (the chunks a new node syncs from).
+    Index(String),
 }
 
 /// A catch-up request.
@@ -96,6 +98,13 @@ pub enum Ack {
         /// The chunk asked for.
         id: alloy_primitives::B256,
         /// Its bytes.
+        data: alloy_primitives::Bytes,
+    },
+    /// An app's history index (app-defined bytes).
+    Index {
+        /// The app.
+        app: String,
+        /// The index.
         data: alloy_primitives::Bytes,
     },
     /// The peer will not serve the pull now (rate-limited): try again later.
