@@ -204,6 +204,10 @@ impl EpochBuilder {
         envelopes: Vec<Envelope>,
     ) -> (Vec<Arc<StoredBlock>>, Vec<Envelope>) {
         let excluded = self.book.finalize(epoch, envelopes);
+        if excluded.is_empty() {
+            // The usual case: the final content is what this gateway already built on.
+            return (Vec::new(), Vec::new());
+        }
         for envelope in &excluded {
             self.note_late(envelope);
         }

@@ -10,6 +10,7 @@ mod network;
 mod partition;
 mod rpc_surface;
 mod storage;
+mod sync;
 mod tracing;
 mod tx_types;
 mod utils;

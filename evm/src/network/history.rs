@@ -212,9 +212,10 @@ impl EvmNode {
         }
     }
 
-    /// Whether this node starts empty and should sync its history from chunks.
+    /// Whether this node started empty and syncs its history from chunks first (catch-up
+    /// pulls and votes wait until [`run_history_sync`] is done).
     pub fn needs_history(&self) -> bool {
-        self.network.as_ref().is_some_and(|n| n.order.lock().applied().is_none())
+        self.network.as_ref().is_some_and(|n| n.syncing.load(AtomicOrdering::Relaxed))
     }
 
     /// Applies one segment: records its envelopes and outcomes, rebuilds, checks every block.
@@ -250,9 +251,9 @@ impl EvmNode {
 pub async fn run_history_sync(node: Arc<EvmNode>) {
     let Some(network) = node.network.as_ref() else { return };
     let (Some(p2p), Some(chunks)) = (network.p2p.get().cloned(), network.chunks().cloned()) else {
+        network.syncing.store(false, AtomicOrdering::Relaxed);
         return;
     };
-    network.syncing.store(true, AtomicOrdering::Relaxed);
     let asked = Instant::now();
     let index = loop {
         if let Some(index) = network.history.lock().offered.clone() {

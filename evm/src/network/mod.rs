@@ -151,6 +151,8 @@ impl NetworkState {
         order.builder.rebuild_all(chain);
         order.verify_all();
         chain.set_finality_tags(order.tags());
+        // A node with nothing yet syncs its history from chunks before it pulls or votes.
+        let fresh = order.applied().is_none() && order.builder.book().is_empty();
         let state = Self {
             pull_from: AtomicU64::new(order.pull_from()),
             outcomes: RwLock::new(order.open_outcomes().into_iter().collect()),
@@ -160,7 +162,7 @@ impl NetworkState {
             intents: Mutex::new(HashMap::new()),
             chunks: OnceLock::new(),
             history: Mutex::new(history::History::default()),
-            syncing: std::sync::atomic::AtomicBool::new(false),
+            syncing: std::sync::atomic::AtomicBool::new(fresh),
             options,
         };
         if let Some(reason) = &state.order.lock().diverged {
@@ -227,6 +229,10 @@ pub struct NetworkStatus {
     pub diverged: Option<String>,
     /// The peer bound to each gateway number (by its first signed vote).
     pub members: Vec<(u64, String)>,
+    /// History segments this node holds and serves.
+    pub history_segments: usize,
+    /// Final epochs this node took from history segments (it synced from chunks).
+    pub epochs_from_history: usize,
 }
 
 /// The votes on one epoch.
@@ -370,7 +376,8 @@ impl EvmNode {
     /// Envelopes and votes from peers (already checked): recorded durably, then applied.
     pub(crate) fn receive(&self, envelopes: Vec<Envelope>, votes: Vec<SignedVote>) -> Result<()> {
         let _mutation = self.mutation.lock();
-        self.apply_inbound(envelopes, votes)
+        self.apply_inbound(envelopes, votes)?;
+        self.vote_due()
     }
 
     /// Records envelopes and votes in the series (one durable batch), admits the envelopes,
@@ -452,11 +459,18 @@ impl EvmNode {
 
     /// One round of the vote loop: casts this gateway's vote on the next closed epoch, if due.
     pub fn network_tick(&self) -> Result<()> {
+        let _mutation = self.mutation.lock();
+        self.vote_due()
+    }
+
+    /// Casts the vote due now, if any (the caller holds the mutation lock). Called every tick,
+    /// and at once after peers' votes or envelopes were applied, so that an epoch's vote
+    /// follows its predecessor's finality at the speed of the network, not of the tick.
+    fn vote_due(&self) -> Result<()> {
         let network = self.network_state()?;
         if network.syncing.load(AtomicOrdering::Relaxed) {
             return Ok(());
         }
-        let _mutation = self.mutation.lock();
         let next = {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
@@ -551,6 +565,8 @@ impl EvmNode {
             finalized_block: tags.finalized,
             diverged: order.diverged.clone(),
             members,
+            history_segments: network.history.lock().own.segments.len(),
+            epochs_from_history: order.checkpoint_count(),
         })
     }
 

@@ -214,6 +214,11 @@ impl Ordering {
         applied
     }
 
+    /// How many final outcomes came from history segments.
+    pub(crate) fn checkpoint_count(&self) -> usize {
+        self.checkpoints.len()
+    }
+
     /// An epoch's final outcome: from the votes, or from a history segment.
     pub(crate) fn final_outcome(&self, epoch: u64) -> Option<Outcome> {
         if let Some(done) = self.finality.final_epoch(epoch) {
