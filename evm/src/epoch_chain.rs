@@ -205,7 +205,8 @@ impl EpochBuilder {
     ) -> (Vec<Arc<StoredBlock>>, Vec<Envelope>) {
         let excluded = self.book.finalize(epoch, envelopes);
         if excluded.is_empty() {
-            // The usual case: the final content is what this gateway already built on.
+            // The usual case: the book did not change, so neither does any block (a block's
+            // hash alone would not do: transactions carried to the next epoch are not in it).
             return (Vec::new(), Vec::new());
         }
         for envelope in &excluded {
@@ -239,6 +240,12 @@ impl EpochBuilder {
             _ => Vec::new(),
         };
         (blocks, removed)
+    }
+
+    /// Puts exact envelopes a final outcome names in place of other stamps of the same
+    /// content, without building; returns the earliest epoch whose content changed.
+    pub fn replace_unbuilt(&mut self, envelopes: Vec<Envelope>) -> Option<u64> {
+        envelopes.into_iter().filter_map(|e| self.book.replace(e)).min()
     }
 
     /// Replay: admits one envelope into the book without building (see

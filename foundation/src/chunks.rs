@@ -58,17 +58,22 @@ pub enum ManifestKind {
     Ir3ManifestV1,
 }
 
+/// The bytes every manifest chunk starts with.
+const MANIFEST_MAGIC: &[u8] = b"ir3/manifest/1\0";
+
 impl Manifest {
     /// The manifest's own encoding (stored as a chunk; its id names the whole data).
     pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).unwrap_or_default()
+        let mut bytes = MANIFEST_MAGIC.to_vec();
+        bytes.extend_from_slice(&postcard::to_allocvec(self).unwrap_or_default());
+        bytes
     }
 
-    /// Decodes a manifest chunk.
+    /// Decodes a manifest chunk: the magic, then exactly one manifest.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        postcard::from_bytes(bytes)
-            .ok()
-            .filter(|m: &Manifest| m.kind == ManifestKind::Ir3ManifestV1)
+        let body = bytes.strip_prefix(MANIFEST_MAGIC)?;
+        let (manifest, rest): (Manifest, &[u8]) = postcard::take_from_bytes(body).ok()?;
+        (rest.is_empty() && manifest.kind == ManifestKind::Ir3ManifestV1).then_some(manifest)
     }
 }
 

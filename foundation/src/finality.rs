@@ -282,6 +282,15 @@ impl Finality {
         self.votes.get(&epoch)?.iter().rev().find(|((_, g), _)| *g == gateway).map(|(_, v)| v)
     }
 
+    /// The highest epoch a gateway voted on.
+    pub fn last_epoch_voted_by(&self, gateway: u64) -> Option<u64> {
+        self.votes
+            .iter()
+            .rev()
+            .find(|(_, votes)| votes.keys().any(|(_, g)| *g == gateway))
+            .map(|(epoch, _)| *epoch)
+    }
+
     /// The votes of one round on an epoch.
     pub fn round_votes(&self, epoch: u64, round: u32) -> Vec<&Vote> {
         self.votes

@@ -242,6 +242,23 @@ impl EpochBook {
         Admission::New { epoch }
     }
 
+    /// Puts this exact envelope in its epoch in place of any other stamp of the same content
+    /// (a final outcome names it by digest); refused into a final epoch. Returns the earliest
+    /// epoch whose content changed.
+    pub fn replace(&mut self, envelope: Envelope) -> Option<u64> {
+        let epoch = self.epoch_of(envelope.stamp);
+        if self.is_final(epoch) {
+            return None;
+        }
+        let previous = self.epoch_of_id.get(&envelope.id()).copied();
+        if previous.is_some_and(|p| self.is_final(p)) {
+            return None;
+        }
+        self.take(&envelope.id());
+        self.put(epoch, envelope);
+        Some(previous.map_or(epoch, |p| p.min(epoch)))
+    }
+
     fn put(&mut self, epoch: u64, envelope: Envelope) {
         let id = envelope.id();
         self.by_digest.insert(envelope.digest(), id);

@@ -135,10 +135,22 @@ impl Ordering {
         chain: Option<&mut Chain>,
         envelopes: Vec<Envelope>,
     ) -> crate::Result<Applied> {
-        match chain {
+        // Envelopes a pending final outcome names by digest go in as they are, in place of any
+        // other stamp of the same content held here.
+        let required = self.required_digests();
+        let (exact, envelopes): (Vec<Envelope>, Vec<Envelope>) =
+            envelopes.into_iter().partition(|e| required.contains(&e.digest()));
+        let completes = !exact.is_empty();
+        let changed = if completes { self.builder.replace_unbuilt(exact) } else { None };
+        let mut chain = chain;
+        let rebuilt = match (chain.as_deref_mut(), changed) {
+            (Some(chain), Some(epoch)) => self.builder.rebuild_from_epoch(chain, epoch),
+            _ => Vec::new(),
+        };
+        let mut applied = match chain.as_deref_mut() {
             Some(chain) => {
                 let Admitted { blocks, late } = self.builder.admit(chain, envelopes)?;
-                Ok(Applied { blocks, late })
+                Applied { blocks, late }
             }
             None => {
                 let mut late = Vec::new();
@@ -147,9 +159,24 @@ impl Ordering {
                         late.push(envelope);
                     }
                 }
-                Ok(Applied { blocks: Vec::new(), late })
+                Applied { blocks: Vec::new(), late }
             }
+        };
+        applied.blocks.splice(0..0, rebuilt);
+        if completes || self.wanted.is_some() {
+            // What a pending final outcome waited for may be here now.
+            applied.extend(self.apply_finals(chain));
         }
+        Ok(applied)
+    }
+
+    /// Digests named by final outcomes not applied yet (what this gateway waits for).
+    fn required_digests(&self) -> HashSet<B256> {
+        if self.wanted.is_none() {
+            return HashSet::new();
+        }
+        let from = self.applied.map_or(0, |a| a + 1);
+        self.finality.finals_from(from).flat_map(|f| f.vote.digests.iter().copied()).collect()
     }
 
     /// Counts a vote, then applies whatever became final.
@@ -370,6 +397,22 @@ impl Ordering {
             }
             let (blocks, late) = self.builder.restrict(chain, epoch, &keep);
             applied = Applied { blocks, late };
+        }
+        // A vote on a later epoch took this one as empty (it was unknown here then): vote it
+        // empty, so that this gateway's votes never describe two chains that do not build on
+        // each other (two majorities share a gateway; its votes agree).
+        if self.finality.last_epoch_voted_by(me).is_some_and(|last| last > epoch) {
+            let vote = Vote {
+                epoch,
+                round,
+                parent_epoch: None,
+                block_hash: B256::ZERO,
+                state_root: B256::ZERO,
+                digests: Vec::new(),
+                gateway: me,
+                stamp: stamp(),
+            };
+            return Some((vote, applied));
         }
         let block = self.builder.block_of_epoch(epoch);
         let vote = Vote {
