@@ -8,19 +8,11 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::utils::{DEV1, Node};
+use crate::utils::{ADDRS, DEV1, Node};
 
 /// Dev accounts 0..8, one per concurrent sender.
-const SENDERS: [&str; 8] = [
-    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
-    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
-    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
-    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
-    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
-    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
-];
+const SENDERS: [&str; 8] =
+    [ADDRS[0], ADDRS[1], ADDRS[2], ADDRS[3], ADDRS[4], ADDRS[5], ADDRS[6], ADDRS[7]];
 
 #[test]
 fn restart_comes_back_with_the_same_chain() {
