@@ -120,6 +120,11 @@ pub struct Cli {
     #[arg(long, default_value_t = ir3_evm::network::SEGMENT_BLOCKS, value_name = "N")]
     pub segment_blocks: u64,
 
+    /// Copies of each stored file's chunks the network keeps (this node's included): they are
+    /// offered to peers until that many hold them.
+    #[arg(long, default_value_t = ir3_foundation::bt::DEFAULT_REPLICATION, value_name = "N")]
+    pub replication: usize,
+
     /// Storage budget of the node's chunk store, in bytes.
     #[arg(long, default_value_t = ir3_foundation::chunks::DEFAULT_STORAGE_BUDGET, value_name = "BYTES")]
     pub storage_budget: u64,

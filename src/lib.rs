@@ -132,11 +132,12 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         load_state_file(&node, path, new_chain).await?;
     }
 
-    let chunks = ChunkService::new(Arc::new(if cli.ephemeral {
+    let store = Arc::new(if cli.ephemeral {
         ChunkStore::in_memory(cli.storage_budget)
     } else {
         ChunkStore::open(&cli.data_dir().join("chunks"), cli.storage_budget)?
-    }));
+    });
+    let chunks = ChunkService::with_replication(store, cli.replication);
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {
             Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks).await?)
@@ -235,6 +236,14 @@ async fn start_p2p(
     for id in chunks.store().ids() {
         handle.provide(id);
     }
+    let replicating = chunks.clone();
+    tokio::spawn(async move {
+        let mut round = tokio::time::interval(ir3_foundation::bt::REPLICATION_ROUND);
+        loop {
+            round.tick().await;
+            replicating.replicate();
+        }
+    });
     let cutting = node.clone();
     let service = chunks.clone();
     tokio::task::spawn_blocking(move || cutting.attach_chunks(service)).await.ok();

@@ -19,7 +19,9 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::{
-    chunks::{ChunkId, ChunkRefusal, ChunkStore, Manifest, Stored, chunk_id, split},
+    chunks::{
+        ChunkId, ChunkRefusal, ChunkStore, MAX_CHUNK_SIZE, Manifest, Stored, chunk_id, split,
+    },
     error::{FoundationError, Result},
     intent::{Intent, IntentId},
     net::{Answer, Decider, Direct, IntentMessage, NEVER, P2pHandle, PeerId, RateLimiter},
@@ -30,6 +32,12 @@ use crate::{
 pub const BT_APP: &str = "bt";
 /// The intent kind of a want.
 pub const WANT_CHUNK: &str = "want_chunk";
+/// The intent kind of an offer: "store a copy of this chunk" (replication).
+pub const OFFER_CHUNK: &str = "offer_chunk";
+/// Default number of copies of a stored chunk the network keeps (this node's included).
+pub const DEFAULT_REPLICATION: usize = 3;
+/// How often chunks short of their copies are offered again.
+pub const REPLICATION_ROUND: std::time::Duration = std::time::Duration::from_secs(2);
 /// Chunks a peer may be served per second on average.
 pub const DEFAULT_SERVE_RATE: f64 = 100.0;
 /// Chunks a peer may be served at once.
@@ -43,6 +51,11 @@ pub struct ChunkService {
     store: Arc<ChunkStore>,
     p2p: OnceLock<P2pHandle>,
     wants: Mutex<Wants>,
+    replication: usize,
+    /// Chunks stored here by a client, and the peers that said YES to holding a copy.
+    copies: Mutex<HashMap<ChunkId, std::collections::HashSet<String>>>,
+    /// The chunk each offer declared.
+    offers: Mutex<HashMap<IntentId, ChunkId>>,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +87,58 @@ pub struct ObjectStatus {
 impl ChunkService {
     /// A service over a store.
     pub fn new(store: Arc<ChunkStore>) -> Arc<Self> {
-        Arc::new(Self { store, p2p: OnceLock::new(), wants: Mutex::new(Wants::default()) })
+        Self::with_replication(store, DEFAULT_REPLICATION)
+    }
+
+    /// A service keeping `replication` copies (this node's included) of what clients store.
+    pub fn with_replication(store: Arc<ChunkStore>, replication: usize) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            p2p: OnceLock::new(),
+            wants: Mutex::new(Wants::default()),
+            replication: replication.max(1),
+            copies: Mutex::new(HashMap::new()),
+            offers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Stores a chunk a client gave this node, and keeps offering it to peers until the
+    /// network holds `replication` copies.
+    pub fn store_local(
+        &self,
+        id: &ChunkId,
+        data: &[u8],
+    ) -> Result<std::result::Result<Stored, ChunkRefusal>> {
+        let outcome = self.store_chunk(id, data)?;
+        if outcome.is_ok() && self.replication > 1 {
+            self.copies.lock().entry(*id).or_default();
+            self.offer(*id);
+        }
+        Ok(outcome)
+    }
+
+    fn offer(&self, id: ChunkId) {
+        let Some(p2p) = self.p2p.get() else { return };
+        let intent = Intent::new(BT_APP, OFFER_CHUNK, id.to_vec());
+        self.offers.lock().insert(intent.id(), id);
+        let _ = p2p.push_intent(intent, HlcStamp { wall_ms: now_ms(), logical: 0 });
+    }
+
+    /// Offers again every chunk short of its copies (call every [`REPLICATION_ROUND`]).
+    pub fn replicate(&self) {
+        let short: Vec<ChunkId> = {
+            let mut copies = self.copies.lock();
+            copies.retain(|_, holders| holders.len() + 1 < self.replication);
+            copies.keys().copied().collect()
+        };
+        for id in short {
+            self.offer(id);
+        }
+    }
+
+    /// Peers known to hold a copy of a chunk this node stored for a client.
+    pub fn copies_of(&self, id: &ChunkId) -> usize {
+        self.copies.lock().get(id).map_or(0, |h| h.len())
     }
 
     /// Connects the service to the network.
@@ -134,11 +198,11 @@ impl ChunkService {
     pub fn put_object(&self, data: &[u8], chunk_size: usize) -> Result<ChunkId> {
         let (manifest, id, chunks) = split(data, chunk_size);
         for (chunk, bytes) in &chunks {
-            if let Err(refusal) = self.store_chunk(chunk, bytes)? {
+            if let Err(refusal) = self.store_local(chunk, bytes)? {
                 return Err(FoundationError::Network(refusal.to_string()));
             }
         }
-        if let Err(refusal) = self.store_chunk(&id, &manifest.encode())? {
+        if let Err(refusal) = self.store_local(&id, &manifest.encode())? {
             return Err(FoundationError::Network(refusal.to_string()));
         }
         Ok(id)
@@ -212,13 +276,30 @@ impl Decider for ChunkDecider {
     /// when the chunk is not held.
     fn decide(&mut self, from: &PeerId, message: &IntentMessage) -> Option<Answer> {
         let intent = &message.intent;
-        if intent.app != BT_APP || intent.kind != WANT_CHUNK {
+        if intent.app != BT_APP || (intent.kind != WANT_CHUNK && intent.kind != OFFER_CHUNK) {
             return None;
         }
         if intent.payload.len() != 32 {
-            return Some(Answer::No { reason: "malformed want".into(), retry_after_ms: NEVER });
+            return Some(Answer::No { reason: "malformed chunk id".into(), retry_after_ms: NEVER });
         }
         let id = ChunkId::from_slice(&intent.payload);
+        if intent.kind == OFFER_CHUNK {
+            // An offer: YES if this node holds a copy or takes one (it fetches it), NO when its
+            // storage budget is spent.
+            if self.service.store.has(&id) {
+                return Some(Answer::Yes { detail: Vec::new() });
+            }
+            if self.service.store.used() + MAX_CHUNK_SIZE as u64 > self.service.store.budget() {
+                return Some(Answer::No {
+                    reason: "storage budget spent".into(),
+                    retry_after_ms: 60_000,
+                });
+            }
+            return match self.service.push_want_chunk(id) {
+                Ok(_) => Some(Answer::Yes { detail: Vec::new() }),
+                Err(_) => None,
+            };
+        }
         if !self.service.store.has(&id) {
             return None;
         }
@@ -229,11 +310,17 @@ impl Decider for ChunkDecider {
     /// fetched from another already.
     fn on_reply(
         &mut self,
-        _from: &PeerId,
+        from: &PeerId,
         intent: &IntentId,
         answer: &Answer,
     ) -> std::result::Result<Option<Direct>, String> {
         let Answer::Yes { .. } = answer else { return Ok(None) };
+        if let Some(id) = self.service.offers.lock().get(intent).copied() {
+            if let Some(holders) = self.service.copies.lock().get_mut(&id) {
+                holders.insert(from.to_string());
+            }
+            return Ok(None);
+        }
         let mut wants = self.service.wants.lock();
         let Some(id) = wants.by_intent.get(intent).copied() else { return Ok(None) };
         let now = Instant::now();

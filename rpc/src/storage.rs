@@ -70,7 +70,7 @@ impl StorageApiServer for StorageHandler {
             ))));
         }
         let id = chunk_id(&data);
-        match self.chunks.store_chunk(&id, &data).map_err(RpcError::from)? {
+        match self.chunks.store_local(&id, &data).map_err(RpcError::from)? {
             Ok(_) => Ok(id),
             Err(refusal) => ok(Err(RpcError::Storage(refusal.to_string()))),
         }

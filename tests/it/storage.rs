@@ -37,7 +37,8 @@ fn peer_id(node: &Node) -> String {
 
 #[test]
 fn a_file_stored_through_one_gateway_is_fetched_through_another() {
-    let nodes = start_gateways(3, 30, &[]);
+    // One copy only: who holds what stays as put, so the accounting below is exact.
+    let nodes = start_gateways(3, 30, &["--replication", "1"]);
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");
     let data = bytes(3 * DEFAULT_CHUNK_SIZE + 12_345, 7);
@@ -95,4 +96,43 @@ fn a_file_stored_through_one_gateway_is_fetched_through_another() {
     let too_big = format!("0x{}", "00".repeat(1024 * 1024 + 1));
     let refused = nodes[1].call("ir3_chunkPut", json!([too_big]));
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
+}
+
+/// The chunk files a node holds.
+fn held(node: &Node) -> usize {
+    std::fs::read_dir(node.data_dir.join("chunks")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn stored_files_are_replicated_and_outlive_the_node_they_were_put_on() {
+    let mut nodes = start_gateways(3, 35, &["--replication", "3"]);
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("in.bin");
+    let data = bytes(2 * DEFAULT_CHUNK_SIZE + 99, 11);
+    std::fs::write(&file, &data).unwrap();
+    let put = ir3(&["store", "--rpc-url", &nodes[0].http(), "put", file.to_str().unwrap()]);
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    let id = String::from_utf8(put.stdout).unwrap().trim().to_string();
+    let (manifest, _, _) = split(&data, DEFAULT_CHUNK_SIZE);
+    let pieces = manifest.chunks.len() + 1;
+    // The two other gateways take a copy of every chunk (offers answered YES, then fetched).
+    wait_for("three copies", Duration::from_secs(60), || {
+        nodes[1..].iter().all(|n| held(n) >= pieces)
+    });
+    // The node it was put on dies; the file is still there, through either of the others.
+    nodes[0].kill9();
+    let out = temp.path().join("out.bin");
+    let get = ir3(&[
+        "store",
+        "--rpc-url",
+        &nodes[2].http(),
+        "get",
+        &id,
+        "--out",
+        out.to_str().unwrap(),
+        "--timeout",
+        "30",
+    ]);
+    assert!(get.status.success(), "{}", String::from_utf8_lossy(&get.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), data);
 }
