@@ -374,7 +374,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        EntryBody, MemorySeries, Series,
+        MemorySeries,
         net::{self, Keypair, Multiaddr, P2pConfig, P2pRecord},
     };
 
@@ -424,18 +424,11 @@ mod tests {
         let data = b"the real bytes".to_vec();
         let id = chunk_id(&data);
         let refused = |series: &MemorySeries| {
-            let mut count = 0;
-            series
-                .replay(&mut |entry| {
-                    if let EntryBody::P2p(P2pRecord::PeerRefused { reason, .. }) = entry.body
-                        && reason.contains("do not match")
-                    {
-                        count += 1;
-                    }
-                    Ok(())
-                })
-                .unwrap();
-            count
+            net::p2p_records(series)
+                .unwrap()
+                .iter()
+                .filter(|r| matches!(r, P2pRecord::PeerRefused { reason, .. } if reason.contains("do not match")))
+                .count()
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while refused(&series) == 0 {

@@ -31,6 +31,31 @@ fn bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// `ir3 store put FILE` through `node`; returns the id it printed.
+fn store_put(node: &Node, file: &std::path::Path) -> String {
+    let put = ir3(&["store", "--rpc-url", &node.http(), "put", file.to_str().unwrap()]);
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    String::from_utf8(put.stdout).unwrap().trim().to_string()
+}
+
+/// `ir3 store get ID --out OUT` through `node`.
+fn store_get(node: &Node, id: &str, out: &std::path::Path, timeout: &str) {
+    let url = node.http();
+    let args = [
+        "store",
+        "--rpc-url",
+        &url,
+        "get",
+        id,
+        "--out",
+        out.to_str().unwrap(),
+        "--timeout",
+        timeout,
+    ];
+    let get = ir3(&args);
+    assert!(get.status.success(), "{}", String::from_utf8_lossy(&get.stderr));
+}
+
 fn peer_id(node: &Node) -> String {
     node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
 }
@@ -44,25 +69,12 @@ fn a_file_stored_through_one_gateway_is_fetched_through_another() {
     let data = bytes(3 * DEFAULT_CHUNK_SIZE + 12_345, 7);
     std::fs::write(&file, &data).unwrap();
 
-    let put = ir3(&["store", "--rpc-url", &nodes[0].http(), "put", file.to_str().unwrap()]);
-    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
-    let id = String::from_utf8(put.stdout).unwrap().trim().to_string();
+    let id = store_put(&nodes[0], &file);
     let (manifest, expected_id, _) = split(&data, DEFAULT_CHUNK_SIZE);
     assert_eq!(id, expected_id.to_string());
 
     let out = temp.path().join("out.bin");
-    let get = ir3(&[
-        "store",
-        "--rpc-url",
-        &nodes[2].http(),
-        "get",
-        &id,
-        "--out",
-        out.to_str().unwrap(),
-        "--timeout",
-        "60",
-    ]);
-    assert!(get.status.success(), "{}", String::from_utf8_lossy(&get.stderr));
+    store_get(&nodes[2], &id, &out, "60");
     assert_eq!(std::fs::read(&out).unwrap(), data);
 
     // Each want of gateway 2: YES from gateway 0 (it held every chunk), silence from
@@ -110,9 +122,7 @@ fn stored_files_are_replicated_and_outlive_the_node_they_were_put_on() {
     let file = temp.path().join("in.bin");
     let data = bytes(2 * DEFAULT_CHUNK_SIZE + 99, 11);
     std::fs::write(&file, &data).unwrap();
-    let put = ir3(&["store", "--rpc-url", &nodes[0].http(), "put", file.to_str().unwrap()]);
-    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
-    let id = String::from_utf8(put.stdout).unwrap().trim().to_string();
+    let id = store_put(&nodes[0], &file);
     let (manifest, _, _) = split(&data, DEFAULT_CHUNK_SIZE);
     let pieces = manifest.chunks.len() + 1;
     // The two other gateways take a copy of every chunk (offers answered YES, then fetched).
@@ -122,17 +132,6 @@ fn stored_files_are_replicated_and_outlive_the_node_they_were_put_on() {
     // The node it was put on dies; the file is still there, through either of the others.
     nodes[0].kill9();
     let out = temp.path().join("out.bin");
-    let get = ir3(&[
-        "store",
-        "--rpc-url",
-        &nodes[2].http(),
-        "get",
-        &id,
-        "--out",
-        out.to_str().unwrap(),
-        "--timeout",
-        "30",
-    ]);
-    assert!(get.status.success(), "{}", String::from_utf8_lossy(&get.stderr));
+    store_get(&nodes[2], &id, &out, "30");
     assert_eq!(std::fs::read(&out).unwrap(), data);
 }

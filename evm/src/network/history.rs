@@ -63,6 +63,20 @@ pub struct Outcome {
     pub digests: Vec<B256>,
 }
 
+impl Outcome {
+    /// The outcome a final vote stands for.
+    pub fn of_vote(vote: &ir3_foundation::finality::Vote) -> Self {
+        Self {
+            epoch: vote.epoch,
+            round: vote.round,
+            parent_epoch: vote.parent_epoch,
+            block_hash: vote.block_hash,
+            state_root: vote.state_root,
+            digests: vote.digests.clone(),
+        }
+    }
+}
+
 /// One epoch of a segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentEpoch {

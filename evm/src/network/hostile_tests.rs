@@ -10,9 +10,9 @@ use std::{
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use ir3_foundation::{
-    DEFAULT_OUTBOX_CAPACITY, EntryBody, Intent, MemorySeries, Outbox, Series, SeriesHandle,
+    DEFAULT_OUTBOX_CAPACITY, Intent, MemorySeries, Outbox, SeriesHandle,
     finality::{EPOCH_VOTE, ORDER_APP, SignedVote, Vote},
-    net::{self, Answer, IntentMessage, Keypair, P2pConfig, P2pRecord, PeerId},
+    net::{self, Answer, IntentMessage, Keypair, P2pConfig, P2pRecord, PeerId, p2p_records},
     order::HlcStamp,
 };
 
@@ -25,16 +25,7 @@ use crate::{
 };
 
 fn records(series: &MemorySeries) -> Vec<P2pRecord> {
-    let mut out = Vec::new();
-    series
-        .replay(&mut |entry| {
-            if let EntryBody::P2p(record) = entry.body {
-                out.push(record);
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    p2p_records(series).unwrap()
 }
 
 async fn until(what: &str, mut check: impl FnMut() -> bool) {

@@ -402,6 +402,7 @@ impl EvmNode {
         }
         append_blocking(&*self.series, bodies)?;
         let mut restamp = Vec::new();
+        let finalized_before = self.chain.read().finality_tags().finalized;
         let blocks = {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
@@ -430,7 +431,9 @@ impl EvmNode {
         for block in blocks {
             let _ = self.new_blocks.send(block);
         }
-        self.cut_segments();
+        if self.chain.read().finality_tags().finalized != finalized_before {
+            self.cut_segments();
+        }
         if !restamp.is_empty() {
             self.restamp(restamp)?;
         }

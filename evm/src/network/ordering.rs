@@ -249,15 +249,7 @@ impl Ordering {
     /// An epoch's final outcome: from the votes, or from a history segment.
     pub(crate) fn final_outcome(&self, epoch: u64) -> Option<Outcome> {
         if let Some(done) = self.finality.final_epoch(epoch) {
-            let vote = &done.vote;
-            return Some(Outcome {
-                epoch,
-                round: vote.round,
-                parent_epoch: vote.parent_epoch,
-                block_hash: vote.block_hash,
-                state_root: vote.state_root,
-                digests: vote.digests.clone(),
-            });
+            return Some(Outcome::of_vote(&done.vote));
         }
         self.checkpoints.get(&epoch).cloned()
     }

@@ -7,7 +7,23 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::Serialize;
 
 use super::protocol::{Answer, P2pRecord};
-use crate::intent::IntentId;
+use crate::{
+    error::Result,
+    intent::IntentId,
+    series::{EntryBody, Series},
+};
+
+/// Every peer-to-peer record of a series, in order.
+pub fn p2p_records(series: &dyn Series) -> Result<Vec<P2pRecord>> {
+    let mut out = Vec::new();
+    series.replay(&mut |entry| {
+        if let EntryBody::P2p(record) = entry.body {
+            out.push(record);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
 
 /// Most intents whose answers are kept in memory (older ones stay in the series only).
 pub const MAX_TRACKED_INTENTS: usize = 100_000;

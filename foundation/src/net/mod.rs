@@ -40,7 +40,9 @@ mod protocol;
 mod tests;
 
 pub use decide::{Both, Decider, RateLimiter};
-pub use insights::{Insights, IntentInsight, MAX_TRACKED_INTENTS, NoAnswer, PeerInsight};
+pub use insights::{
+    Insights, IntentInsight, MAX_TRACKED_INTENTS, NoAnswer, PeerInsight, p2p_records,
+};
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
 pub use protocol::{
     Ack, Answer, Direct, IntentMessage, MAX_RECORDED_DETAIL, P2pRecord, Page, Pull,
@@ -214,12 +216,9 @@ impl P2pHandle {
 /// The answers already in the series (replayed at start) seed the insights.
 pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> Result<P2pHandle> {
     let mut insights = Insights::default();
-    series.replay(&mut |entry| {
-        if let EntryBody::P2p(record) = &entry.body {
-            insights.apply(record);
-        }
-        Ok(())
-    })?;
+    for record in p2p_records(&*series)? {
+        insights.apply(&record);
+    }
     let insights = Arc::new(Mutex::new(insights));
     let connected = Arc::new(AtomicUsize::new(0));
     let net_error = |e: String| FoundationError::Network(e);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::series::{MemorySeries, Series};
+use crate::series::MemorySeries;
 
 struct TestNode {
     handle: P2pHandle,
@@ -31,16 +31,7 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: imp
 }
 
 fn records(series: &MemorySeries) -> Vec<P2pRecord> {
-    let mut out = Vec::new();
-    series
-        .replay(&mut |entry| {
-            if let EntryBody::P2p(record) = entry.body {
-                out.push(record);
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    p2p_records(series).unwrap()
 }
 
 /// YES, NO with a retry-after, and SILENCE are all recorded by the declaring node, and the
