@@ -124,7 +124,8 @@ impl ChunkService {
         let _ = p2p.push_intent(intent, HlcStamp { wall_ms: now_ms(), logical: 0 });
     }
 
-    /// Offers again every chunk short of its copies (call every [`REPLICATION_ROUND`]).
+    /// Offers again every chunk short of its copies, and declares again every want still
+    /// open (a fetch that failed, a YES that never came), each [`REPLICATION_ROUND`].
     pub fn replicate(&self) {
         let short: Vec<ChunkId> = {
             let mut copies = self.copies.lock();
@@ -133,6 +134,18 @@ impl ChunkService {
         };
         for id in short {
             self.offer(id);
+        }
+        let open: Vec<ChunkId> = {
+            let mut wants = self.wants.lock();
+            let store = &self.store;
+            wants.by_intent.retain(|_, id| !store.has(id));
+            let mut ids: Vec<ChunkId> = wants.by_intent.values().copied().collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        for id in open {
+            let _ = self.push_want_chunk(id);
         }
     }
 
