@@ -123,7 +123,8 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         info!(dir = %dir.display(), "opening the series");
         Arc::new(SeriesLog::open(&SeriesConfig { dir, fsync: true })?)
     };
-    // Until the peer-to-peer layer lands, intents are drained by a no-op consumer.
+    // A single node declares its intents to no one: the outbox drains them (network mode sends
+    // them through the peer-to-peer task instead).
     let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_intent| {});
     // Replaying the series is CPU and disk work: keep it off the async workers.
     let new_chain = series.is_empty();
