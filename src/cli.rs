@@ -125,6 +125,15 @@ pub struct Cli {
     #[arg(long, default_value_t = ir3_foundation::bt::DEFAULT_REPLICATION, value_name = "N")]
     pub replication: usize,
 
+    /// Chunks each peer may be served per second on average (bursts of four seconds' worth);
+    /// past it a want is answered NO with a retry-after.
+    #[arg(long, default_value_t = ir3_foundation::bt::DEFAULT_SERVE_RATE, value_name = "CHUNKS")]
+    pub serve_rate: f64,
+
+    /// Most chunk wants in flight at once (the rest wait their turn, rarest first).
+    #[arg(long, default_value_t = ir3_foundation::bt::DEFAULT_MAX_WANTS, value_name = "N")]
+    pub max_wants: usize,
+
     /// Storage budget of the node's chunk store, in bytes.
     #[arg(long, default_value_t = ir3_foundation::chunks::DEFAULT_STORAGE_BUDGET, value_name = "BYTES")]
     pub storage_budget: u64,

@@ -17,7 +17,8 @@ use ir3_evm::{
 };
 use ir3_foundation::{
     DEFAULT_OUTBOX_CAPACITY, MemorySeries, Outbox, SeriesConfig, SeriesHandle, SeriesLog,
-    bt::ChunkService, chunks::ChunkStore,
+    bt::{ChunkConfig, ChunkService},
+    chunks::ChunkStore,
 };
 use tracing::info;
 
@@ -112,6 +113,17 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     if let Some(app) = cli.apps.iter().find(|a| a.as_str() != "evm") {
         return Err(NodeError::InvalidArgument(format!("unknown app {app} (available: evm)")));
     }
+    if !(cli.serve_rate.is_finite() && cli.serve_rate > 0.0) {
+        return Err(NodeError::InvalidArgument(format!(
+            "--serve-rate must be a positive number of chunks per second, got {}",
+            cli.serve_rate
+        )));
+    }
+    if cli.max_wants == 0 || cli.replication == 0 {
+        return Err(NodeError::InvalidArgument(
+            "--max-wants and --replication must be at least 1".into(),
+        ));
+    }
     let mining = if network.is_some() { Some(MiningMode::Manual) } else { mining_mode(&cli)? };
     let network_key = network.as_ref().map(|n| n.keypair.clone());
     let options = NodeOptions { chain, accounts, mining, network };
@@ -138,7 +150,14 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     } else {
         ChunkStore::open(&cli.data_dir().join("chunks"), cli.storage_budget)?
     });
-    let chunks = ChunkService::with_replication(store, cli.replication);
+    let chunks = ChunkService::with_config(
+        store,
+        ChunkConfig {
+            replication: cli.replication,
+            serve_rate: cli.serve_rate,
+            max_wants: cli.max_wants,
+        },
+    );
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {
             Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks).await?)

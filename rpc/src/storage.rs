@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use alloy_primitives::{B256, Bytes};
 use ir3_foundation::{
-    bt::{ChunkService, ObjectStatus},
+    bt::{ChunkService, ChunkStatus, ObjectStatus},
     chunks::{DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, chunk_id},
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
@@ -31,6 +31,10 @@ pub trait StorageApi {
     /// One chunk's bytes, or null after declaring a want for it (ask again).
     #[method(name = "chunkGet")]
     fn chunk_get(&self, id: B256) -> RpcResult<Option<Bytes>>;
+    /// Where one chunk stands here: held, wanted, its known providers, and the holders of the
+    /// copies this node keeps.
+    #[method(name = "chunkStatus")]
+    fn chunk_status(&self, id: B256) -> RpcResult<ChunkStatus>;
 }
 
 /// Handler of the storage methods.
@@ -82,5 +86,9 @@ impl StorageApiServer for StorageHandler {
         }
         self.chunks.push_want_chunk(id).map_err(RpcError::from)?;
         Ok(None)
+    }
+
+    fn chunk_status(&self, id: B256) -> RpcResult<ChunkStatus> {
+        Ok(self.chunks.chunk_status(&id))
     }
 }

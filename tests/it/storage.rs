@@ -135,3 +135,60 @@ fn stored_files_are_replicated_and_outlive_the_node_they_were_put_on() {
     store_get(&nodes[2], &id, &out, "30");
     assert_eq!(std::fs::read(&out).unwrap(), data);
 }
+
+/// Which of `nodes` (by index, skipping `dead`) hold the chunk `id` on disk.
+fn holders_of(nodes: &[Node], dead: &[usize], id: &alloy_primitives::B256) -> Vec<usize> {
+    let name = alloy_primitives::hex::encode(id);
+    (0..nodes.len())
+        .filter(|i| !dead.contains(i) && nodes[*i].data_dir.join("chunks").join(&name).exists())
+        .collect()
+}
+
+/// With `--replication 2` each chunk is held by exactly two nodes (offers go to chosen peers,
+/// not to all); when a holder dies its copy is made again on another peer, and when the node
+/// the file was stored on dies too, the remaining holders keep the copies up.
+#[test]
+fn a_lost_copy_is_made_again_on_another_peer() {
+    let mut nodes = start_gateways(4, 50, &["--replication", "2"]);
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("in.bin");
+    let data = bytes(5 * DEFAULT_CHUNK_SIZE + 7, 23);
+    std::fs::write(&file, &data).unwrap();
+    let id = store_put(&nodes[0], &file);
+    let (manifest, manifest_id, _) = split(&data, DEFAULT_CHUNK_SIZE);
+    assert_eq!(format!("{manifest_id}"), id);
+    let mut pieces = manifest.chunks;
+    pieces.push(manifest_id);
+
+    let copies_are = |nodes: &[Node], dead: &[usize], want: usize| {
+        pieces.iter().all(|p| holders_of(nodes, dead, p).len() == want)
+    };
+    wait_for("two copies of every chunk", Duration::from_secs(60), || copies_are(&nodes, &[], 2));
+    // And no more than two, a few replication rounds later.
+    std::thread::sleep(Duration::from_secs(5));
+    for piece in &pieces {
+        let holders = holders_of(&nodes, &[], piece);
+        assert_eq!(holders.len(), 2, "chunk {piece} held by nodes {holders:?}");
+        assert!(holders.contains(&0));
+        let status = nodes[0].result("ir3_chunkStatus", json!([piece]));
+        assert_eq!(status["held"], true, "{status}");
+        assert_eq!(status["replicated"], true, "{status}");
+        assert_eq!(status["holders"].as_array().unwrap().len(), 1, "{status}");
+    }
+
+    // A holder dies: its copies are made again on the peers left.
+    let victim = *holders_of(&nodes, &[], &pieces[0]).iter().find(|i| **i != 0).unwrap();
+    nodes[victim].kill9();
+    wait_for("two live copies again", Duration::from_secs(60), || copies_are(&nodes, &[victim], 2));
+
+    // The node the file was stored on dies too: the two nodes left both hold every chunk.
+    nodes[0].kill9();
+    let dead = [victim, 0];
+    wait_for("the holders keep the copies up", Duration::from_secs(60), || {
+        copies_are(&nodes, &dead, 2)
+    });
+    let alive = (0..nodes.len()).find(|i| !dead.contains(i)).unwrap();
+    let out = temp.path().join("out.bin");
+    store_get(&nodes[alive], &id, &out, "30");
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+}

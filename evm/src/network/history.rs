@@ -290,6 +290,7 @@ pub async fn run_history_sync(node: Arc<EvmNode>) {
     let mut fetched: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     while next < index.segments.len() {
         let window = index.segments.iter().enumerate().skip(next).take(MAX_SYNC_WANTS);
+        let mut missing = Vec::new();
         for (i, (id, _)) in window {
             if fetched.contains_key(&i) {
                 continue;
@@ -298,11 +299,12 @@ pub async fn run_history_sync(node: Arc<EvmNode>) {
                 Some(bytes) => {
                     fetched.insert(i, bytes);
                 }
-                None => {
-                    let _ = chunks.push_want_chunk(*id);
-                }
+                None => missing.push(*id),
             }
         }
+        // Rarest first within the window; the chunks arrive in any order and are applied in
+        // order.
+        let _ = chunks.push_wants(&missing);
         while let Some(bytes) = fetched.remove(&next) {
             let segment: Segment = match postcard::from_bytes(&bytes) {
                 Ok(segment) => segment,

@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 mod decide;
+mod direct;
 mod insights;
 mod protocol;
 #[cfg(test)]
@@ -78,6 +79,14 @@ pub const NEVER: u64 = u64::MAX;
 pub const MAX_MESH_PEERS: usize = 64;
 /// Refused messages after which a peer is disconnected and ignored.
 pub const MAX_REFUSALS: u64 = 100;
+/// How long a provider record lives in the DHT unless its provider announces it again.
+pub const PROVIDER_RECORD_TTL: Duration = Duration::from_secs(10 * 60);
+/// How often a node announces again every provider record of its own (well inside the TTL).
+pub const PROVIDER_REPUBLISH_INTERVAL: Duration = Duration::from_secs(3 * 60);
+/// Most keys a node provides, and most provider records of others it keeps.
+pub const MAX_PROVIDER_KEYS: usize = 1 << 20;
+/// How long a provider found by a DHT lookup is used before it is looked up again.
+pub const FOUND_PROVIDER_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// How a node joins the network.
 #[derive(Debug, Clone)]
@@ -102,6 +111,8 @@ struct Behaviour {
 
 enum Command {
     Push(IntentMessage),
+    PushTo(IntentMessage, Vec<PeerId>),
+    FindProviders(B256),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     Peers(oneshot::Sender<Vec<PeerId>>),
     Subscribed(oneshot::Sender<Vec<PeerId>>),
@@ -129,6 +140,16 @@ pub struct P2pHandle {
     peer_id: PeerId,
     insights: Arc<Mutex<Insights>>,
     connected: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+}
+
+/// What the network task publishes for synchronous readers.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Connected peers, banned ones excluded.
+    peers: Mutex<Vec<PeerId>>,
+    /// Providers found by DHT lookups, per key, and when.
+    providers: Mutex<HashMap<B256, HashMap<PeerId, Instant>>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -151,6 +172,44 @@ impl P2pHandle {
             .try_send(Command::Push(IntentMessage { intent, stamp }))
             .map_err(|_| FoundationError::Network("network task is busy or stopped".into()))?;
         Ok(id)
+    }
+
+    /// Declares an intent to the chosen peers only (directly, not by gossip), fire and forget;
+    /// those of them connected are expected to answer. With none connected, it is declared
+    /// to all.
+    pub fn push_intent_to(
+        &self,
+        intent: Intent,
+        stamp: HlcStamp,
+        peers: Vec<PeerId>,
+    ) -> Result<IntentId> {
+        let id = intent.id();
+        self.commands
+            .try_send(Command::PushTo(IntentMessage { intent, stamp }, peers))
+            .map_err(|_| FoundationError::Network("network task is busy or stopped".into()))?;
+        Ok(id)
+    }
+
+    /// Looks `key`'s providers up in the DHT, fire and forget: those found are then in
+    /// [`providers_of`](Self::providers_of).
+    pub fn find_providers(&self, key: B256) {
+        let _ = self.commands.try_send(Command::FindProviders(key));
+    }
+
+    /// Providers of `key` found by DHT lookups in the last [`FOUND_PROVIDER_TTL`].
+    pub fn providers_of(&self, key: &B256) -> Vec<PeerId> {
+        let now = Instant::now();
+        let mut providers = self.shared.providers.lock();
+        let Some(found) = providers.get_mut(key) else { return Vec::new() };
+        found.retain(|_, at| now.duration_since(*at) < FOUND_PROVIDER_TTL);
+        let mut peers: Vec<PeerId> = found.keys().copied().collect();
+        peers.sort();
+        peers
+    }
+
+    /// The peers connected now (banned ones excluded), without asking the network task.
+    pub fn connected_now(&self) -> Vec<PeerId> {
+        self.shared.peers.lock().clone()
     }
 
     /// The addresses the node listens on.
@@ -221,6 +280,7 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
     }
     let insights = Arc::new(Mutex::new(insights));
     let connected = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(Shared::default());
     let net_error = |e: String| FoundationError::Network(e);
     let peer_id = config.keypair.public().to_peer_id();
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
@@ -253,11 +313,12 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         banned: HashSet::new(),
         pull_turn: 0,
         connected: connected.clone(),
+        shared: shared.clone(),
         bootstrap: config.bootstrap.iter().map(|a| (a.clone(), None)).collect(),
         kad_bootstrapped: false,
     };
     tokio::spawn(task.run(receiver));
-    Ok(P2pHandle { commands, peer_id, insights, connected })
+    Ok(P2pHandle { commands, peer_id, insights, connected, shared })
 }
 
 /// Dial options that bind a new local port: reusing the listen port binds `0.0.0.0:port`,
@@ -291,8 +352,15 @@ fn behaviour(
     );
     let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
     kad_config.set_query_timeout(Duration::from_secs(30));
-    let mut kademlia =
-        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+    kad_config.set_provider_record_ttl(Some(PROVIDER_RECORD_TTL));
+    kad_config.set_provider_publication_interval(Some(PROVIDER_REPUBLISH_INTERVAL));
+    let store_config = kad::store::MemoryStoreConfig {
+        max_records: MAX_PROVIDER_KEYS,
+        max_provided_keys: MAX_PROVIDER_KEYS,
+        ..Default::default()
+    };
+    let store = kad::store::MemoryStore::with_config(peer_id, store_config);
+    let mut kademlia = kad::Behaviour::with_config(peer_id, store, kad_config);
     kademlia.set_mode(Some(kad::Mode::Server));
     let identify =
         identify::Behaviour::new(identify::Config::new("/ir3/1.0.0".into(), key.public()));
@@ -320,6 +388,7 @@ struct NetworkTask {
     banned: HashSet<PeerId>,
     pull_turn: usize,
     connected: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
     bootstrap: HashMap<Multiaddr, Option<PeerId>>,
     kad_bootstrapped: bool,
 }
@@ -407,6 +476,11 @@ impl NetworkTask {
                 self.queued.push_back(message);
                 self.flush_queue();
             }
+            Command::PushTo(message, peers) => self.declare_to(message, peers),
+            Command::FindProviders(key) => {
+                let record = kad::RecordKey::new(&key.as_slice());
+                self.swarm.behaviour_mut().kademlia.get_providers(record);
+            }
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
@@ -486,6 +560,32 @@ impl NetworkTask {
         }
     }
 
+    /// Declares an intent directly to the chosen peers that are connected (to all, by gossip,
+    /// when none is).
+    fn declare_to(&mut self, message: IntentMessage, peers: Vec<PeerId>) {
+        let expected: HashSet<PeerId> = peers
+            .into_iter()
+            .filter(|p| self.swarm.is_connected(p) && !self.banned.contains(p))
+            .collect();
+        if expected.is_empty() {
+            self.queued.push_back(message);
+            self.flush_queue();
+            return;
+        }
+        let id = message.intent.id();
+        for peer in &expected {
+            self.swarm.behaviour_mut().direct.send_request(peer, Direct::Declare(message.clone()));
+        }
+        self.record(vec![P2pRecord::IntentSent {
+            id,
+            app: message.intent.app.clone(),
+            kind: message.intent.kind,
+            expected: expected.iter().map(ToString::to_string).collect(),
+        }]);
+        self.pending.insert(id, Pending { expected, deadline: Instant::now() + self.reply_window });
+        self.sent.insert(id);
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
         let expired: Vec<IntentId> =
@@ -515,6 +615,38 @@ impl NetworkTask {
             warn!(%peer, "peer banned after repeated refused messages");
             self.subscribed.remove(&peer);
             let _ = self.swarm.disconnect_peer_id(peer);
+            self.publish_peers();
+        }
+    }
+
+    /// Publishes the connected peers for synchronous readers.
+    fn publish_peers(&self) {
+        let mut peers: Vec<PeerId> =
+            self.swarm.connected_peers().filter(|p| !self.banned.contains(p)).copied().collect();
+        peers.sort();
+        self.connected.store(peers.len(), AtomicOrdering::Relaxed);
+        *self.shared.peers.lock() = peers;
+    }
+
+    /// Providers a DHT lookup found.
+    fn on_providers_found(&mut self, key: &kad::RecordKey, providers: HashSet<PeerId>) {
+        let Ok(key) = B256::try_from(key.as_ref()) else { return };
+        let now = Instant::now();
+        let mut found = self.shared.providers.lock();
+        if found.len() >= MAX_PROVIDER_KEYS && !found.contains_key(&key) {
+            found.retain(|_, peers| {
+                peers.retain(|_, at| now.duration_since(*at) < FOUND_PROVIDER_TTL);
+                !peers.is_empty()
+            });
+            if found.len() >= MAX_PROVIDER_KEYS {
+                return;
+            }
+        }
+        let entry = found.entry(key).or_default();
+        for peer in providers {
+            if peer != *self.swarm.local_peer_id() && !self.banned.contains(&peer) {
+                entry.insert(peer, now);
+            }
         }
     }
 
@@ -523,7 +655,7 @@ impl NetworkTask {
             event,
             SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. }
         ) {
-            self.connected.store(self.swarm.connected_peers().count(), AtomicOrdering::Relaxed);
+            self.publish_peers();
         }
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, .. } if self.banned.contains(&peer_id) => {
@@ -576,6 +708,16 @@ impl NetworkTask {
                 }
             }
 
+            SwarmEvent::Behaviour(BehaviourEvent::Kademlia(
+                kad::Event::OutboundQueryProgressed {
+                    result:
+                        kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                            key,
+                            providers,
+                        })),
+                    ..
+                },
+            )) => self.on_providers_found(&key, providers),
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(?peer_id, %error, "dial failed");
             }
@@ -655,111 +797,5 @@ impl NetworkTask {
             None => records.push(P2pRecord::StayedSilent { id, to: from.to_string() }),
         }
         self.record(records);
-    }
-
-    fn on_direct(&mut self, event: request_response::Event<Direct, Ack>) {
-        match event {
-            request_response::Event::Message { peer, .. } if self.banned.contains(&peer) => {}
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request { request: Direct::Pull(pull), channel, .. },
-                ..
-            } => {
-                let answer = match self.decider.serve_pull(&peer, &pull) {
-                    Some(page) => Ack::Page(page),
-                    None => Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 },
-                };
-                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
-            }
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request: Direct::GetChunk(id), channel, ..
-                    },
-                ..
-            } => {
-                let answer = match self.decider.serve_chunk(&peer, &id) {
-                    Some(data) => Ack::Chunk { id, data: data.into() },
-                    None => Ack::Busy { retry_after_ms: 1000 },
-                };
-                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
-            }
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request { request: Direct::Index(app), channel, .. },
-                ..
-            } => {
-                let answer = match self.decider.serve_index(&peer, &app) {
-                    Some(data) => Ack::Index { app, data: data.into() },
-                    None => Ack::Busy { retry_after_ms: 1000 },
-                };
-                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
-            }
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Response { response: Ack::Index { app, data }, .. },
-                ..
-            } => self.decider.on_index(&peer, &app, &data),
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Response { response: Ack::Chunk { id, data }, .. },
-                ..
-            } => {
-                if let Err(reason) = self.decider.on_chunk(&peer, &id, &data) {
-                    self.refuse(peer, reason);
-                }
-            }
-            request_response::Event::Message {
-                peer,
-                message: request_response::Message::Response { response: Ack::Page(page), .. },
-                ..
-            } => {
-                let more = page.next_epoch.map(|from_epoch| Pull { from_epoch });
-                self.decider.on_page(&peer, page);
-                if let Some(pull) = more {
-                    self.swarm.behaviour_mut().direct.send_request(&peer, Direct::Pull(pull));
-                }
-            }
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request: Direct::Reply { intent, answer },
-                        channel,
-                        ..
-                    },
-                ..
-            } => {
-                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Ack::Received);
-                if let Some(pending) = self.pending.get_mut(&intent) {
-                    pending.expected.remove(&peer);
-                } else if !self.sent.contains(&intent) {
-                    // An answer to nothing this node declared: forged or misrouted.
-                    self.refuse(peer, format!("answer to an intent never declared: {intent}"));
-                    return;
-                }
-                match self.decider.on_reply(&peer, &intent, &answer) {
-                    Ok(Some(request)) => {
-                        self.swarm.behaviour_mut().direct.send_request(&peer, request);
-                    }
-                    Ok(None) => {}
-                    Err(reason) => self.refuse(peer, reason),
-                }
-                self.record(vec![P2pRecord::ReplyReceived {
-                    id: intent,
-                    from: peer.to_string(),
-                    answer: answer.recorded(),
-                }]);
-            }
-            request_response::Event::OutboundFailure { peer, error, .. } => {
-                debug!(%peer, %error, "answer not delivered");
-            }
-            _ => {}
-        }
     }
 }

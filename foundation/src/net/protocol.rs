@@ -66,6 +66,9 @@ pub enum Direct {
     GetChunk(alloy_primitives::B256),
     /// "What is your index of this app's history?" (the chunks a new node syncs from).
     Index(String),
+    /// An intent declared to this peer alone (to the providers of a chunk, say), not by
+    /// gossip; answered like a gossiped one.
+    Declare(IntentMessage),
 }
 
 /// A catch-up request.

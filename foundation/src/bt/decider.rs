@@ -1,0 +1,142 @@
+//! How a node answers its peers' wants and offers, serves chunk bytes, and takes in the
+//! answers and bytes for its own wants.
+
+use std::{sync::Arc, time::Instant};
+
+use tracing::warn;
+
+use super::{BT_APP, ChunkService, FETCH_TIMEOUT, OFFER_CHUNK, WANT_CHUNK};
+use crate::{
+    chunks::{ChunkId, MAX_CHUNK_SIZE, chunk_id},
+    intent::IntentId,
+    net::{Answer, Decider, Direct, IntentMessage, NEVER, PeerId, RateLimiter},
+};
+
+/// How long a peer whose storage budget is spent asks offerers to wait.
+pub const BUDGET_RETRY_MS: u64 = 60_000;
+
+/// Answers wants (YES, NO rate-limited, silence when not held) and offers (YES: held or taken;
+/// NO: budget spent), serves the bytes to the peers it said YES to, and checks the bytes peers
+/// send for this node's wants.
+#[derive(Debug)]
+pub struct ChunkDecider {
+    service: Arc<ChunkService>,
+    limiter: RateLimiter,
+}
+
+impl ChunkDecider {
+    /// A decider for `service`, serving each peer within `limiter`.
+    pub fn new(service: Arc<ChunkService>, limiter: RateLimiter) -> Self {
+        Self { service, limiter }
+    }
+
+    fn decide_offer(&self, from: &PeerId, id: ChunkId) -> Option<Answer> {
+        let service = &self.service;
+        if service.store.has(&id) {
+            service.keep_copies(id, Some(*from));
+            return Some(Answer::Yes { detail: Vec::new() });
+        }
+        if service.store.used() + MAX_CHUNK_SIZE as u64 > service.store.budget() {
+            return Some(Answer::No {
+                reason: "storage budget spent".into(),
+                retry_after_ms: BUDGET_RETRY_MS,
+            });
+        }
+        // Take a copy: the offerer holds it, so the want goes to it first.
+        service.learn_provider(id, *from);
+        match service.push_want_chunk(id) {
+            Ok(_) => {
+                service.keep_copies(id, Some(*from));
+                Some(Answer::Yes { detail: Vec::new() })
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Decider for ChunkDecider {
+    /// A want: YES (no bytes: the requester then asks for them directly) when the chunk is held
+    /// and the requester is within its serve rate; NO with a retry-after when it is not;
+    /// silence when the chunk is not held. An offer: see [`ChunkDecider`].
+    fn decide(&mut self, from: &PeerId, message: &IntentMessage) -> Option<Answer> {
+        let intent = &message.intent;
+        if intent.app != BT_APP || (intent.kind != WANT_CHUNK && intent.kind != OFFER_CHUNK) {
+            return None;
+        }
+        if intent.payload.len() != 32 {
+            return Some(Answer::No { reason: "malformed chunk id".into(), retry_after_ms: NEVER });
+        }
+        let id = ChunkId::from_slice(&intent.payload);
+        if intent.kind == OFFER_CHUNK {
+            return self.decide_offer(from, id);
+        }
+        if !self.service.store.has(&id) {
+            return None;
+        }
+        Some(self.limiter.check(from, Instant::now()))
+    }
+
+    /// A YES to one of this node's wants: ask that peer for the bytes, unless they are being
+    /// fetched from another already. A YES or NO to an offer: a holder, or not.
+    fn on_reply(
+        &mut self,
+        from: &PeerId,
+        intent: &IntentId,
+        answer: &Answer,
+    ) -> std::result::Result<Option<Direct>, String> {
+        let yes = matches!(answer, Answer::Yes { .. });
+        let offered = self.service.offers.lock().get(intent).copied();
+        if let Some(id) = offered {
+            self.service.on_offer_answer(&id, *from, yes);
+            return Ok(None);
+        }
+        if !yes {
+            return Ok(None);
+        }
+        let Some(id) = self.service.wants.lock().by_intent.get(intent).copied() else {
+            return Ok(None);
+        };
+        self.service.learn_provider(id, *from);
+        let mut wants = self.service.wants.lock();
+        let now = Instant::now();
+        if wants.fetching.get(&id).is_some_and(|since| now.duration_since(*since) < FETCH_TIMEOUT)
+            || self.service.store.has(&id)
+        {
+            return Ok(None);
+        }
+        wants.fetching.insert(id, now);
+        Ok(Some(Direct::GetChunk(id)))
+    }
+
+    fn serve_chunk(&mut self, _from: &PeerId, id: &ChunkId) -> Option<Vec<u8>> {
+        self.service.store.get(id)
+    }
+
+    /// Bytes a peer sent: kept if they match the id; refused (the peer is no longer a provider
+    /// of it, and the want stays open for the others) if not.
+    fn on_chunk(
+        &mut self,
+        from: &PeerId,
+        id: &ChunkId,
+        data: &[u8],
+    ) -> std::result::Result<(), String> {
+        let wanted = {
+            let mut wants = self.service.wants.lock();
+            wants.fetching.remove(id);
+            wants.declared.contains_key(id)
+        };
+        if !wanted {
+            return Ok(());
+        }
+        if chunk_id(data) != *id {
+            self.service.forget_provider(id, from);
+            return Err(format!("chunk bytes do not match chunk id {id}"));
+        }
+        match self.service.store_chunk(id, data) {
+            Ok(Ok(_)) => {}
+            Ok(Err(refusal)) => warn!(%from, %refusal, "received chunk not stored"),
+            Err(error) => warn!(%from, %error, "received chunk not stored"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Direct messages between two peers (request-response): answers to intents, intents declared
+//! to chosen peers, catch-up pages, chunk fetches and history indexes.
+
+use libp2p::request_response;
+use tracing::debug;
+
+use super::{Ack, Direct, NetworkTask, P2pRecord, PULL_INTERVAL, Pull};
+
+impl NetworkTask {
+    pub(super) fn on_direct(&mut self, event: request_response::Event<Direct, Ack>) {
+        match event {
+            request_response::Event::Message { peer, .. } if self.banned.contains(&peer) => {}
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request { request: Direct::Pull(pull), channel, .. },
+                ..
+            } => {
+                let answer = match self.decider.serve_pull(&peer, &pull) {
+                    Some(page) => Ack::Page(page),
+                    None => Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 },
+                };
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request: Direct::GetChunk(id), channel, ..
+                    },
+                ..
+            } => {
+                let answer = match self.decider.serve_chunk(&peer, &id) {
+                    Some(data) => Ack::Chunk { id, data: data.into() },
+                    None => Ack::Busy { retry_after_ms: 1000 },
+                };
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request: Direct::Declare(message),
+                        channel,
+                        ..
+                    },
+                ..
+            } => {
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Ack::Received);
+                self.on_intent(peer, message);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request { request: Direct::Index(app), channel, .. },
+                ..
+            } => {
+                let answer = match self.decider.serve_index(&peer, &app) {
+                    Some(data) => Ack::Index { app, data: data.into() },
+                    None => Ack::Busy { retry_after_ms: 1000 },
+                };
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response { response: Ack::Index { app, data }, .. },
+                ..
+            } => self.decider.on_index(&peer, &app, &data),
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response { response: Ack::Chunk { id, data }, .. },
+                ..
+            } => {
+                if let Err(reason) = self.decider.on_chunk(&peer, &id, &data) {
+                    self.refuse(peer, reason);
+                }
+            }
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { response: Ack::Page(page), .. },
+                ..
+            } => {
+                let more = page.next_epoch.map(|from_epoch| Pull { from_epoch });
+                self.decider.on_page(&peer, page);
+                if let Some(pull) = more {
+                    self.swarm.behaviour_mut().direct.send_request(&peer, Direct::Pull(pull));
+                }
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request: Direct::Reply { intent, answer },
+                        channel,
+                        ..
+                    },
+                ..
+            } => {
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Ack::Received);
+                if let Some(pending) = self.pending.get_mut(&intent) {
+                    pending.expected.remove(&peer);
+                } else if !self.sent.contains(&intent) {
+                    // An answer to nothing this node declared: forged or misrouted.
+                    self.refuse(peer, format!("answer to an intent never declared: {intent}"));
+                    return;
+                }
+                match self.decider.on_reply(&peer, &intent, &answer) {
+                    Ok(Some(request)) => {
+                        self.swarm.behaviour_mut().direct.send_request(&peer, request);
+                    }
+                    Ok(None) => {}
+                    Err(reason) => self.refuse(peer, reason),
+                }
+                self.record(vec![P2pRecord::ReplyReceived {
+                    id: intent,
+                    from: peer.to_string(),
+                    answer: answer.recorded(),
+                }]);
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "answer not delivered");
+            }
+            _ => {}
+        }
+    }
+}
