@@ -192,3 +192,23 @@ impl ChunkService {
         plan
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every node ranks the candidates for a chunk the same way, whatever order it lists them
+    /// in, and different chunks spread over different peers.
+    #[test]
+    fn candidates_rank_the_same_everywhere() {
+        let peers: Vec<PeerId> = (0..8).map(|_| PeerId::random()).collect();
+        let id = keccak256(b"chunk");
+        let mut shuffled = peers.clone();
+        shuffled.reverse();
+        shuffled.swap(1, 5);
+        assert_eq!(by_distance(&id, peers.clone()), by_distance(&id, shuffled));
+        let firsts: HashSet<PeerId> =
+            (0..64u8).map(|i| by_distance(&keccak256([i]), peers.clone())[0]).collect();
+        assert!(firsts.len() > 1, "every chunk went to the same peer");
+    }
+}
