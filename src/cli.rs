@@ -111,8 +111,8 @@ pub struct Cli {
     #[arg(long, default_value_t = ir3_foundation::order::DEFAULT_EPOCH_MS)]
     pub epoch_ms: u64,
 
-    /// Apps to run (only `evm` for now).
-    #[arg(long, value_delimiter = ',', default_value = "evm")]
+    /// Apps to run: `evm` and the native apps (`money`, `lending`).
+    #[arg(long, value_delimiter = ',', default_value = "evm,money,lending")]
     pub apps: Vec<String>,
 
     /// Most blocks in one history segment (a chunk new nodes sync from); give every gateway

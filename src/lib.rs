@@ -110,8 +110,12 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         // Every gateway must derive the same genesis.
         chain.genesis_timestamp = 0;
     }
-    if let Some(app) = cli.apps.iter().find(|a| a.as_str() != "evm") {
-        return Err(NodeError::InvalidArgument(format!("unknown app {app} (available: evm)")));
+    let known = |app: &str| app == "evm" || ir3_apps::NATIVE_APPS.contains(&app);
+    if let Some(app) = cli.apps.iter().find(|a| !known(a)) {
+        return Err(NodeError::InvalidArgument(format!(
+            "unknown app {app} (available: evm, {})",
+            ir3_apps::NATIVE_APPS.join(", ")
+        )));
     }
     if !(cli.serve_rate.is_finite() && cli.serve_rate > 0.0) {
         return Err(NodeError::InvalidArgument(format!(
@@ -158,6 +162,16 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
             max_wants: cli.max_wants,
         },
     );
+    let native: Vec<String> = cli.apps.iter().filter(|a| a.as_str() != "evm").cloned().collect();
+    let apps = if network_key.is_some() {
+        let apps = ir3_apps::NativeApps::new(node.clone(), native);
+        node.set_app_check(apps.clone());
+        apps
+    } else {
+        let log = tokio::task::block_in_place(|| ir3_apps::LocalLog::open(node.series_handle()))
+            .map_err(|e| NodeError::InvalidArgument(format!("native apps: {e}")))?;
+        ir3_apps::NativeApps::new(Arc::new(log), native)
+    };
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {
             Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks).await?)
@@ -165,7 +179,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         _ => None,
     };
     let addr = SocketAddr::new(cli.host, cli.port);
-    let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone()).await?;
+    let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone(), apps).await?;
     if let Some(p2p) = &p2p {
         for addr in p2p.listen_addrs().await {
             println!("P2P listening on {addr}/p2p/{}", p2p.peer_id());

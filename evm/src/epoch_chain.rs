@@ -370,11 +370,12 @@ impl EpochBuilder {
     fn build_epoch(&mut self, chain: &mut Chain, epoch: u64) -> Arc<StoredBlock> {
         let ordered = self.book.ordered(epoch);
         let mut dropped: Vec<(B256, DropReason)> = Vec::new();
-        for conflict in &ordered.conflicts {
+        // Native apps' envelopes ride the same epochs; their apps derive what they mean.
+        for conflict in ordered.conflicts.iter().filter(|e| e.app == EVM_APP) {
             dropped.push((tx_hash_of(&conflict.payload), DropReason::Conflict));
         }
         let mut candidates: Vec<Arc<SignedTx>> = self.carried().to_vec();
-        for envelope in ordered.envelopes {
+        for envelope in ordered.envelopes.into_iter().filter(|e| e.app == EVM_APP) {
             match SignedTx::decode(&envelope.payload) {
                 Ok(tx) if tx.sender.as_slice() == envelope.account.as_slice() => {
                     candidates.push(Arc::new(tx));

@@ -12,9 +12,13 @@
 //! - the peer-to-peer layer, [`net`] (rust-libp2p): intents declared over gossipsub, YES/NO
 //!   answers sent directly, silences recorded, catch-up pulls between peers.
 //!
+//! - [`chunks`] and [`bt`]: content-addressed chunks, wants, offers and replication;
+//! - [`apps`]: the seam through which native apps' signed operations ride the same ordering.
+//!
 //! It knows nothing about Ethereum: apps (the EVM gateway first) store their own events as opaque
-//! payloads tagged with the app's name. Chunk storage arrives in a later layer of this crate.
+//! payloads tagged with the app's name.
 
+pub mod apps;
 pub mod bt;
 pub mod chunks;
 pub mod error;

@@ -5,6 +5,7 @@
 //! params, `-32000` for execution failures and missing data, `-32005` for limits, `-32603` for
 //! internal faults.
 
+use ir3_apps::AppError;
 use ir3_evm::EvmError;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 
@@ -17,6 +18,9 @@ pub enum RpcError {
     /// An error of the EVM app.
     #[error(transparent)]
     Evm(#[from] EvmError),
+    /// A native app refused or failed.
+    #[error(transparent)]
+    App(#[from] ir3_apps::AppError),
     /// A parameter the RPC layer itself rejected.
     #[error("{0}")]
     InvalidParams(String),
@@ -71,6 +75,13 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::InvalidParams(_) => INVALID_PARAMS,
             RpcError::FilterNotFound | RpcError::Storage(_) => SERVER_ERROR,
             RpcError::Bind { .. } => INTERNAL_ERROR,
+            RpcError::App(app) => match app {
+                AppError::Invalid(_) | AppError::BadSignature(_) | AppError::Disabled(_) => {
+                    INVALID_PARAMS
+                }
+                AppError::Rule(_) => TRANSACTION_REJECTED,
+                AppError::Ordering(_) | AppError::Series(_) => SERVER_ERROR,
+            },
             RpcError::Evm(evm) => match evm {
                 EvmError::Reverted { output, .. } => {
                     return ErrorObject::owned(EXECUTION_REVERTED, message, Some(output.clone()));

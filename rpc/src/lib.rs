@@ -10,6 +10,7 @@
 //! place: [`error`]. This crate holds no chain logic.
 
 pub mod api;
+pub mod apps;
 pub mod dev;
 pub mod dev_api;
 pub mod error;

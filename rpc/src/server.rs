@@ -53,6 +53,7 @@ impl IdProvider for HexIdProvider {
 pub fn rpc_module(
     node: Arc<EvmNode>,
     chunks: Arc<ir3_foundation::bt::ChunkService>,
+    apps: Arc<ir3_apps::NativeApps>,
 ) -> Result<RpcModule<()>, RpcError> {
     let filters = Filters::new(node.clone());
     let mut module = RpcModule::new(());
@@ -75,6 +76,12 @@ pub fn rpc_module(
             chunks,
         )))
         .map_err(merge_error)?;
+    module
+        .merge(crate::apps::AppsApiServer::into_rpc(crate::apps::AppsHandler::new(
+            node.clone(),
+            apps,
+        )))
+        .map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());
     module.merge(TxPoolApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
     module.merge(DebugApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
@@ -91,8 +98,9 @@ pub async fn serve(
     addr: SocketAddr,
     node: Arc<EvmNode>,
     chunks: Arc<ir3_foundation::bt::ChunkService>,
+    apps: Arc<ir3_apps::NativeApps>,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
-    let module = rpc_module(node, chunks)?;
+    let module = rpc_module(node, chunks, apps)?;
     let cors = CorsLayer::new().allow_origin(Any).allow_headers(Any).allow_methods(Any);
     let middleware = tower::ServiceBuilder::new().layer(cors);
     let bind_error =

@@ -42,6 +42,7 @@ use crate::{
     node::EvmNode,
 };
 
+mod apps;
 mod history;
 #[cfg(test)]
 mod hostile_tests;
@@ -114,6 +115,8 @@ pub(crate) struct NetworkState {
     pub(crate) history: Mutex<history::History>,
     /// A history sync is running: catch-up pulls and votes wait for it.
     pub(crate) syncing: std::sync::atomic::AtomicBool,
+    /// The checks of native apps' envelopes (set when the apps start).
+    pub(crate) app_check: OnceLock<Arc<dyn ir3_foundation::apps::EnvelopeCheck>>,
 }
 
 fn now_ms() -> u64 {
@@ -163,6 +166,7 @@ impl NetworkState {
             chunks: OnceLock::new(),
             history: Mutex::new(history::History::default()),
             syncing: std::sync::atomic::AtomicBool::new(fresh),
+            app_check: OnceLock::new(),
             options,
         };
         if let Some(reason) = &state.order.lock().diverged {
@@ -172,12 +176,12 @@ impl NetworkState {
     }
 
     /// A stamp for a local envelope: never in an epoch that is already final.
-    fn local_stamp(&self, order: &Ordering) -> HlcStamp {
+    pub(crate) fn local_stamp(&self, order: &Ordering) -> HlcStamp {
         let open_from = order.first_open_epoch().saturating_mul(self.options.epoch_ms);
         self.clock.tick(now_ms().max(open_from))
     }
 
-    fn declare(&self, intent: Intent, stamp: HlcStamp) -> Option<IntentId> {
+    pub(crate) fn declare(&self, intent: Intent, stamp: HlcStamp) -> Option<IntentId> {
         let p2p = self.p2p.get()?;
         match p2p.push_intent(intent, stamp) {
             Ok(id) => Some(id),
@@ -278,7 +282,7 @@ impl EvmNode {
         self.network.is_some()
     }
 
-    fn network_state(&self) -> Result<&NetworkState> {
+    pub(crate) fn network_state(&self) -> Result<&NetworkState> {
         self.network
             .as_ref()
             .ok_or_else(|| EvmError::InvalidParams("this node is not in network mode".into()))
@@ -337,14 +341,19 @@ impl EvmNode {
     /// account, from a gateway of the set, with a stamp not too far ahead.
     pub(crate) fn check_envelope(&self, envelope: &Envelope) -> Result<()> {
         let network = self.network_state()?;
-        if envelope.app != EVM_APP {
-            return Err(EvmError::InvalidParams(format!("envelope of app {}", envelope.app)));
-        }
         if envelope.gateway >= network.options.gateways {
             return Err(EvmError::InvalidParams(format!(
                 "envelope stamped by gateway {} outside the set of {}",
                 envelope.gateway, network.options.gateways
             )));
+        }
+        if envelope.app != EVM_APP {
+            self.check_app_envelope(envelope)?;
+            return network
+                .clock
+                .observe(envelope.stamp, now_ms())
+                .map(|_| ())
+                .map_err(|e| EvmError::InvalidParams(e.to_string()));
         }
         let tx = SignedTx::decode(&envelope.payload)?;
         if tx.sender.as_slice() != envelope.account.as_slice() || tx.nonce() != envelope.sequence {
@@ -384,7 +393,11 @@ impl EvmNode {
     /// counts the votes, applies what became final, publishes the rebuilt blocks and stamps
     /// again this gateway's own late envelopes. The caller holds the mutation lock, so the
     /// series' order is the order of application.
-    fn apply_inbound(&self, envelopes: Vec<Envelope>, votes: Vec<SignedVote>) -> Result<()> {
+    pub(crate) fn apply_inbound(
+        &self,
+        envelopes: Vec<Envelope>,
+        votes: Vec<SignedVote>,
+    ) -> Result<()> {
         let network = self.network_state()?;
         let (envelopes, votes) = {
             let order = network.order.lock();
@@ -422,7 +435,7 @@ impl EvmNode {
                     .late
                     .iter()
                     .filter(|e| e.gateway == network.options.gateway)
-                    .filter(|e| !chain.contains_tx(&keccak(&e.payload)))
+                    .filter(|e| e.app != EVM_APP || !chain.contains_tx(&keccak(&e.payload)))
                     .cloned(),
             );
             self.refresh_outcomes(network, &order);

@@ -10,6 +10,7 @@ use std::{
 
 use alloy_primitives::B256;
 use ir3_foundation::{
+    apps::{ORDER_ENVELOPE, Verdict},
     finality::{EPOCH_VOTE, ORDER_APP, SignedVote},
     net::{Answer, Decider, IntentMessage, NEVER, Page, PeerId, Pull, RateLimiter},
     order::Envelope,
@@ -88,10 +89,20 @@ impl EvmDecider {
         let Ok(envelope) = postcard::from_bytes::<Envelope>(payload) else {
             return Self::refused("malformed envelope");
         };
-        match crate::block::SignedTx::decode(&envelope.payload) {
-            Ok(tx) if tx.sender.as_slice() == envelope.account.as_slice() => {}
-            Ok(_) => return Self::refused("transaction not signed by the envelope's account"),
-            Err(error) => return Self::refused(format!("invalid transaction: {error}")),
+        // A native app's envelope: the app checks it; one that breaks a rule as of this node's
+        // state is answered NO with the reason, and still ordered (the app's reducer decides).
+        let mut verdict = Verdict::Valid;
+        if envelope.app == EVM_APP {
+            match crate::block::SignedTx::decode(&envelope.payload) {
+                Ok(tx) if tx.sender.as_slice() == envelope.account.as_slice() => {}
+                Ok(_) => return Self::refused("transaction not signed by the envelope's account"),
+                Err(error) => return Self::refused(format!("invalid transaction: {error}")),
+            }
+        } else {
+            match self.node.app_verdict(&envelope) {
+                Ok(v) => verdict = v,
+                Err(reason) => return Self::refused(reason),
+            }
         }
         // The seeds' signals: this peer's load, everyone's load, and the node's own backlog.
         let now = Instant::now();
@@ -106,9 +117,10 @@ impl EvmDecider {
         if fill >= QUEUE_HIGH_WATER {
             return Self::busy();
         }
-        match self.queue.try_send(Inbound::Envelope(envelope)) {
-            Ok(()) => Answer::Yes { detail: Vec::new() },
-            Err(_) => Self::busy(),
+        match (self.queue.try_send(Inbound::Envelope(envelope)), verdict) {
+            (Err(_), _) => Self::busy(),
+            (Ok(()), Verdict::Valid) => Answer::Yes { detail: Vec::new() },
+            (Ok(()), Verdict::BreaksRule(reason)) => Answer::No { reason, retry_after_ms: 0 },
         }
     }
 
@@ -149,6 +161,7 @@ impl Decider for EvmDecider {
         match (intent.app.as_str(), intent.kind.as_str()) {
             (EVM_APP, EXECUTE_ETH_TX) => Some(self.decide_envelope(from, &intent.payload)),
             (ORDER_APP, EPOCH_VOTE) => Some(self.decide_vote(&intent.payload)),
+            (ORDER_APP, ORDER_ENVELOPE) => Some(self.decide_envelope(from, &intent.payload)),
             _ => None,
         }
     }

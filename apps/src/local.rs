@@ -1,0 +1,86 @@
+//! A single node's ordering of native operations (no gateway network): each operation is
+//! appended to the node's series and is its own final epoch at once — the node is the only
+//! authority. Replayed from the series at start.
+
+use ir3_foundation::{
+    EntryBody, SeriesHandle, append_blocking,
+    apps::{AppEpoch, OrderedLog},
+    order::{Envelope, HlcStamp},
+};
+use parking_lot::Mutex;
+
+use crate::error::Result;
+
+/// The series app name of a single node's native operations.
+pub const LOCAL_APP: &str = "native";
+
+/// A single node's native operations, in the order they were recorded.
+#[derive(Debug)]
+pub struct LocalLog {
+    series: SeriesHandle,
+    ops: Mutex<Vec<(u64, Envelope)>>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl LocalLog {
+    /// Opens the log over a series, replaying the operations it holds.
+    pub fn open(series: SeriesHandle) -> Result<Self> {
+        let mut ops = Vec::new();
+        series.replay(&mut |entry| {
+            if let EntryBody::App { app, payload } = &entry.body
+                && app == LOCAL_APP
+                && let Ok(envelope) = postcard::from_bytes::<Envelope>(payload)
+            {
+                ops.push((ops.len() as u64, envelope));
+            }
+            Ok(())
+        })?;
+        Ok(Self { series, ops: Mutex::new(ops) })
+    }
+}
+
+impl OrderedLog for LocalLog {
+    fn app_epochs(&self, from_epoch: u64) -> Vec<AppEpoch> {
+        let ops = self.ops.lock();
+        ops.iter()
+            .skip(from_epoch as usize)
+            .map(|(epoch, envelope)| AppEpoch {
+                epoch: *epoch,
+                start_ms: envelope.stamp.wall_ms,
+                is_final: true,
+                envelopes: vec![envelope.clone()],
+                conflicts: Vec::new(),
+            })
+            .collect()
+    }
+
+    fn submit(
+        &self,
+        app: &str,
+        account: Vec<u8>,
+        sequence: u64,
+        payload: Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        let mut ops = self.ops.lock();
+        let envelope = Envelope {
+            app: app.to_string(),
+            account,
+            sequence,
+            payload,
+            stamp: HlcStamp { wall_ms: now_ms(), logical: 0 },
+            gateway: 0,
+        };
+        let payload = postcard::to_allocvec(&envelope).map_err(|e| e.to_string())?;
+        append_blocking(&*self.series, vec![EntryBody::App { app: LOCAL_APP.into(), payload }])
+            .map_err(|e| e.to_string())?;
+        let epoch = ops.len() as u64;
+        ops.push((epoch, envelope));
+        Ok(())
+    }
+}
