@@ -2,6 +2,7 @@
 //! and raw HTTP for what Metamask and hostile callers send).
 
 mod anvil;
+mod apps;
 mod clients;
 mod dev_tools;
 mod durability;

@@ -1,0 +1,171 @@
+//! Native apps across a gateway network: operations sent to different gateways converge to the
+//! same app state on every node; a money double spend sent to two gateways at once ends with
+//! exactly one transfer applied everywhere; the state survives a `kill -9` and a newcomer with
+//! an empty disk derives it from the history chunks.
+
+use std::time::Duration;
+
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use serde_json::{Value, json};
+
+use crate::{
+    network::{start_gateways, wait_for},
+    utils::{ADDRS, KEYS, Node},
+};
+
+const NETWORK: &[&str] =
+    &["--epoch-ms", "200", "--finality-grace-ms", "300", "--segment-blocks", "2"];
+
+/// An operation signed client-side (EIP-191 over the exact message), as any wallet would.
+fn signed(key: &str, message: &Value) -> Value {
+    let signer: PrivateKeySigner = key.parse().unwrap();
+    let message = message.to_string();
+    let signature = signer.sign_message_sync(message.as_bytes()).unwrap();
+    json!({"message": message, "signature": format!("0x{}", alloy_primitives::hex::encode(signature.as_bytes()))})
+}
+
+fn outcome(node: &Node, id: &Value) -> Value {
+    node.result("ir3_apps_outcome", json!([id]))
+}
+
+fn final_everywhere(nodes: &[&Node], id: &Value) -> bool {
+    nodes.iter().all(|n| outcome(n, id)["isFinal"] == true)
+}
+
+fn balances(node: &Node) -> Vec<Value> {
+    ADDRS.iter().take(4).map(|a| node.result("ir3_money_balances", json!([a]))).collect()
+}
+
+#[test]
+fn native_apps_converge_across_gateways_and_survive_restart_and_sync() {
+    let mut nodes = start_gateways(3, 60, NETWORK);
+    let [a, b, c, d] = [ADDRS[0], ADDRS[1], ADDRS[2], ADDRS[3]];
+
+    // A mints through gateway 0 and becomes GOLD's issuer.
+    let mint = nodes[0]
+        .result("ir3_money_mint", json!([{"from": a, "currency": "GOLD", "amount": "1000"}]));
+    assert_eq!(mint["outcome"]["status"], "mint_accepted", "{mint}");
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_for("the mint final everywhere", Duration::from_secs(30), || {
+        final_everywhere(&all, &mint["id"])
+    });
+    // B's mint of GOLD through gateway 1 is refused with the reason, and leaves no trace.
+    let refused =
+        nodes[1].call("ir3_money_mint", json!([{"from": b, "currency": "GOLD", "amount": "5"}]));
+    assert_eq!(refused["error"]["code"], -32003, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("mint_rejected"));
+    assert_eq!(nodes[1].result("ir3_apps_nextSeq", json!([b])), 0);
+
+    // Transfers through different gateways.
+    let t1 = nodes[1].result(
+        "ir3_money_transfer",
+        json!([{"from": a, "currency": "GOLD", "to": b, "amount": 300}]),
+    );
+    wait_for("the transfer final everywhere", Duration::from_secs(30), || {
+        final_everywhere(&all, &t1["id"])
+    });
+    let t2 = nodes[2].result(
+        "ir3_money_transfer",
+        json!([{"from": b, "currency": "GOLD", "to": c, "amount": 100}]),
+    );
+    assert_eq!(t2["outcome"]["status"], "transfer_accepted", "{t2}");
+
+    // The double spend: two transfers of A's whole balance with the same sequence, signed by
+    // the client and sent to two gateways at once.
+    let seq = nodes[0].result("ir3_apps_nextSeq", json!([a])).as_u64().unwrap();
+    let spend = |to: &str| {
+        signed(
+            KEYS[0],
+            &json!({"app": "money", "op": "transfer", "from": a, "seq": seq,
+                    "currency": "GOLD", "to": to, "amount": "700"}),
+        )
+    };
+    let (first, second) = (spend(c), spend(d));
+    let (r1, r2) = std::thread::scope(|s| {
+        let h1 = s.spawn(|| nodes[0].call("ir3_apps_submit", json!([first])));
+        let h2 = s.spawn(|| nodes[1].call("ir3_apps_submit", json!([second])));
+        (h1.join().unwrap(), h2.join().unwrap())
+    });
+    let ids: Vec<Value> = [&r1, &r2]
+        .iter()
+        .filter(|r| r.get("error").is_none())
+        .map(|r| r["result"]["id"].clone())
+        .collect();
+    assert!(!ids.is_empty(), "both spends refused: {r1} {r2}");
+    eprintln!("double spend: {} of 2 accepted by their gateway", ids.len());
+    wait_for("the spends settled everywhere", Duration::from_secs(30), || {
+        ids.iter().all(|id| final_everywhere(&all, id)) && final_everywhere(&all, &t2["id"])
+    });
+    for node in &nodes {
+        let statuses: Vec<Value> =
+            ids.iter().map(|id| outcome(node, id)["status"].clone()).collect();
+        let applied = statuses.iter().filter(|s| **s == "transfer_accepted").count();
+        assert_eq!(applied, 1, "exactly one spend applied: {statuses:?}");
+        assert_eq!(node.result("ir3_money_balance", json!([a, "GOLD"])), "0");
+    }
+    let spent_to_c = ids.iter().any(|id| {
+        outcome(&nodes[0], id)["status"] == "transfer_accepted"
+            && r1.get("result").is_some_and(|r| r["id"] == *id)
+    });
+    let (c_gold, d_gold) = if spent_to_c { ("800", "0") } else { ("100", "700") };
+    assert_eq!(nodes[2].result("ir3_money_balance", json!([c, "GOLD"])), c_gold);
+    assert_eq!(nodes[2].result("ir3_money_balance", json!([d, "GOLD"])), d_gold);
+
+    // A loan through gateway 2, accepted through gateway 0.
+    let offer = nodes[2].result(
+        "ir3_lending_offer",
+        json!([{"from": b, "currency": "GOLD", "amount": 100, "interestBps": 1000, "durationMs": 600000}]),
+    );
+    assert_eq!(offer["outcome"]["status"], "offer_accepted", "{offer}");
+    wait_for("the offer seen by gateway 0", Duration::from_secs(30), || {
+        final_everywhere(&all, &offer["id"])
+    });
+    let accept = nodes[0].result("ir3_lending_accept", json!([{"from": a, "loan": offer["id"]}]));
+    assert_eq!(accept["outcome"]["status"], "accept_accepted", "{accept}");
+    wait_for("the loan final everywhere", Duration::from_secs(30), || {
+        final_everywhere(&all, &accept["id"])
+    });
+    let reference = balances(&nodes[0]);
+    assert_eq!(reference[0], json!({"GOLD": "100"}), "the borrower holds the loan");
+    for node in &nodes[1..] {
+        assert_eq!(balances(node), reference);
+        assert_eq!(
+            node.result("ir3_lending_loans", json!([])),
+            nodes[0].result("ir3_lending_loans", json!([]))
+        );
+    }
+    // History: A's balance before the loan, at the epoch of the mint.
+    let mint_epoch = outcome(&nodes[0], &mint["id"])["epoch"].clone();
+    assert_eq!(nodes[1].result("ir3_money_balance", json!([a, "GOLD", mint_epoch])), "1000");
+
+    // kill -9 and restart: the same state.
+    nodes[2].restart();
+    wait_for("gateway 2 back with the same balances", Duration::from_secs(30), || {
+        nodes[2].call("ir3_money_balances", json!([a])).get("result").is_some()
+            && balances(&nodes[2]) == reference
+    });
+
+    // A newcomer with an empty disk derives the same state from the history chunks.
+    let bootstrap: Vec<String> = nodes
+        .iter()
+        .flat_map(|n| ["--bootstrap".to_string(), n.p2p_addr.clone().unwrap()])
+        .collect();
+    let mut args: Vec<&str> = vec!["--p2p-port", "0", "--node-id", "3", "--gateways", "3"];
+    args.extend_from_slice(NETWORK);
+    args.extend(bootstrap.iter().map(String::as_str));
+    let newcomer = Node::start_at("127.0.0.63", &args);
+    wait_for("the newcomer's balances", Duration::from_secs(60), || {
+        balances(&newcomer) == reference
+    });
+    let status = newcomer.result("ir3_networkStatus", json!([]));
+    assert!(status["epochsFromHistory"].as_u64().unwrap() > 0, "no history chunks: {status}");
+    assert_eq!(
+        newcomer.result("ir3_lending_loans", json!([])),
+        nodes[0].result("ir3_lending_loans", json!([]))
+    );
+    // An observer refuses operations with a clear error.
+    let observer = newcomer
+        .call("ir3_money_transfer", json!([{"from": b, "currency": "GOLD", "to": a, "amount": 1}]));
+    assert!(observer["error"]["message"].as_str().unwrap().contains("observer"), "{observer}");
+}
