@@ -4,7 +4,8 @@
 #      from npm with the lockfile, and builds the Solidity contracts with them;
 #   2. installs iproute2 when missing (the partition test creates network namespaces);
 #   3. checks formatting and lints;
-#   4. runs the whole workspace's tests with cargo-nextest.
+#   4. runs the whole workspace's tests with cargo-nextest;
+#   5. runs the Python client's tests (python/) in a virtualenv against the debug node.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,3 +28,26 @@ bash scripts/setup.sh >/dev/null
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo nextest run --workspace --locked --profile ci "$@"
+
+# The Python client (python/): installed the way a user installs it, into a fresh virtualenv,
+# and tested against a real node (the debug binary; its tests start and kill their own).
+if ! command -v python3 >/dev/null; then
+  echo "test: installing python3 (the Python client's tests)" >&2
+  apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+VENV=target/python-venv
+if ! python3 -m venv --clear "$VENV" >/dev/null 2>&1; then
+  echo "test: installing python3-venv (the Python client's tests run in a virtualenv)" >&2
+  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  python3 -m venv --clear "$VENV"
+fi
+# Build offline with the venv's own setuptools when it can make wheels; else pip fetches one.
+PIP_FLAGS=(--quiet --disable-pip-version-check)
+if "$VENV/bin/python" -c 'import importlib.util as u, sys
+sys.exit(0 if u.find_spec("setuptools") and (u.find_spec("wheel")
+    or u.find_spec("setuptools.command.bdist_wheel")) else 1)' 2>/dev/null; then
+  PIP_FLAGS+=(--no-build-isolation)
+fi
+"$VENV/bin/pip" install "${PIP_FLAGS[@]}" ./python
+cargo build -p ir3 --locked --quiet
+IR3_BIN=target/debug/ir3 "$VENV/bin/python" -m unittest discover -s python/tests -v
