@@ -111,8 +111,13 @@ pub struct Cli {
     #[arg(long, default_value_t = ir3_foundation::order::DEFAULT_EPOCH_MS)]
     pub epoch_ms: u64,
 
-    /// Apps to run: `evm` and the native apps (`money`, `lending`).
-    #[arg(long, value_delimiter = ',', default_value = "evm,money,lending")]
+    /// Apps to run: `evm` and the native apps (`money`, `lending`, `reputation`, `territory`,
+    /// `compute`, `messaging`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "evm,money,lending,reputation,territory,compute,messaging"
+    )]
     pub apps: Vec<String>,
 
     /// Most blocks in one history segment (a chunk new nodes sync from); give every gateway

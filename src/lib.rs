@@ -39,6 +39,9 @@ pub enum NodeError {
     /// The JSON-RPC server could not start.
     #[error(transparent)]
     Rpc(#[from] ir3_rpc::RpcError),
+    /// The native apps could not be replayed.
+    #[error("native apps: {0}")]
+    Apps(#[from] ir3_apps::AppError),
     /// The `--state` file could not be read or written.
     #[error("state file {path}: {reason}")]
     StateFile {
@@ -168,18 +171,20 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         node.set_app_check(apps.clone());
         apps
     } else {
-        let log = tokio::task::block_in_place(|| ir3_apps::LocalLog::open(node.series_handle()))
-            .map_err(|e| NodeError::InvalidArgument(format!("native apps: {e}")))?;
+        let log = tokio::task::block_in_place(|| ir3_apps::LocalLog::open(node.series_handle()))?;
         ir3_apps::NativeApps::new(Arc::new(log), native)
     };
+    let peers =
+        tokio::task::block_in_place(|| ir3_apps::peer::PeerApps::open(node.series_handle()))?;
+    peers.set_evaluator(Arc::new(ir3_rpc::peer_apps::EvmEvaluator(node.clone())));
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {
-            Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks).await?)
+            Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks, &peers).await?)
         }
         _ => None,
     };
     let addr = SocketAddr::new(cli.host, cli.port);
-    let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone(), apps).await?;
+    let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone(), apps, peers).await?;
     if let Some(p2p) = &p2p {
         for addr in p2p.listen_addrs().await {
             println!("P2P listening on {addr}/p2p/{}", p2p.peer_id());
@@ -237,6 +242,7 @@ async fn start_p2p(
     keypair: ir3_foundation::net::Keypair,
     node: &Arc<EvmNode>,
     chunks: &Arc<ChunkService>,
+    peers: &Arc<ir3_apps::peer::PeerApps>,
 ) -> Result<ir3_foundation::net::P2pHandle, NodeError> {
     use ir3_foundation::net::{self, Multiaddr, P2pConfig};
     let host = cli.p2p_host.unwrap_or(cli.host);
@@ -262,11 +268,14 @@ async fn start_p2p(
     let (queue, received) = tokio::sync::mpsc::channel(ir3_evm::network::RECEIVED_CAPACITY);
     let config = P2pConfig { keypair, listen, bootstrap, reply_window: net::DEFAULT_REPLY_WINDOW };
     let series = node.series_handle();
-    let decider =
-        net::Both(ir3_evm::network::EvmDecider::new(node.clone(), queue), chunks.decider());
+    let decider = net::Both(
+        net::Both(ir3_evm::network::EvmDecider::new(node.clone(), queue), chunks.decider()),
+        peers.decider(),
+    );
     let handle = net::spawn(config, series, decider)?;
     node.attach_p2p(handle.clone());
     chunks.attach(handle.clone());
+    peers.attach(handle.clone());
     for id in chunks.store().ids() {
         handle.provide(id);
     }

@@ -7,7 +7,10 @@
 //! the same state from the same ordered operations ([`NativeState`]).
 //!
 //! - [`money`]: currencies with an issuer, mints and transfers;
-//! - [`lending`]: loans in a money currency, with interest and a deadline; defaults derived.
+//! - [`lending`]: loans in a money currency, with interest and a deadline; defaults derived;
+//! - [`reputation`]: a score per peer derived from its answers, votes and refused messages;
+//! - [`peer`] apps, between peers rather than in the ordered log: messaging, territory
+//!   (reputation-weighted observations) and compute (a pure function run on several peers).
 //!
 //! Layers: this crate stands on `ir3-foundation` only; the EVM gateway carries its envelopes
 //! through the same ordering, and `ir3-rpc` serves it as `ir3_money_*`, `ir3_lending_*`.
@@ -17,6 +20,9 @@ pub mod lending;
 pub mod local;
 pub mod money;
 pub mod op;
+pub mod peer;
+pub mod peer_api;
+pub mod reputation;
 pub mod state;
 
 use std::{collections::BTreeSet, sync::Arc};
@@ -34,7 +40,14 @@ pub use op::{Op, SignedOp, account_of};
 pub use state::{NativeState, Outcome};
 
 /// Every native app this crate has.
-pub const NATIVE_APPS: &[&str] = &[money::MONEY_APP, lending::LENDING_APP];
+pub const NATIVE_APPS: &[&str] = &[
+    money::MONEY_APP,
+    lending::LENDING_APP,
+    reputation::REPUTATION_APP,
+    peer::TERRITORY_APP,
+    peer::COMPUTE_APP,
+    peer::MESSAGING_APP,
+];
 
 /// The native apps of a node: their ordering, and the state derived from it.
 #[derive(Debug)]
@@ -115,6 +128,11 @@ impl NativeApps {
             .submit(&op.app, account_of(op.from), op.seq, signed.encode())
             .map_err(AppError::Ordering)?;
         Ok(op.id)
+    }
+
+    /// How each gateway's votes compare with what became final.
+    pub fn agreement(&self) -> Vec<ir3_foundation::finality::SeatAgreement> {
+        self.log.agreement()
     }
 
     /// The next sequence of `account` (for signing its next operation).

@@ -62,4 +62,9 @@ pub trait OrderedLog: Send + Sync + std::fmt::Debug {
         sequence: u64,
         payload: Vec<u8>,
     ) -> Result<(), String>;
+
+    /// How each gateway's votes compare with what became final (none without a gateway set).
+    fn agreement(&self) -> Vec<crate::finality::SeatAgreement> {
+        Vec::new()
+    }
 }

@@ -136,6 +136,20 @@ pub enum VoteError {
     Signing(String),
 }
 
+/// How a gateway's votes compare with what became final.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatAgreement {
+    /// The gateway's seat.
+    pub seat: u64,
+    /// The peer id bound to the seat.
+    pub peer: Option<String>,
+    /// Final epochs it voted the final outcome of.
+    pub agreed: u64,
+    /// Final epochs it voted another outcome of.
+    pub disagreed: u64,
+}
+
 /// An epoch's final outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinalEpoch {
@@ -280,6 +294,29 @@ impl Finality {
     /// The vote a gateway cast in its latest round on an epoch.
     pub fn last_vote_of(&self, epoch: u64, gateway: u64) -> Option<&SignedVote> {
         self.votes.get(&epoch)?.iter().rev().find(|((_, g), _)| *g == gateway).map(|(_, v)| v)
+    }
+
+    /// How often each gateway's vote (its last round on an epoch) named the outcome that
+    /// became final, and how often another one, over every final epoch.
+    pub fn agreement(&self) -> Vec<SeatAgreement> {
+        let mut seats: BTreeMap<u64, SeatAgreement> = BTreeMap::new();
+        for (epoch, final_epoch) in &self.finalized {
+            for gateway in 0..self.size {
+                let Some(vote) = self.last_vote_of(*epoch, gateway) else { continue };
+                let seat = seats.entry(gateway).or_insert_with(|| SeatAgreement {
+                    seat: gateway,
+                    peer: self.members.get(&gateway).map(ToString::to_string),
+                    agreed: 0,
+                    disagreed: 0,
+                });
+                if vote.vote.block_hash == final_epoch.vote.block_hash {
+                    seat.agreed += 1;
+                } else {
+                    seat.disagreed += 1;
+                }
+            }
+        }
+        seats.into_values().collect()
     }
 
     /// The highest epoch a gateway voted on.

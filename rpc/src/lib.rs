@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod inspect_api;
 pub mod misc;
 pub mod network;
+pub mod peer_apps;
 pub mod pubsub;
 pub mod server;
 pub mod storage;

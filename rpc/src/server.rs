@@ -54,6 +54,7 @@ pub fn rpc_module(
     node: Arc<EvmNode>,
     chunks: Arc<ir3_foundation::bt::ChunkService>,
     apps: Arc<ir3_apps::NativeApps>,
+    peers: Arc<ir3_apps::peer::PeerApps>,
 ) -> Result<RpcModule<()>, RpcError> {
     let filters = Filters::new(node.clone());
     let mut module = RpcModule::new(());
@@ -79,8 +80,13 @@ pub fn rpc_module(
     module
         .merge(crate::apps::AppsApiServer::into_rpc(crate::apps::AppsHandler::new(
             node.clone(),
-            apps,
+            apps.clone(),
         )))
+        .map_err(merge_error)?;
+    module
+        .merge(crate::peer_apps::PeerAppsApiServer::into_rpc(
+            crate::peer_apps::PeerAppsHandler::new(peers, apps),
+        ))
         .map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());
     module.merge(TxPoolApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
@@ -99,8 +105,9 @@ pub async fn serve(
     node: Arc<EvmNode>,
     chunks: Arc<ir3_foundation::bt::ChunkService>,
     apps: Arc<ir3_apps::NativeApps>,
+    peers: Arc<ir3_apps::peer::PeerApps>,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
-    let module = rpc_module(node, chunks, apps)?;
+    let module = rpc_module(node, chunks, apps, peers)?;
     let cors = CorsLayer::new().allow_origin(Any).allow_headers(Any).allow_methods(Any);
     let middleware = tower::ServiceBuilder::new().layer(cors);
     let bind_error =

@@ -169,3 +169,102 @@ fn native_apps_converge_across_gateways_and_survive_restart_and_sync() {
         .call("ir3_money_transfer", json!([{"from": b, "currency": "GOLD", "to": a, "amount": 1}]));
     assert!(observer["error"]["message"].as_str().unwrap().contains("observer"), "{observer}");
 }
+
+fn peer_id(node: &Node) -> String {
+    node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
+}
+
+/// The peer apps with three gateways: messaging (delivery receipt YES, a blocked sender's NO,
+/// a topic's followers YES and the others silent, the inbox surviving `kill -9`), territory
+/// (a reputation-weighted consensus with contributors and silences), compute (a pure function
+/// run on the peers, agreeing) and reputation (components from the series).
+#[test]
+fn peer_apps_answer_yes_no_and_silence() {
+    let mut nodes = start_gateways(3, 66, &["--epoch-ms", "200", "--finality-grace-ms", "300"]);
+    let ids: Vec<String> = nodes.iter().map(peer_id).collect();
+
+    // Messaging: direct, with a receipt.
+    let sent = nodes[0].result("ir3_messaging_send", json!([ids[1], "hello gateway 1"]));
+    wait_for("the delivery receipt", Duration::from_secs(20), || {
+        nodes[0].result("ir3_messaging_receipts", json!([sent]))["yes"] == json!([ids[1]])
+    });
+    let inbox = nodes[1].result("ir3_messaging_inbox", json!([]));
+    assert_eq!(inbox[0]["text"], "hello gateway 1");
+    assert_eq!(inbox[0]["from"], ids[0].as_str());
+    // A blocked sender is told NO.
+    nodes[1].result("ir3_messaging_block", json!([ids[0]]));
+    let blocked = nodes[0].result("ir3_messaging_send", json!([ids[1], "are you there?"]));
+    wait_for("the refusal", Duration::from_secs(20), || {
+        let receipts = nodes[0].result("ir3_messaging_receipts", json!([blocked]));
+        receipts["no"].as_array().is_some_and(|no| {
+            no.iter().any(|n| n["peer"] == ids[1].as_str() && n["reason"] == "blocked sender")
+        })
+    });
+    // A topic: its follower answers YES, the other peer stays silent.
+    nodes[2].result("ir3_messaging_follow", json!(["news"]));
+    let broadcast = nodes[0].result("ir3_messaging_broadcast", json!(["news", "epoch 1 done"]));
+    wait_for("the topic's receipts", Duration::from_secs(20), || {
+        let receipts = nodes[0].result("ir3_messaging_receipts", json!([broadcast]));
+        receipts["yes"] == json!([ids[2]]) && receipts["silence"] == json!([ids[1]])
+    });
+    nodes[2].restart();
+    wait_for("gateway 2's inbox after kill -9", Duration::from_secs(20), || {
+        let inbox = nodes[2].call("ir3_messaging_inbox", json!([]));
+        inbox["result"].as_array().is_some_and(|m| m.len() == 1 && m[0]["topic"] == "news")
+    });
+    wait_for("gateway 2 back in the mesh", Duration::from_secs(30), || {
+        nodes.iter().all(|n| n.result("net_peerCount", json!([])) == "0x2")
+    });
+
+    // Territory: three observers of one place; one place only gateway 1 saw.
+    for (node, value) in nodes.iter().zip([21.0, 20.0, 22.0]) {
+        assert_eq!(node.result("ir3_territory_observe", json!(["paris", value])), true);
+    }
+    nodes[1].result("ir3_territory_observe", json!(["rome", 30.0]));
+    nodes[0].result("ir3_territory_want", json!(["paris"]));
+    nodes[0].result("ir3_territory_want", json!(["rome"]));
+    wait_for("the observations", Duration::from_secs(20), || {
+        let paris = nodes[0].result("ir3_territory_consensus", json!(["paris"]));
+        let rome = nodes[0].result("ir3_territory_consensus", json!(["rome"]));
+        paris["contributors"].as_array().unwrap().len() == 3
+            && rome["silent"] == json!([ids[2]])
+            && rome["contributors"].as_array().unwrap().len() == 1
+    });
+    let paris = nodes[0].result("ir3_territory_consensus", json!(["paris"]));
+    let value = paris["value"].as_f64().unwrap();
+    assert!((20.0..=22.0).contains(&value), "{paris}");
+    assert_eq!(paris["median"], 21.0, "{paris}");
+    let rome = nodes[0].result("ir3_territory_consensus", json!(["rome"]));
+    assert!((rome["value"].as_f64().unwrap() - 30.0).abs() < 1e-9, "{rome}");
+    assert_eq!(rome["contributors"][0]["peer"], ids[1].as_str());
+
+    // Compute: a pure function (returns 42) run on the two peers; they agree.
+    let code = "0x602a60005260206000f3";
+    let call = nodes[0].result("ir3_compute_call", json!([code]));
+    wait_for("both results", Duration::from_secs(20), || {
+        let report = nodes[0].result("ir3_compute_result", json!([call]));
+        report["results"][0]["peers"].as_array().is_some_and(|p| p.len() == 2)
+    });
+    let report = nodes[0].result("ir3_compute_result", json!([call]));
+    assert_eq!(report["status"], "agree", "{report}");
+    assert_eq!(
+        report["result"]["Ok"],
+        "0x000000000000000000000000000000000000000000000000000000000000002a",
+        "{report}"
+    );
+
+    // Reputation: gateway 1 answered and voted with the majority (on the epoch of a mint).
+    nodes[1].result("ir3_money_mint", json!([{"from": ADDRS[1], "currency": "REP", "amount": 1}]));
+    wait_for("some final epochs", Duration::from_secs(20), || {
+        let r = nodes[0].result("ir3_reputation_query", json!([ids[1]]));
+        r["votesAgreed"].as_u64().unwrap_or(0) > 0
+    });
+    let reputation = nodes[0].result("ir3_reputation_query", json!([ids[1]]));
+    assert!(reputation["yes"].as_u64().unwrap() > 0, "{reputation}");
+    assert_eq!(reputation["seat"], 1, "{reputation}");
+    assert_eq!(reputation["votesDisagreed"], 0, "{reputation}");
+    let score = reputation["score"].as_f64().unwrap();
+    assert!(score > 0.5 && score <= 1.0, "{reputation}");
+    let unknown = nodes[0].result("ir3_reputation_query", json!(["12D3KooWnobody"]));
+    assert_eq!(unknown["score"], 0.5 * 0.4 + 0.5 * 0.4 + 0.2, "{unknown}");
+}

@@ -108,6 +108,10 @@ impl OrderedLog for EvmNode {
             .collect()
     }
 
+    fn agreement(&self) -> Vec<ir3_foundation::finality::SeatAgreement> {
+        self.network.as_ref().map(|n| n.order.lock().finality.agreement()).unwrap_or_default()
+    }
+
     fn submit(
         &self,
         app: &str,
