@@ -66,6 +66,7 @@ impl Lending {
         match op.op.as_str() {
             "offer" => {
                 let currency = op.text("currency")?.to_string();
+                crate::money::check_currency(&currency)?;
                 let amount = op.amount("amount")?;
                 if amount == 0 {
                     return Err(AppError::Invalid("amount must be positive".into()));

@@ -155,3 +155,5 @@ impl EnvelopeCheck for NativeApps {
         })
     }
 }
+#[cfg(test)]
+mod tests;

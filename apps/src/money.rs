@@ -43,7 +43,8 @@ pub struct Currency {
     pub supply: String,
 }
 
-fn check_currency(name: &str) -> Result<()> {
+/// Checks a currency name.
+pub fn check_currency(name: &str) -> Result<()> {
     let valid = !name.is_empty()
         && name.len() <= MAX_CURRENCY_LEN
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -80,6 +81,7 @@ impl Money {
                 let to = op.address("to")?;
                 let amount = positive(op.amount("amount")?)?;
                 self.move_funds(currency, op.from, to, amount)
+                    .map_err(|e| AppError::Rule(format!("transfer_rejected: {e}")))
             }
             other => Err(AppError::Invalid(format!("money has no operation {other:?}"))),
         }

@@ -126,7 +126,13 @@ impl Op {
 
     /// An amount field: a JSON integer or a decimal string.
     pub fn amount(&self, name: &str) -> Result<u128> {
-        let invalid = || AppError::Invalid(format!("{}: `{name}` must be an amount", self.op));
+        let invalid = || {
+            AppError::Invalid(format!(
+                "{}: `{name}` must be a whole number of units below 2^128 (a JSON integer below \
+                 2^64, or a decimal string)",
+                self.op
+            ))
+        };
         match self.fields.get(name) {
             Some(Value::Number(n)) => n.as_u64().map(u128::from).ok_or_else(invalid),
             Some(Value::String(s)) => s.parse().map_err(|_| invalid()),
@@ -138,9 +144,16 @@ impl Op {
     pub fn integer(&self, name: &str) -> Result<Option<u64>> {
         match self.fields.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-                AppError::Invalid(format!("{}: `{name}` must be a non-negative integer", self.op))
-            }),
+            Some(value) => value
+                .as_u64()
+                .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                .map(Some)
+                .ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "{}: `{name}` must be a non-negative integer",
+                        self.op
+                    ))
+                }),
         }
     }
 }
