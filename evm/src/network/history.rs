@@ -249,6 +249,9 @@ impl EvmNode {
             let mut order = network.order.lock();
             let blocks = order.apply_checkpoints(Some(&mut chain), segment.epochs);
             chain.set_finality_tags(order.tags());
+            // The catch-up pulls that follow the sync start after the segments' epochs (not at
+            // the epoch the node started with: that re-fetched the whole history as pages).
+            self.refresh_outcomes(network, &order);
             if let Some(reason) = &order.diverged {
                 return Err(EvmError::Internal(format!("history segment rejected: {reason}")));
             }

@@ -1,0 +1,246 @@
+//! Starting ir3 nodes in network mode on loopback: the gateway set (one 127.0.0.x address per
+//! gateway, every gateway bootstrapped with all the others, as `ir3-netbench` does) and single
+//! observers that join it later with an empty data directory.
+
+use std::{
+    ffi::OsString,
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use ir3_bench::{
+    error::{BenchError, Result},
+    node::{Node, free_ports},
+    rpc::{Conn, quantity},
+};
+use serde_json::{Value, json};
+
+/// How long the full mesh may take to form.
+const MESH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The flags every node of one network shares (they fix its genesis, epochs and segments).
+#[derive(Debug, Clone)]
+pub(crate) struct NetConfig {
+    /// The ir3 binary.
+    pub(crate) bin: PathBuf,
+    /// `--gateways` (size of the gateway set).
+    pub(crate) gateways: usize,
+    /// `--epoch-ms`.
+    pub(crate) epoch_ms: u64,
+    /// `--finality-grace-ms`.
+    pub(crate) grace_ms: u64,
+    /// `--accounts` (dev accounts funded at genesis).
+    pub(crate) accounts: usize,
+    /// `--segment-blocks`.
+    pub(crate) segment_blocks: u64,
+    /// Further flags given to every node (e.g. `--replication 1`).
+    pub(crate) extra: Vec<String>,
+    /// `--log` of the nodes, if set.
+    pub(crate) log: Option<String>,
+}
+
+/// One started node.
+pub(crate) struct NetNode {
+    /// The process (SIGKILLed on drop).
+    pub(crate) node: Node,
+    /// Its libp2p address.
+    pub(crate) p2p: SocketAddr,
+    /// Its data directory.
+    pub(crate) data_dir: PathBuf,
+}
+
+/// A JSON-RPC and a libp2p address on `127.0.0.<octet>`, both ports free a moment ago.
+fn addresses(octet: usize) -> Result<(SocketAddr, SocketAddr)> {
+    let octet = u8::try_from(octet)
+        .ok()
+        .filter(|o| (2..255).contains(o))
+        .ok_or_else(|| BenchError::Setup(format!("no loopback address 127.0.0.{octet}")))?;
+    let ip = Ipv4Addr::new(127, 0, 0, octet);
+    let ports = free_ports(ip, 2)?;
+    Ok((SocketAddr::from((ip, ports[0])), SocketAddr::from((ip, ports[1]))))
+}
+
+/// Spawns node number `id` of the network at `rpc`/`p2p`, data in `dir/<name>`, joining
+/// through `bootstrap`; `log` overrides the configured `--log`.
+fn spawn(
+    config: &NetConfig,
+    dir: &Path,
+    name: &'static str,
+    id: usize,
+    (rpc, p2p): (SocketAddr, SocketAddr),
+    bootstrap: &[SocketAddr],
+    log: Option<&str>,
+) -> Result<NetNode> {
+    let data_dir = dir.join(name);
+    let mut args: Vec<OsString> = vec![
+        "--p2p-port".into(),
+        p2p.port().to_string().into(),
+        "--node-id".into(),
+        id.to_string().into(),
+        "--gateways".into(),
+        config.gateways.to_string().into(),
+        "--epoch-ms".into(),
+        config.epoch_ms.to_string().into(),
+        "--finality-grace-ms".into(),
+        config.grace_ms.to_string().into(),
+        "--accounts".into(),
+        config.accounts.to_string().into(),
+        "--segment-blocks".into(),
+        config.segment_blocks.to_string().into(),
+        "--data-dir".into(),
+        data_dir.clone().into(),
+    ];
+    args.extend(config.extra.iter().map(OsString::from));
+    for peer in bootstrap {
+        args.push("--bootstrap".into());
+        args.push(peer.to_string().into());
+    }
+    if let Some(log) = log.or(config.log.as_deref()) {
+        args.push("--log".into());
+        args.push(log.into());
+    }
+    let node = Node::spawn_at(name, &config.bin, rpc, args, dir.join(format!("{name}.log")))?;
+    Ok(NetNode { node, p2p, data_dir })
+}
+
+/// Starts the `config.gateways` gateways (`127.0.0.<first_octet + i>`, data under `dir`) and
+/// waits until each answers JSON-RPC.
+pub(crate) async fn start_gateways(
+    config: &NetConfig,
+    dir: &Path,
+    prefix: &str,
+    first_octet: usize,
+) -> Result<Vec<NetNode>> {
+    let n = config.gateways;
+    let addrs = (0..n).map(|i| addresses(first_octet + i)).collect::<Result<Vec<_>>>()?;
+    let mut nodes = Vec::with_capacity(n);
+    for (i, &pair) in addrs.iter().enumerate() {
+        let others: Vec<SocketAddr> =
+            addrs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.1).collect();
+        // Names live as long as the program (a handful of nodes).
+        let name: &'static str = Box::leak(format!("{prefix}{i}").into_boxed_str());
+        nodes.push(spawn(config, dir, name, i, pair, &others, None)?);
+    }
+    for node in &mut nodes {
+        node.node.wait_ready().await?;
+    }
+    Ok(nodes)
+}
+
+/// Spawns observer number `id` (outside the set) at `127.0.0.<octet>` with an empty data
+/// directory, bootstrapped to `providers` only; does not wait for it.
+pub(crate) fn spawn_observer(
+    config: &NetConfig,
+    dir: &Path,
+    id: usize,
+    octet: usize,
+    providers: &[SocketAddr],
+    log: &str,
+) -> Result<NetNode> {
+    let name: &'static str = Box::leak(format!("observer{id}").into_boxed_str());
+    spawn(config, dir, name, id, addresses(octet)?, providers, Some(log))
+}
+
+/// Waits until `net_peerCount` is `n - 1` on every node; returns how long that took.
+pub(crate) async fn wait_mesh(nodes: &mut [NetNode]) -> Result<Duration> {
+    let start = Instant::now();
+    let want = nodes.len() as u64 - 1;
+    let mut conns = Vec::with_capacity(nodes.len());
+    for node in nodes.iter() {
+        conns.push(Conn::connect(node.node.addr).await?);
+    }
+    loop {
+        let mut counts = Vec::with_capacity(conns.len());
+        for conn in &mut conns {
+            counts.push(quantity(&conn.call("net_peerCount", json!([])).await?)?);
+        }
+        if counts.iter().all(|c| *c >= want) {
+            return Ok(start.elapsed());
+        }
+        check_alive(nodes)?;
+        if start.elapsed() > MESH_TIMEOUT {
+            return Err(BenchError::Timeout(format!(
+                "no full mesh after {} s: peer counts {counts:?}, want {want} each",
+                MESH_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Fails if any node's process has exited (with the last lines of its output).
+pub(crate) fn check_alive(nodes: &mut [NetNode]) -> Result<()> {
+    for node in nodes.iter_mut() {
+        if let Some(status) = node.node.exited() {
+            return Err(BenchError::Setup(format!(
+                "{} exited ({status}); last output:\n{}",
+                node.node.name,
+                node.node.log_tail(20)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `ir3_networkStatus` of one node.
+pub(crate) async fn network_status(addr: SocketAddr) -> Result<Value> {
+    Conn::connect(addr).await?.call("ir3_networkStatus", json!([])).await
+}
+
+/// The hash and number of block `tag` (`latest`, `finalized`, a number) on `conn`.
+pub(crate) async fn block_head(conn: &mut Conn, tag: &str) -> Result<(String, u64)> {
+    let block = conn.call("eth_getBlockByNumber", json!([tag, false])).await?;
+    let hash = block["hash"].as_str().unwrap_or_default().to_string();
+    Ok((hash, quantity(&block["number"]).unwrap_or(0)))
+}
+
+/// Total size of the files directly under `dir` and its subdirectories, in bytes.
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The `WARN` and `ERROR` lines of a node's output (ANSI colours removed): their count and the
+/// first `keep` distinct ones.
+pub(crate) fn log_problems(log: &str, keep: usize) -> (usize, Vec<String>) {
+    let mut count = 0;
+    let mut first: Vec<String> = Vec::new();
+    for line in log.lines().map(strip_ansi) {
+        let words: Vec<&str> = line.split_whitespace().take(3).collect();
+        if !words.iter().any(|w| *w == "WARN" || *w == "ERROR") && !line.contains("panicked") {
+            continue;
+        }
+        count += 1;
+        let body = line.split_once(' ').map_or(line.as_str(), |(_, rest)| rest).trim().to_string();
+        if first.len() < keep && !first.contains(&body) {
+            first.push(body);
+        }
+    }
+    (count, first)
+}
+
+/// Removes ANSI escape sequences (`ESC [ … letter`).
+pub(crate) fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
