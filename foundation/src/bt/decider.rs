@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Instant};
 
 use tracing::warn;
 
-use super::{BT_APP, ChunkService, FETCH_TIMEOUT, OFFER_CHUNK, WANT_CHUNK};
+use super::{BT_APP, ChunkService, FETCH_TIMEOUT, MAX_FETCHES_PER_PEER, OFFER_CHUNK, WANT_CHUNK};
 use crate::{
     chunks::{ChunkId, MAX_CHUNK_SIZE, chunk_id},
     intent::IntentId,
@@ -99,12 +99,18 @@ impl Decider for ChunkDecider {
         self.service.learn_provider(id, *from);
         let mut wants = self.service.wants.lock();
         let now = Instant::now();
-        if wants.fetching.get(&id).is_some_and(|since| now.duration_since(*since) < FETCH_TIMEOUT)
+        let live = |since: &Instant| now.duration_since(*since) < FETCH_TIMEOUT;
+        if wants.fetching.get(&id).is_some_and(|(_, since)| live(since))
             || self.service.store.has(&id)
         {
             return Ok(None);
         }
-        wants.fetching.insert(id, now);
+        let from_peer =
+            wants.fetching.values().filter(|(p, since)| p == from && live(since)).count();
+        if from_peer >= MAX_FETCHES_PER_PEER {
+            return Ok(None);
+        }
+        wants.fetching.insert(id, (*from, now));
         Ok(Some(Direct::GetChunk(id)))
     }
 

@@ -67,6 +67,8 @@ pub const WANT_FANOUT: usize = 3;
 pub const BROADCAST_EVERY: u32 = 4;
 /// After this long without the bytes, a chunk is asked from the next provider that says YES.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most chunks fetched from one provider at once (the others wait for its next YES).
+pub const MAX_FETCHES_PER_PEER: usize = 128;
 /// Most chunks whose providers this node remembers from their answers.
 pub const MAX_KNOWN_CHUNKS: usize = 1 << 16;
 
@@ -110,8 +112,8 @@ pub struct ChunkService {
 struct Wants {
     by_intent: HashMap<IntentId, ChunkId>,
     order: VecDeque<IntentId>,
-    /// Chunks asked from a provider, since when.
-    fetching: HashMap<ChunkId, Instant>,
+    /// Chunks asked from a provider: which, since when.
+    fetching: HashMap<ChunkId, (PeerId, Instant)>,
     /// How often each open want was declared.
     declared: HashMap<ChunkId, u32>,
 }

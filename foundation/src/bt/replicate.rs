@@ -121,6 +121,7 @@ impl ChunkService {
             let mut wants = self.wants.lock();
             let store = &self.store;
             wants.by_intent.retain(|_, id| !store.has(id));
+            wants.fetching.retain(|_, (_, since)| since.elapsed() < super::FETCH_TIMEOUT);
             wants.by_intent.values().copied().collect()
         };
         let _ = self.push_wants(&open);

@@ -79,6 +79,10 @@ pub const NEVER: u64 = u64::MAX;
 pub const MAX_MESH_PEERS: usize = 64;
 /// Refused messages after which a peer is disconnected and ignored.
 pub const MAX_REFUSALS: u64 = 100;
+/// Direct requests (chunk fetches, answers, declarations) one connection carries at once:
+/// yamux's stream limit (libp2p's request-response default of 100 dropped the fetches of a
+/// large file's chunks).
+pub const MAX_CONCURRENT_STREAMS: usize = 512;
 /// How long a provider record lives in the DHT unless its provider announces it again.
 pub const PROVIDER_RECORD_TTL: Duration = Duration::from_secs(10 * 60);
 /// How often a node announces again every provider record of its own (well inside the TTL).
@@ -348,7 +352,9 @@ fn behaviour(
     )?;
     let direct = request_response::cbor::Behaviour::new(
         [(StreamProtocol::new(DIRECT_PROTOCOL), ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(10))
+            .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS),
     );
     let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
     kad_config.set_query_timeout(Duration::from_secs(30));
