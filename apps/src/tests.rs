@@ -228,8 +228,8 @@ fn lending_rules() {
     let statuses = apply(
         &mut state,
         &[
-            mint.clone(),
-            offer.clone(),
+            mint,
+            offer,
             // No funds left for a second offer of 600; interest above 100 %; no duration.
             op(
                 &lender,
