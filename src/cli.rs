@@ -178,6 +178,60 @@ pub enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// The money app: currencies, mints, transfers, balances.
+    Money {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::app_cli::MoneyAction,
+    },
+    /// The lending app: loan offers, acceptance, repayment.
+    Lending {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::app_cli::LendingAction,
+    },
+    /// The reputation app: peers' scores and their components.
+    Reputation {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::app_cli::ReputationAction,
+    },
+    /// The territory app: observations and their consensus.
+    Territory {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::app_cli::TerritoryAction,
+    },
+    /// The messaging app: direct messages, topics, inbox.
+    Messaging {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::app_cli::MessagingAction,
+    },
+    /// The compute app: a pure function run on several peers.
+    Compute {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545", env = "ETH_RPC_URL")]
+        rpc_url: String,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::app_cli::ComputeAction,
+    },
 }
 
 /// A storage command.

@@ -4,6 +4,7 @@
 //! (foundation ← evm ← rpc), the start-up banner, and shutdown. `main.rs` only parses the
 //! command line and calls [`run`].
 
+pub mod app_cli;
 pub mod banner;
 pub mod cli;
 pub mod store_cli;

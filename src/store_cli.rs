@@ -14,7 +14,7 @@ use ir3_foundation::chunks::{DEFAULT_CHUNK_SIZE, Manifest, chunk_id, split};
 use serde_json::{Value, json};
 
 use crate::{
-    NodeError,
+    NodeError, app_cli,
     cli::{Command, StoreAction},
 };
 
@@ -48,10 +48,23 @@ pub fn run(command: Command) -> Result<(), NodeError> {
                 }
             }
         },
+        Command::Money { rpc_url, action } => app_cli::run(&rpc_url, app_cli::money(action)),
+        Command::Lending { rpc_url, action } => app_cli::run(&rpc_url, app_cli::lending(action)),
+        Command::Reputation { rpc_url, action } => {
+            app_cli::run(&rpc_url, app_cli::reputation(action))
+        }
+        Command::Territory { rpc_url, action } => {
+            app_cli::run(&rpc_url, app_cli::territory(action))
+        }
+        Command::Messaging { rpc_url, action } => {
+            app_cli::run(&rpc_url, app_cli::messaging(action))
+        }
+        Command::Compute { rpc_url, action } => app_cli::run(&rpc_url, app_cli::compute(action)),
     }
 }
 
-fn call(url: &str, method: &str, params: Value) -> Result<Value, NodeError> {
+/// One JSON-RPC call; the node's error is returned as the command's error.
+pub(crate) fn call(url: &str, method: &str, params: Value) -> Result<Value, NodeError> {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let failed = |e: String| NodeError::InvalidArgument(format!("{method} on {url}: {e}"));
     let mut response = ureq::post(url).send_json(&body).map_err(|e| failed(e.to_string()))?;

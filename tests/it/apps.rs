@@ -268,3 +268,64 @@ fn peer_apps_answer_yes_no_and_silence() {
     let unknown = nodes[0].result("ir3_reputation_query", json!(["12D3KooWnobody"]));
     assert_eq!(unknown["score"], 0.5 * 0.4 + 0.5 * 0.4 + 0.2, "{unknown}");
 }
+
+fn ir3(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ir3")).args(args).output().expect("run ir3")
+}
+
+/// `ir3 money …` and `ir3 lending …` against a single node: one JSON-RPC call each, the result
+/// printed as JSON, a refusal a non-zero exit with the node's reason; the state survives
+/// `kill -9`.
+#[test]
+fn the_app_commands_on_a_single_node() {
+    let mut node = Node::start(&[]);
+    let url = node.http();
+    let (a, b) = (ADDRS[0], ADDRS[1]);
+    let run = |args: &[&str]| {
+        let mut all = vec![args[0], "--rpc-url", &url];
+        all.extend_from_slice(&args[1..]);
+        ir3(&all)
+    };
+    let mint = run(&["money", "mint", "--from", a, "--currency", "CLI", "--amount", "500"]);
+    assert!(mint.status.success(), "{}", String::from_utf8_lossy(&mint.stderr));
+    let receipt: Value = serde_json::from_slice(&mint.stdout).unwrap();
+    assert_eq!(receipt["outcome"]["status"], "mint_accepted");
+    assert_eq!(receipt["outcome"]["isFinal"], true, "a single node is final at once");
+    let send =
+        run(&["money", "transfer", "--from", a, "--currency", "CLI", "--to", b, "--amount", "20"]);
+    assert!(send.status.success());
+    let refused = run(&["money", "mint", "--from", b, "--currency", "CLI", "--amount", "1"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("mint_rejected"));
+    let offer = run(&[
+        "lending",
+        "offer",
+        "--from",
+        a,
+        "--currency",
+        "CLI",
+        "--amount",
+        "100",
+        "--interest-bps",
+        "250",
+        "--duration-ms",
+        "60000",
+    ]);
+    let offer: Value = serde_json::from_slice(&offer.stdout).unwrap();
+    let loan = offer["id"].as_str().unwrap().to_string();
+    let accept = run(&["lending", "accept", "--from", b, "--loan", &loan]);
+    assert!(accept.status.success(), "{}", String::from_utf8_lossy(&accept.stderr));
+
+    node.restart();
+    let url = node.http();
+    let balance = |who: &str| {
+        let out = ir3(&["money", "--rpc-url", &url, "balance", who, "CLI"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(balance(a), "380");
+    assert_eq!(balance(b), "120");
+    let loans = ir3(&["lending", "--rpc-url", &url, "loans"]);
+    let loans: Value = serde_json::from_slice(&loans.stdout).unwrap();
+    assert_eq!(loans[0]["status"], "active");
+    assert_eq!(loans[0]["borrower"], b.to_lowercase());
+}
