@@ -9,7 +9,8 @@
 //!   the lender (money rules: it must hold them).
 //!
 //! A loan is never declared in default: it is *defaulted* when it is read at a time past its
-//! deadline and not repaid (derived, not stored).
+//! deadline and not repaid (derived, not stored). Intents, events and the YES/NO rule are the
+//! money app's (see [`crate::money`]); the clock is the epoch's start, the same on every node.
 
 use std::collections::BTreeMap;
 

@@ -7,6 +7,12 @@
 //!   it holds less).
 //!
 //! Balances move only through [`Money::move_funds`], which the lending app uses too.
+//!
+//! Intents and events: each operation is an envelope in the ordering (network mode: declared
+//! as `order/envelope`, recorded as the EVM node's envelope events; a single node: a `native`
+//! series entry). A peer answers YES to one that is valid against its state, NO with the rule's
+//! reason (`mint_rejected: …`) otherwise; the reducer ([`crate::NativeState`]) decides in the
+//! final order and records `<op>_accepted` / `<op>_rejected`.
 
 use std::collections::BTreeMap;
 
