@@ -1,4 +1,5 @@
-"""Python client of an iR³ node: its JSON-RPC and native apps (money, lending, …).
+"""Python client of an iR³ node: its JSON-RPC and native apps (money, lending, and in a
+gateway network reputation, territory, messaging and compute).
 
 >>> import ir3
 >>> node = ir3.connect("localhost:8545")
@@ -15,13 +16,17 @@ optional ``eth-account`` package.
 from .client import (
     WRITE_METHODS,
     App,
+    Compute,
     Error,
     Eth,
     Lending,
+    Messaging,
     Money,
     Node,
+    Reputation,
     RpcError,
     SigningUnavailable,
+    Territory,
     TransportError,
     connect,
     to_camel,
@@ -31,13 +36,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Compute",
     "Error",
     "Eth",
     "Lending",
+    "Messaging",
     "Money",
     "Node",
+    "Reputation",
     "RpcError",
     "SigningUnavailable",
+    "Territory",
     "TransportError",
     "WRITE_METHODS",
     "__version__",

@@ -10,6 +10,11 @@ A write is signed by the node when ``sender`` is one of its dev accounts (as
 ``eth_sendTransaction`` is), or locally with ``key=`` (needs the optional ``eth-account``
 package) and sent with ``ir3_apps_submit``.
 
+The peer apps of a gateway network (``node.reputation``, ``node.territory``,
+``node.messaging``, ``node.compute``) act as the node itself: the node's peer key signs what
+it declares, each declaration returns an intent id at once, and what the peers answered (YES,
+NO with a reason, or silence) is read back later.
+
 Only the standard library is used.
 """
 
@@ -25,13 +30,17 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 __all__ = [
     "App",
+    "Compute",
     "Error",
     "Eth",
     "Lending",
+    "Messaging",
     "Money",
     "Node",
+    "Reputation",
     "RpcError",
     "SigningUnavailable",
+    "Territory",
     "TransportError",
     "WRITE_METHODS",
     "connect",
@@ -136,9 +145,10 @@ def _amount(value: Any) -> int:
 class Node:
     """A connection to one node's JSON-RPC endpoint (HTTP POST, JSON-RPC 2.0).
 
-    ``node.money``, ``node.lending`` and ``node.eth`` are namespaces with documented methods;
-    any other attribute is an app (``node.reputation.query(x)`` calls
-    ``ir3_reputation_query``).
+    ``node.money``, ``node.lending``, ``node.reputation``, ``node.territory``,
+    ``node.messaging``, ``node.compute`` and ``node.eth`` are namespaces with documented
+    methods; any other attribute is an app whose methods are mapped generically
+    (``node.storage.list()`` calls ``ir3_storage_list``).
     """
 
     def __init__(self, url: Union[str, int] = "http://127.0.0.1:8545", timeout: float = 30.0) -> None:
@@ -147,6 +157,10 @@ class Node:
         self._ids = itertools.count(1)
         self.money = Money(self)
         self.lending = Lending(self)
+        self.reputation = Reputation(self)
+        self.territory = Territory(self)
+        self.messaging = Messaging(self)
+        self.compute = Compute(self)
         self.apps = App(self, "apps")
         self.eth = Eth(self)
 
@@ -224,6 +238,22 @@ class Node:
         """The node's dev accounts (``eth_accounts``): the node signs their operations."""
         return list(self.call("eth_accounts"))
 
+    def network_status(self) -> Dict[str, Any]:
+        """The node's place in its gateway network (``ir3_networkStatus``): ``{peerId,
+        gateway, gateways, majority, voting, epochMs, finalEpoch, members, …}``."""
+        return self.call("ir3_networkStatus")
+
+    @property
+    def peer_id(self) -> str:
+        """This node's libp2p peer id (``ir3_networkStatus()["peerId"]``): what other nodes
+        name it by in messaging, reputation, territory and compute."""
+        return str(self.network_status()["peerId"])
+
+    @property
+    def peer_count(self) -> int:
+        """How many peers the node is connected to (``net_peerCount``)."""
+        return int(self.call("net_peerCount"), 16)
+
     def next_seq(self, account: str) -> int:
         """The sequence of ``account``'s next operation (``ir3_apps_nextSeq``)."""
         return int(self.call("ir3_apps_nextSeq", account))
@@ -286,6 +316,25 @@ class Node:
     def _write_signed(
         self, app: str, op: str, fields: Dict[str, Any], sender: Optional[str], key: str
     ) -> Dict[str, Any]:
+        signed = self.sign(app, op, fields, key=key, sender=sender)
+        return self.submit(signed["message"], signed["signature"])
+
+    def sign(
+        self,
+        app: str,
+        op: str,
+        fields: Mapping[str, Any],
+        key: str,
+        sender: Optional[str] = None,
+        seq: Optional[int] = None,
+    ) -> Dict[str, str]:
+        """Signs operation ``op`` of ``app`` with ``key`` without sending it.
+
+        ``fields`` are the operation's fields (camelCase, amounts as decimal strings; see
+        :func:`to_camel`). ``seq`` defaults to the account's next sequence on this node
+        (``ir3_apps_nextSeq``). Returns ``{message, signature}``, ready for :meth:`submit`
+        on any gateway (``node.submit(**signed)``). Needs ``eth-account``.
+        """
         try:
             from eth_account import Account
             from eth_account.messages import encode_defunct
@@ -294,21 +343,25 @@ class Node:
                 "signing with key= needs the eth-account package (pip install eth-account, or "
                 "pip install 'ir3[sign]'); without key= the node signs for its dev accounts"
             ) from error
+        fields = dict(fields)
+        for name in RESERVED_FIELDS & set(fields):
+            raise ValueError(f"field {name!r} is set by the signer (use sender= for 'from')")
         address = str(Account.from_key(key).address).lower()
         if sender is not None and sender.lower() != address:
             raise ValueError(f"sender {sender} is not the key's address {address}")
         if app == "money" and op == "mint" and "to" not in fields:
             fields["to"] = address  # as the node does: a mint credits its minter by default
-        seq = self.next_seq(address)
+        if seq is None:
+            seq = self.next_seq(address)
         message = json.dumps(
-            {"app": app, "op": op, "from": address, "seq": seq, **fields}, separators=(",", ":")
+            {"app": app, "op": op, "from": address, "seq": int(seq), **fields}, separators=(",", ":")
         )
         signed = Account.sign_message(encode_defunct(text=message), private_key=key)
         signature = signed.signature
         text = signature.hex() if isinstance(signature, (bytes, bytearray)) else str(signature)
         if not text.startswith("0x"):
             text = "0x" + text
-        return self.submit(message, text)
+        return {"message": message, "signature": text}
 
 
 def _op_id(op_id: OpId) -> str:
@@ -499,6 +552,176 @@ class Lending(App):
             if str(loan.get("id", "")).lower() == wanted:
                 return loan
         return None
+
+
+def _hex(value: Union[str, bytes, bytearray]) -> str:
+    """Bytes, or a hex string with or without ``0x``, as ``0x``-prefixed hex."""
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    text = str(value)
+    return text if text.startswith(("0x", "0X")) else "0x" + text
+
+
+class Reputation(App):
+    """The reputation app (network mode): how each peer behaved, from the node's own record
+    (``ir3_reputation_*``).
+
+    A reputation is ``{node, seat, yes, no, silence, refused, votesAgreed, votesDisagreed,
+    responsiveness, agreement, honesty, score}``: ``node`` the peer id, ``seat`` its number in
+    the gateway set (``None`` until known), ``yes``/``no``/``silence`` how it answered this
+    node's intents, ``refused`` how often it refused, ``votesAgreed``/``votesDisagreed`` its
+    epoch votes against the final ones, and ``responsiveness``, ``agreement``, ``honesty`` and
+    ``score`` in ``[0, 1]``. Territory and compute weigh peers by their ``score``.
+    """
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node, "reputation")
+
+    def query(self, node: str) -> Dict[str, Any]:
+        """One peer's reputation, by peer id (``ir3_reputation_query``); a peer nothing is
+        known about gets neutral components."""
+        return self._node.call("ir3_reputation_query", node)
+
+    def list(self) -> List[Dict[str, Any]]:
+        """The reputation of every known peer (``ir3_reputation_list``)."""
+        return self._node.call("ir3_reputation_list")
+
+
+class Territory(App):
+    """The territory app (network mode): observations of locations, agreed on with a
+    reputation-weighted consensus (``ir3_territory_*``)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node, "territory")
+
+    def observe(self, location: str, value: float) -> bool:
+        """Records this node's observation ``value`` of ``location`` (what it answers peers
+        that want it). Returns ``True``."""
+        return self._node.call("ir3_territory_observe", location, float(value))
+
+    def want(self, location: str) -> str:
+        """Asks the peers for their observations of ``location``; returns the intent id.
+        Read what came back with :meth:`consensus`."""
+        return self._node.call("ir3_territory_want", location)
+
+    def consensus(self, location: str) -> Dict[str, Any]:
+        """The consensus on ``location`` so far: ``{location, intent, value, median,
+        contributors: [{peer, value, weight}], refused: [{peer, reason, retryAfterMs}],
+        silent: [peer ids]}``.
+
+        ``value`` is the reputation-weighted mean of the contributors' values, ``median`` their
+        median (both ``None`` without contributors); this node's own observation appears as
+        peer ``"self"``. Peers that did not answer the want are ``silent``.
+        """
+        return self._node.call("ir3_territory_consensus", location)
+
+
+class Messaging(App):
+    """The messaging app (network mode): direct messages with delivery receipts, topics and
+    blocking (``ir3_messaging_*``).
+
+    A message is identified by its intent id; its receipts say which peers answered YES
+    (delivered), NO (refused, e.g. ``"blocked sender"``) or stayed silent.
+    """
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node, "messaging")
+
+    def send(self, to: str, text: str) -> str:
+        """Sends ``text`` to the peer ``to`` (a peer id); returns the intent id. The peer's YES
+        is the delivery receipt (see :meth:`receipts`)."""
+        return self._node.call("ir3_messaging_send", to, text)
+
+    def broadcast(self, topic: str, text: str) -> str:
+        """Broadcasts ``text`` on ``topic``; returns the intent id. Followers of the topic
+        answer YES, the other peers stay silent."""
+        return self._node.call("ir3_messaging_broadcast", topic, text)
+
+    def follow(self, topic: str) -> bool:
+        """Follows ``topic``: its broadcasts reach this node's inbox."""
+        return self._node.call("ir3_messaging_follow", topic)
+
+    def unfollow(self, topic: str) -> bool:
+        """Stops following ``topic``."""
+        return self._node.call("ir3_messaging_unfollow", topic)
+
+    def block(self, peer: str) -> bool:
+        """Blocks the sender ``peer``: its messages are answered NO (``"blocked sender"``)."""
+        return self._node.call("ir3_messaging_block", peer)
+
+    def unblock(self, peer: str) -> bool:
+        """Unblocks the sender ``peer``."""
+        return self._node.call("ir3_messaging_unblock", peer)
+
+    def inbox(self) -> List[Dict[str, Any]]:
+        """The messages received, oldest first: ``[{from, topic, text, atMs}]`` (``topic`` is
+        ``None`` for a direct message, ``atMs`` the arrival time in Unix milliseconds)."""
+        return self._node.call("ir3_messaging_inbox")
+
+    def receipts(self, message_id: str) -> Optional[Dict[str, Any]]:
+        """The receipts of a message sent by this node: ``{app, kind, expected, yes: [peer
+        ids], no: [{peer, reason, retryAfterMs}], silence: [peer ids], …}``, or ``None`` when
+        the node knows no such message."""
+        return self._node.call("ir3_messaging_receipts", message_id)
+
+
+class Compute(App):
+    """The compute app (network mode): EVM bytecode run by the peers, with ``eth_call``
+    semantics at a scratch address, and their results compared (``ir3_compute_*``)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node, "compute")
+
+    def call(
+        self, code: Union[str, bytes], data: Optional[Union[str, bytes]] = None
+    ) -> str:
+        """Asks the peers to run ``code`` (bytecode, hex or bytes) with calldata ``data``;
+        returns the intent id. Read the results with :meth:`result`."""
+        if data is None:
+            return self._node.call("ir3_compute_call", _hex(code))
+        return self._node.call("ir3_compute_call", _hex(code), _hex(data))
+
+    def result(self, call_id: str) -> Dict[str, Any]:
+        """A compute call's report so far: ``{intent, status, result, results, running,
+        refused, silent}``.
+
+        ``status`` is ``"agree"``, ``"disagree"`` or ``"pending"``; ``result`` the weighted
+        majority's output, ``{"Ok": "0x…"}`` or ``{"Err": "…"}`` (``None`` while pending);
+        ``results`` every distinct output with the peers that gave it and their total weight:
+        ``[{output, peers, weight}]``.
+        """
+        return self._node.call("ir3_compute_result", call_id)
+
+    def run(
+        self,
+        code: Union[str, bytes],
+        data: Optional[Union[str, bytes]] = None,
+        peers: Optional[int] = None,
+        timeout: float = 30.0,
+        interval: float = 0.1,
+    ) -> Dict[str, Any]:
+        """Calls ``code`` on the peers and waits for their results; returns the report (as
+        :meth:`result`).
+
+        It polls until ``peers`` peers answered (default: every peer the node is connected
+        to, ``net_peerCount``), or until every peer it waits for answered, refused or stayed
+        silent. Raises :class:`TimeoutError` after ``timeout`` seconds.
+        """
+        wanted = self._node.peer_count if peers is None else int(peers)
+        call_id = self.call(code, data)
+        deadline = time.monotonic() + timeout
+        while True:
+            report = self.result(call_id)
+            answered = sum(len(r.get("peers") or ()) for r in report.get("results") or ())
+            settled = answered + len(report.get("refused") or ()) + len(report.get("silent") or ())
+            if answered >= wanted or settled >= wanted:
+                return report
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"compute call {call_id}: {answered} of {wanted} results after {timeout} s "
+                    f"(report so far: {report})"
+                )
+            time.sleep(interval)
 
 
 class Eth(App):

@@ -354,21 +354,53 @@ class GenericTest(NodeTestCase):
         node.reputation.query("0xabc")
         node.territory.claim_cell(sender="0x01", cell_id=7, amount=12, deposit_amount=3)
         node.lending.offer(currency="G", amount=5, interest_bps=100, duration_ms=10, sender="0x02")
-        node.messaging.inbox(account="0x03", since_ms=5)
+        node.messaging.thread_of(account="0x03", since_ms=5)  # not an explicit method
         node.apps.next_seq("0x04")
         node.eth.get_transaction_count("0x05", "latest")
         self.assertEqual([(p["method"], p["params"]) for p in sent], [
             ("ir3_reputation_query", ["0xabc"]),
             ("ir3_territory_claimCell", [{"from": "0x01", "cellId": 7, "amount": "12", "depositAmount": "3"}]),
             ("ir3_lending_offer", [{"from": "0x02", "currency": "G", "amount": "5", "interestBps": 100, "durationMs": 10}]),
-            ("ir3_messaging_inbox", {"account": "0x03", "sinceMs": 5}),
+            ("ir3_messaging_threadOf", {"account": "0x03", "sinceMs": 5}),
             ("ir3_apps_nextSeq", ["0x04"]),
             ("eth_getTransactionCount", ["0x05", "latest"]),
         ])
         with self.assertRaises(TypeError):
-            node.messaging.inbox("0x03", since_ms=5)
+            node.messaging.thread_of("0x03", since_ms=5)
         with self.assertRaises(ValueError):
             node.territory.claim(sender="0x01", seq=3)
+        # The peer apps' explicit methods: positional params, as the node documents them.
+        sent.clear()
+        node.reputation.list()
+        node.territory.observe("paris", 21)
+        node.territory.want("paris")
+        node.territory.consensus("paris")
+        node.messaging.send("12D3KooWpeer", "hi")
+        node.messaging.broadcast("news", "hello")
+        node.messaging.follow("news")
+        node.messaging.unfollow("news")
+        node.messaging.block("12D3KooWpeer")
+        node.messaging.unblock("12D3KooWpeer")
+        node.messaging.inbox()
+        node.messaging.receipts("0x01")
+        node.compute.call("602a60005260206000f3")
+        node.compute.call(b"\x36", data=b"\xde\xad")
+        self.assertEqual([(p["method"], p["params"]) for p in sent], [
+            ("ir3_reputation_list", []),
+            ("ir3_territory_observe", ["paris", 21.0]),
+            ("ir3_territory_want", ["paris"]),
+            ("ir3_territory_consensus", ["paris"]),
+            ("ir3_messaging_send", ["12D3KooWpeer", "hi"]),
+            ("ir3_messaging_broadcast", ["news", "hello"]),
+            ("ir3_messaging_follow", ["news"]),
+            ("ir3_messaging_unfollow", ["news"]),
+            ("ir3_messaging_block", ["12D3KooWpeer"]),
+            ("ir3_messaging_unblock", ["12D3KooWpeer"]),
+            ("ir3_messaging_inbox", []),
+            ("ir3_messaging_receipts", ["0x01"]),
+            ("ir3_compute_call", ["0x602a60005260206000f3"]),
+            ("ir3_compute_call", ["0x36", "0xdead"]),
+        ])
         self.assertEqual(ir3.connect("localhost:8545").url, "http://localhost:8545")
         self.assertEqual(ir3.connect("https://h:1/rpc").url, "https://h:1/rpc")
 
