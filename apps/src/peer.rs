@@ -83,6 +83,14 @@ pub struct Message {
 pub(crate) struct MessageBody {
     pub(crate) topic: Option<String>,
     pub(crate) text: String,
+    /// Makes every send its own intent (the same text sent twice is two messages).
+    pub(crate) nonce: u64,
+}
+
+/// A nonce no earlier send of this process used.
+pub(crate) fn message_nonce() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    now_ms().wrapping_shl(16) ^ NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a compute call carries.

@@ -16,7 +16,8 @@ use crate::{
     error::{AppError, Result},
     peer::{
         COMPUTE_APP, CallBody, Fact, MAX_CODE_BYTES, MAX_LOCATION_BYTES, MAX_TEXT_BYTES,
-        MESSAGING_APP, Message, MessageBody, PeerApps, TERRITORY_APP, digest, intent_id, now_ms,
+        MESSAGING_APP, Message, MessageBody, PeerApps, TERRITORY_APP, digest, intent_id,
+        message_nonce, now_ms,
     },
     reputation::{NEUTRAL, Reputation, reputations},
 };
@@ -121,8 +122,9 @@ impl PeerApps {
         too_long("message", text.len(), MAX_TEXT_BYTES)?;
         let peer: PeerId =
             to.parse().map_err(|e| AppError::Invalid(format!("`to` is not a peer id: {e}")))?;
-        let payload = postcard::to_allocvec(&MessageBody { topic: None, text })
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let payload =
+            postcard::to_allocvec(&MessageBody { topic: None, text, nonce: message_nonce() })
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
         let intent = Intent::new(MESSAGING_APP, "message", payload);
         self.network()?.push_intent_to(intent, stamp(), vec![peer]).map_err(AppError::Series)
     }
@@ -131,8 +133,12 @@ impl PeerApps {
     pub fn broadcast(&self, topic: String, text: String) -> Result<IntentId> {
         too_long("message", text.len(), MAX_TEXT_BYTES)?;
         too_long("topic", topic.len(), MAX_LOCATION_BYTES)?;
-        let payload = postcard::to_allocvec(&MessageBody { topic: Some(topic), text })
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let payload = postcard::to_allocvec(&MessageBody {
+            topic: Some(topic),
+            text,
+            nonce: message_nonce(),
+        })
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
         let intent = Intent::new(MESSAGING_APP, "message", payload);
         self.network()?.push_intent(intent, stamp()).map_err(AppError::Series)
     }

@@ -92,6 +92,21 @@ pub struct Insights {
     peers: BTreeMap<String, PeerInsight>,
 }
 
+impl IntentInsight {
+    /// Drops a peer's earlier answer (or silence).
+    fn forget(&mut self, peer: &str) {
+        self.yes.retain(|p| p != peer);
+        self.no.retain(|n| n.peer != peer);
+        self.silence.retain(|p| p != peer);
+    }
+
+    fn count(&mut self) {
+        self.available_from = self.yes.len();
+        self.congested = self.no.len();
+        self.unknown = self.silence.len();
+    }
+}
+
 impl Insights {
     /// Takes one record into account.
     pub fn apply(&mut self, record: &P2pRecord) {
@@ -102,7 +117,9 @@ impl Insights {
                 {
                     self.intents.remove(&oldest);
                 }
-                self.order.push_back(*id);
+                if !self.intents.contains_key(id) {
+                    self.order.push_back(*id);
+                }
                 let entry = self.intents.entry(*id).or_default();
                 entry.app = app.clone();
                 entry.kind = kind.clone();
@@ -110,21 +127,18 @@ impl Insights {
             }
             P2pRecord::IntentReceived { from, .. } => self.peer(from).intents_received += 1,
             P2pRecord::ReplyReceived { id, from, answer } => {
+                // A peer's latest answer to an intent (declared again) replaces its earlier one.
                 let intent = self.intents.entry(*id).or_default();
+                intent.forget(from);
                 match answer {
-                    Answer::Yes { .. } => {
-                        intent.yes.push(from.clone());
-                        intent.available_from += 1;
-                    }
-                    Answer::No { reason, retry_after_ms } => {
-                        intent.no.push(NoAnswer {
-                            peer: from.clone(),
-                            reason: reason.clone(),
-                            retry_after_ms: *retry_after_ms,
-                        });
-                        intent.congested += 1;
-                    }
+                    Answer::Yes { .. } => intent.yes.push(from.clone()),
+                    Answer::No { reason, retry_after_ms } => intent.no.push(NoAnswer {
+                        peer: from.clone(),
+                        reason: reason.clone(),
+                        retry_after_ms: *retry_after_ms,
+                    }),
                 }
+                intent.count();
                 let peer = self.peer(from);
                 match answer {
                     Answer::Yes { .. } => peer.yes += 1,
@@ -133,8 +147,9 @@ impl Insights {
             }
             P2pRecord::Silence { id, peer } => {
                 let intent = self.intents.entry(*id).or_default();
+                intent.forget(peer);
                 intent.silence.push(peer.clone());
-                intent.unknown += 1;
+                intent.count();
                 self.peer(peer).silence += 1;
             }
             P2pRecord::PeerRefused { peer, reason } => {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::series::MemorySeries;
+use crate::{intent::Intent, order::HlcStamp, series::MemorySeries};
 
 struct TestNode {
     handle: P2pHandle,
