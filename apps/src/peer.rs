@@ -382,3 +382,83 @@ pub(crate) fn intent_id(intent: &Intent) -> IntentId {
 pub(crate) fn digest(bytes: &[u8]) -> B256 {
     keccak256(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use ir3_foundation::{MemorySeries, order::HlcStamp};
+
+    use super::*;
+
+    fn message(app: &str, kind: &str, payload: Vec<u8>) -> IntentMessage {
+        IntentMessage { intent: Intent::new(app, kind, payload), stamp: HlcStamp::default() }
+    }
+
+    fn text(topic: Option<&str>, text: &str) -> Vec<u8> {
+        let body = MessageBody { topic: topic.map(str::to_string), text: text.into(), nonce: 0 };
+        postcard::to_allocvec(&body).unwrap()
+    }
+
+    fn is_no(answer: &Option<Answer>, expected: &str) -> bool {
+        matches!(answer, Some(Answer::No { reason, .. }) if reason == expected)
+    }
+
+    /// Every answer of the peer apps' decider: YES, NO (blocked, rate-limited, malformed) and
+    /// silence; the facts it keeps survive a replay of the series.
+    #[test]
+    fn the_peer_apps_answer_by_their_rules() {
+        let series: SeriesHandle = Arc::new(MemorySeries::new());
+        let apps = PeerApps::open(series.clone()).unwrap();
+        let mut decider = apps.decider();
+        let (friend, pest) = (PeerId::random(), PeerId::random());
+
+        // Messaging: delivered, blocked, malformed, too long, an unfollowed topic.
+        let hello = message(MESSAGING_APP, "message", text(None, "hello"));
+        assert_eq!(decider.decide(&friend, &hello), Some(Answer::Yes { detail: vec![] }));
+        apps.block(pest.to_string(), true);
+        assert!(is_no(&decider.decide(&pest, &hello), "blocked sender"));
+        let garbage = message(MESSAGING_APP, "message", vec![0xff; 3]);
+        assert!(is_no(&decider.decide(&friend, &garbage), "malformed message"));
+        let long = message(MESSAGING_APP, "message", text(None, &"x".repeat(MAX_TEXT_BYTES + 1)));
+        assert!(is_no(&decider.decide(&friend, &long), "message too long"));
+        let news = message(MESSAGING_APP, "message", text(Some("news"), "flash"));
+        assert_eq!(decider.decide(&friend, &news), None);
+        apps.follow("news".into(), true);
+        assert_eq!(decider.decide(&friend, &news), Some(Answer::Yes { detail: vec![] }));
+        // Over the rate: NO with a retry-after.
+        let flood = (0..100).map(|_| decider.decide(&friend, &hello)).collect::<Vec<_>>();
+        assert!(flood.iter().any(|a| matches!(a, Some(Answer::No { retry_after_ms, .. }) if *retry_after_ms > 0 && *retry_after_ms != NEVER)));
+
+        // Territory: silence without an observation, YES with the latest value after one.
+        let want = message(TERRITORY_APP, "want_observations", b"paris".to_vec());
+        assert_eq!(decider.decide(&friend, &want), None);
+        apps.observe("paris".into(), 20.5).unwrap();
+        apps.observe("paris".into(), 21.5).unwrap();
+        assert_eq!(
+            decider.decide(&friend, &want),
+            Some(Answer::Yes { detail: 21.5f64.to_le_bytes().to_vec() })
+        );
+        assert!(apps.observe("paris".into(), f64::NAN).is_err());
+
+        // Compute: malformed, too large, a result of a call never made.
+        assert!(is_no(
+            &decider.decide(&friend, &message(COMPUTE_APP, "call", vec![1])),
+            "malformed compute call"
+        ));
+        let big = CallBody { code: vec![0; MAX_CODE_BYTES + 1].into(), data: Bytes::new() };
+        let big = message(COMPUTE_APP, "call", postcard::to_allocvec(&big).unwrap());
+        assert!(is_no(&decider.decide(&friend, &big), "compute call too large"));
+        let stray = ResultBody { call: B256::ZERO, output: Ok(Bytes::new()) };
+        let stray = message(COMPUTE_APP, "result", postcard::to_allocvec(&stray).unwrap());
+        assert!(is_no(&decider.decide(&friend, &stray), "result of a call never made"));
+        // Other apps' intents: silence.
+        assert_eq!(decider.decide(&friend, &message("evm", "execute_eth_tx", vec![])), None);
+
+        // The facts are in the series: a restarted node has the same inbox, blocks, topics and
+        // observations.
+        let again = PeerApps::open(series).unwrap();
+        let facts = again.facts.lock();
+        assert_eq!(facts.inbox.len(), apps.inbox().len());
+        assert!(facts.blocked.contains(&pest.to_string()) && facts.topics.contains("news"));
+        assert_eq!(facts.observations["paris"].last().unwrap().0, 21.5);
+    }
+}
