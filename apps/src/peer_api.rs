@@ -277,10 +277,13 @@ impl PeerApps {
         }
     }
 
-    /// Every known peer's reputation.
+    /// Every known peer's reputation (this node's own excluded).
     pub fn reputations(&self, agreement: &[SeatAgreement]) -> Vec<Reputation> {
-        let peers = self.p2p.get().map(P2pHandle::peers).unwrap_or_default();
-        reputations(&peers, agreement)
+        let Some(p2p) = self.p2p.get() else { return reputations(&[], agreement) };
+        let me = p2p.peer_id().to_string();
+        let mut all = reputations(&p2p.peers(), agreement);
+        all.retain(|r| r.node != me);
+        all
     }
 
     fn scores(&self, agreement: &[SeatAgreement]) -> BTreeMap<String, f64> {
