@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::{
     error::{BenchError, Result},
-    node::{Node, rss_kib, shutdown_signal, workspace_root},
+    node::{Node, cpu_model, rss_kib, workspace_root},
     report::NodeReport,
     rpc::Conn,
     wallet::{MAX_FEE_PER_GAS, TRANSFER_GAS, derive_signers},
@@ -102,18 +102,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = tokio::select! {
-        outcome = run(&cli) => outcome,
-        signal = shutdown_signal() => Err(BenchError::Setup(format!("interrupted by {signal}"))),
-    };
-    // Leaving `run` (normally, by error, by panic or by Ctrl-C) dropped the nodes: killed.
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    // Leaving `run` (normally, by error, by panic or by Ctrl-C) drops the nodes: killed.
+    node::run_to_exit(run(&cli)).await
 }
 
 fn progress(node: &str, message: &str) {
@@ -475,13 +465,4 @@ fn print_results(
             println!("note [{}]: {note}", r.name);
         }
     }
-}
-
-/// The CPU model from `/proc/cpuinfo`, if readable.
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    info.lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split_once(':'))
-        .map(|(_, model)| model.trim().to_string())
 }

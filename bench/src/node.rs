@@ -5,7 +5,7 @@ use std::{
     fs::File,
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitCode, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 
@@ -189,4 +189,30 @@ pub async fn shutdown_signal() -> &'static str {
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = term.recv() => "SIGTERM",
     }
+}
+
+/// Runs `work` until it ends or Ctrl-C/SIGTERM interrupts it, prints its error (if any) on
+/// stderr and returns the program's exit code. Leaving `work` (normally, by error, by panic or
+/// by the signal) drops the nodes it started: killed, and their temp directories removed.
+pub async fn run_to_exit(work: impl Future<Output = Result<()>>) -> ExitCode {
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        signal = shutdown_signal() => Err(BenchError::Setup(format!("interrupted by {signal}"))),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo`, if readable.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(_, model)| model.trim().to_string())
 }

@@ -7,7 +7,6 @@
 //! Exits non-zero if any transaction is rejected, dropped, or not final on every gateway within
 //! `--final-timeout-secs` of its send.
 
-mod cluster;
 mod load;
 mod wire;
 
@@ -15,21 +14,23 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use ir3_bench::{
+    cluster::{self, NetConfig, NetNode},
     error::{BenchError, Result},
-    node::{shutdown_signal, workspace_root},
+    node::{cpu_model, run_to_exit, workspace_root},
     rpc::{Conn, quantity},
     wallet::{RECIPIENT, derive_signers},
 };
 use serde_json::json;
 
 use crate::{
-    cluster::{ClusterConfig, Gateway},
     load::{LoadConfig, LoadResult, percentile_ms},
     wire::{Owners, Traffic},
 };
 
 /// Dev accounts every ir3 node funds at genesis by default.
 const DEFAULT_ACCOUNTS: usize = 10;
+/// Last octet of the first gateway's address (`127.0.0.<FIRST_OCTET + i>`).
+const FIRST_OCTET: usize = 21;
 
 /// Benchmarks ir3's network mode: latency to finality on every gateway, P2P bytes per
 /// transaction.
@@ -88,19 +89,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = tokio::select! {
-        outcome = run(&cli) => outcome,
-        signal = shutdown_signal() => Err(BenchError::Setup(format!("interrupted by {signal}"))),
-    };
-    // Leaving `run` (normally, by error, by panic or by Ctrl-C) dropped the gateways: killed,
+    // Leaving `run` (normally, by error, by panic or by Ctrl-C) drops the gateways: killed,
     // and their temp directory removed.
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    run_to_exit(run(&cli)).await
 }
 
 fn progress(message: &str) {
@@ -134,18 +125,20 @@ async fn run(cli: &Cli) -> Result<()> {
     let signers = tokio::task::spawn_blocking(move || derive_signers(senders as u32)).await??;
     // Declared before the gateways so it is removed after they are killed.
     let scratch = tempfile::Builder::new().prefix("ir3-netbench-").tempdir()?;
-    let config = ClusterConfig {
+    let config = NetConfig {
+        bin: bin.clone(),
         gateways: usize::from(cli.gateways),
-        first_octet: 21,
         epoch_ms: cli.epoch_ms,
         grace_ms: cli.finality_grace_ms,
         accounts: cli.senders.max(DEFAULT_ACCOUNTS),
+        segment_blocks: None,
+        extra: Vec::new(),
         log: cli.node_log.clone(),
     };
     progress(&format!("starting {} gateways of {}", config.gateways, bin.display()));
-    let mut gateways = cluster::start(&bin, scratch.path(), &config).await?;
+    let mut gateways = cluster::start_gateways(&config, scratch.path(), "gw", FIRST_OCTET).await?;
     let outcome = measure(cli, &mut gateways, &signers).await;
-    let problems = node_problems(&mut gateways);
+    let problems = cluster::node_problems(&mut gateways);
     if let Err(error) = &outcome {
         progress(&format!("FAILED: {error}"));
         for line in &problems {
@@ -162,7 +155,7 @@ async fn run(cli: &Cli) -> Result<()> {
 /// Mesh, idle traffic, the load and its traffic, and the end-state checks.
 async fn measure(
     cli: &Cli,
-    gateways: &mut [Gateway],
+    gateways: &mut [NetNode],
     signers: &[alloy_signer_local::PrivateKeySigner],
 ) -> Result<Measured> {
     let addrs: Vec<_> = gateways.iter().map(|g| g.node.addr).collect();
@@ -246,23 +239,6 @@ async fn balances(addrs: &[std::net::SocketAddr]) -> Result<Vec<u64>> {
     Ok(all)
 }
 
-/// Exits and WARN/ERROR lines of every gateway, one line each (empty if all is quiet).
-fn node_problems(gateways: &mut [Gateway]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for gateway in gateways.iter_mut() {
-        let name = gateway.node.name;
-        if let Some(status) = gateway.node.exited() {
-            lines.push(format!("{name}: process exited ({status})"));
-        }
-        let (count, first) = cluster::log_problems(&gateway.node.log(), 3);
-        if count > 0 {
-            lines.push(format!("{name}: {count} WARN/ERROR line(s); first distinct:"));
-            lines.extend(first.into_iter().map(|line| format!("    {line}")));
-        }
-    }
-    lines
-}
-
 /// Milliseconds with two decimals, or `-`.
 fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
@@ -284,21 +260,20 @@ fn grouped(value: f64) -> String {
 fn print_report(
     cli: &Cli,
     bin: &std::path::Path,
-    config: &ClusterConfig,
+    config: &NetConfig,
     m: &Measured,
     problems: &[String],
 ) {
     let n = config.gateways;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let last = u32::from(config.first_octet) + n as u32 - 1;
+    let last = FIRST_OCTET + n - 1;
     println!("ir3-netbench: {n} ir3 gateways in network mode on loopback");
     println!("command:    {command}");
     println!("binary:     {} [{}]", bin.display(), m.version.as_deref().unwrap_or("?"));
     println!("cores:      {cores}{}", cpu_model().map(|c| format!(" ({c})")).unwrap_or_default());
     println!(
-        "gateways:   {n} (127.0.0.{}..127.0.0.{last}), majority {}, epoch {} ms, finality grace {} ms",
-        config.first_octet,
+        "gateways:   {n} (127.0.0.{FIRST_OCTET}..127.0.0.{last}), majority {}, epoch {} ms, finality grace {} ms",
         m.majority.map_or_else(|| "?".into(), |v| v.to_string()),
         config.epoch_ms,
         config.grace_ms
@@ -409,13 +384,4 @@ fn print_report(
             println!("  {line}");
         }
     }
-}
-
-/// The CPU model from `/proc/cpuinfo`, if readable.
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    info.lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split_once(':'))
-        .map(|(_, model)| model.trim().to_string())
 }

@@ -16,13 +16,14 @@ use std::{
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use ir3_bench::{
+    cluster::block_head,
     error::{BenchError, Result},
     rpc::{Conn, quantity},
     wallet::{RECIPIENT, SignedTx, sign_transfer},
 };
 use serde_json::{Value, json};
 
-use crate::{cluster::block_head, progress};
+use crate::progress;
 
 /// Most send attempts of one transaction before the run is abandoned.
 const MAX_ATTEMPTS: u32 = 200;

@@ -10,7 +10,6 @@
 //! Exits non-zero if a transfer is refused for good, the fill or a sync times out, an
 //! observer's blocks or balances differ from a provider's, or a file comes back different.
 
-mod cluster;
 mod fill;
 mod observe;
 mod report;
@@ -20,14 +19,14 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use ir3_bench::{
+    cluster::{self, NetConfig, NetNode, node_problems},
     error::{BenchError, Result},
-    node::{shutdown_signal, workspace_root},
+    node::{run_to_exit, workspace_root},
     rpc::Conn,
     wallet::derive_signers,
 };
 
 use crate::{
-    cluster::{NetConfig, NetNode},
     fill::{FillConfig, FillResult},
     observe::SyncResult,
     storage::StoreResult,
@@ -119,17 +118,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = tokio::select! {
-        outcome = run(&cli) => outcome,
-        signal = shutdown_signal() => Err(BenchError::Setup(format!("interrupted by {signal}"))),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    run_to_exit(run(&cli)).await
 }
 
 /// A progress line on stderr.
@@ -198,7 +187,7 @@ async fn run(cli: &Cli) -> Result<()> {
         epoch_ms: cli.epoch_ms,
         grace_ms: cli.finality_grace_ms,
         accounts: cli.senders.max(10),
-        segment_blocks: cli.segment_blocks,
+        segment_blocks: Some(cli.segment_blocks),
         extra: Vec::new(),
         log: cli.node_log.clone(),
     };
@@ -341,21 +330,4 @@ async fn store(
             .await?;
     problems.extend(node_problems(&mut nodes));
     results
-}
-
-/// Exits and WARN/ERROR lines of `nodes`, one line each (empty if all is quiet).
-fn node_problems(nodes: &mut [NetNode]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for node in nodes.iter_mut() {
-        let name = node.node.name;
-        if let Some(status) = node.node.exited() {
-            lines.push(format!("{name}: process exited ({status})"));
-        }
-        let (count, first) = cluster::log_problems(&node.node.log(), 3);
-        if count > 0 {
-            lines.push(format!("{name}: {count} WARN/ERROR line(s); first distinct:"));
-            lines.extend(first.into_iter().map(|line| format!("    {line}")));
-        }
-    }
-    lines
 }

@@ -12,16 +12,14 @@ use std::{
 
 use alloy_primitives::Address;
 use ir3_bench::{
+    cluster::{self, NetConfig, NetNode, block_head, strip_ansi},
     error::{BenchError, Result},
     rpc::Conn,
     wallet::RECIPIENT,
 };
 use serde_json::{Value, json};
 
-use crate::{
-    cluster::{self, NetConfig, NetNode, block_head, strip_ansi},
-    progress,
-};
+use crate::progress;
 
 /// The observers' default `--log`: warnings, plus the history sync's progress lines (their `bytes=`).
 pub(crate) const OBSERVER_LOG: &str = "warn,ir3_evm::network::history=info";

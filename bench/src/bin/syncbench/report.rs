@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::{Cli, GATEWAY_OCTET, GATEWAYS, Measured, STORAGE_NODES, cluster::NetConfig};
+use ir3_bench::{cluster::NetConfig, node::cpu_model};
+
+use crate::{Cli, GATEWAY_OCTET, GATEWAYS, Measured, STORAGE_NODES};
 
 /// Bytes per MB in the report (decimal megabytes).
 const MB: f64 = 1e6;
@@ -16,15 +18,6 @@ fn secs(value: Option<std::time::Duration>) -> String {
 /// Megabytes with two decimals, or `-`.
 fn mb(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "-".into(), |b| format!("{:.2}", b as f64 / MB))
-}
-
-/// The CPU model from `/proc/cpuinfo`, if readable.
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    info.lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split_once(':'))
-        .map(|(_, model)| model.trim().to_string())
 }
 
 /// Prints the report on stdout.
@@ -41,7 +34,7 @@ pub(crate) fn print(cli: &Cli, bin: &Path, config: &NetConfig, m: &Measured) {
         GATEWAY_OCTET + GATEWAYS - 1,
         config.epoch_ms,
         config.grace_ms,
-        config.segment_blocks,
+        cli.segment_blocks,
         config.accounts,
         m.mesh.as_secs_f64()
     );

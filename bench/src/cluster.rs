@@ -1,6 +1,8 @@
-//! Starting ir3 nodes in network mode on loopback: the gateway set (one 127.0.0.x address per
-//! gateway, every gateway bootstrapped with all the others, as `ir3-netbench` does) and single
-//! observers that join it later with an empty data directory.
+//! Starting ir3 nodes in network mode on loopback, shared by `ir3-netbench` and
+//! `ir3-syncbench`: the gateway set (one 127.0.0.x address per gateway, every gateway
+//! bootstrapped with all the others) and single observers that join it later with an empty
+//! data directory; waiting for the full mesh, network status, and the scan of the nodes'
+//! output for WARN/ERROR lines.
 
 use std::{
     ffi::OsString,
@@ -9,45 +11,46 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ir3_bench::{
+use serde_json::{Value, json};
+
+use crate::{
     error::{BenchError, Result},
     node::{Node, free_ports},
     rpc::{Conn, quantity},
 };
-use serde_json::{Value, json};
 
 /// How long the full mesh may take to form.
 const MESH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The flags every node of one network shares (they fix its genesis, epochs and segments).
 #[derive(Debug, Clone)]
-pub(crate) struct NetConfig {
+pub struct NetConfig {
     /// The ir3 binary.
-    pub(crate) bin: PathBuf,
+    pub bin: PathBuf,
     /// `--gateways` (size of the gateway set).
-    pub(crate) gateways: usize,
+    pub gateways: usize,
     /// `--epoch-ms`.
-    pub(crate) epoch_ms: u64,
+    pub epoch_ms: u64,
     /// `--finality-grace-ms`.
-    pub(crate) grace_ms: u64,
+    pub grace_ms: u64,
     /// `--accounts` (dev accounts funded at genesis).
-    pub(crate) accounts: usize,
-    /// `--segment-blocks`.
-    pub(crate) segment_blocks: u64,
+    pub accounts: usize,
+    /// `--segment-blocks`, if set (else the node's default).
+    pub segment_blocks: Option<u64>,
     /// Further flags given to every node (e.g. `--replication 1`).
-    pub(crate) extra: Vec<String>,
+    pub extra: Vec<String>,
     /// `--log` of the nodes, if set.
-    pub(crate) log: Option<String>,
+    pub log: Option<String>,
 }
 
 /// One started node.
-pub(crate) struct NetNode {
+pub struct NetNode {
     /// The process (SIGKILLed on drop).
-    pub(crate) node: Node,
+    pub node: Node,
     /// Its libp2p address.
-    pub(crate) p2p: SocketAddr,
+    pub p2p: SocketAddr,
     /// Its data directory.
-    pub(crate) data_dir: PathBuf,
+    pub data_dir: PathBuf,
 }
 
 /// A JSON-RPC and a libp2p address on `127.0.0.<octet>`, both ports free a moment ago.
@@ -86,11 +89,13 @@ fn spawn(
         config.grace_ms.to_string().into(),
         "--accounts".into(),
         config.accounts.to_string().into(),
-        "--segment-blocks".into(),
-        config.segment_blocks.to_string().into(),
-        "--data-dir".into(),
-        data_dir.clone().into(),
     ];
+    if let Some(blocks) = config.segment_blocks {
+        args.push("--segment-blocks".into());
+        args.push(blocks.to_string().into());
+    }
+    args.push("--data-dir".into());
+    args.push(data_dir.clone().into());
     args.extend(config.extra.iter().map(OsString::from));
     for peer in bootstrap {
         args.push("--bootstrap".into());
@@ -104,9 +109,9 @@ fn spawn(
     Ok(NetNode { node, p2p, data_dir })
 }
 
-/// Starts the `config.gateways` gateways (`127.0.0.<first_octet + i>`, data under `dir`) and
-/// waits until each answers JSON-RPC.
-pub(crate) async fn start_gateways(
+/// Starts the `config.gateways` gateways `<prefix>0`, `<prefix>1`, ...
+/// (`127.0.0.<first_octet + i>`, data under `dir`) and waits until each answers JSON-RPC.
+pub async fn start_gateways(
     config: &NetConfig,
     dir: &Path,
     prefix: &str,
@@ -130,7 +135,7 @@ pub(crate) async fn start_gateways(
 
 /// Spawns observer number `id` (outside the set) at `127.0.0.<octet>` with an empty data
 /// directory, bootstrapped to `providers` only; does not wait for it.
-pub(crate) fn spawn_observer(
+pub fn spawn_observer(
     config: &NetConfig,
     dir: &Path,
     id: usize,
@@ -143,7 +148,7 @@ pub(crate) fn spawn_observer(
 }
 
 /// Waits until `net_peerCount` is `n - 1` on every node; returns how long that took.
-pub(crate) async fn wait_mesh(nodes: &mut [NetNode]) -> Result<Duration> {
+pub async fn wait_mesh(nodes: &mut [NetNode]) -> Result<Duration> {
     let start = Instant::now();
     let want = nodes.len() as u64 - 1;
     let mut conns = Vec::with_capacity(nodes.len());
@@ -170,7 +175,7 @@ pub(crate) async fn wait_mesh(nodes: &mut [NetNode]) -> Result<Duration> {
 }
 
 /// Fails if any node's process has exited (with the last lines of its output).
-pub(crate) fn check_alive(nodes: &mut [NetNode]) -> Result<()> {
+pub fn check_alive(nodes: &mut [NetNode]) -> Result<()> {
     for node in nodes.iter_mut() {
         if let Some(status) = node.node.exited() {
             return Err(BenchError::Setup(format!(
@@ -184,19 +189,19 @@ pub(crate) fn check_alive(nodes: &mut [NetNode]) -> Result<()> {
 }
 
 /// `ir3_networkStatus` of one node.
-pub(crate) async fn network_status(addr: SocketAddr) -> Result<Value> {
+pub async fn network_status(addr: SocketAddr) -> Result<Value> {
     Conn::connect(addr).await?.call("ir3_networkStatus", json!([])).await
 }
 
 /// The hash and number of block `tag` (`latest`, `finalized`, a number) on `conn`.
-pub(crate) async fn block_head(conn: &mut Conn, tag: &str) -> Result<(String, u64)> {
+pub async fn block_head(conn: &mut Conn, tag: &str) -> Result<(String, u64)> {
     let block = conn.call("eth_getBlockByNumber", json!([tag, false])).await?;
     let hash = block["hash"].as_str().unwrap_or_default().to_string();
     Ok((hash, quantity(&block["number"]).unwrap_or(0)))
 }
 
 /// Total size of the files directly under `dir` and its subdirectories, in bytes.
-pub(crate) fn dir_bytes(dir: &Path) -> u64 {
+pub fn dir_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .flatten()
@@ -208,9 +213,26 @@ pub(crate) fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Exits and WARN/ERROR lines of `nodes`, one line each (empty if all is quiet).
+pub fn node_problems(nodes: &mut [NetNode]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for node in nodes.iter_mut() {
+        let name = node.node.name;
+        if let Some(status) = node.node.exited() {
+            lines.push(format!("{name}: process exited ({status})"));
+        }
+        let (count, first) = log_problems(&node.node.log(), 3);
+        if count > 0 {
+            lines.push(format!("{name}: {count} WARN/ERROR line(s); first distinct:"));
+            lines.extend(first.into_iter().map(|line| format!("    {line}")));
+        }
+    }
+    lines
+}
+
 /// The `WARN` and `ERROR` lines of a node's output (ANSI colours removed): their count and the
 /// first `keep` distinct ones.
-pub(crate) fn log_problems(log: &str, keep: usize) -> (usize, Vec<String>) {
+pub fn log_problems(log: &str, keep: usize) -> (usize, Vec<String>) {
     let mut count = 0;
     let mut first: Vec<String> = Vec::new();
     for line in log.lines().map(strip_ansi) {
@@ -219,6 +241,7 @@ pub(crate) fn log_problems(log: &str, keep: usize) -> (usize, Vec<String>) {
             continue;
         }
         count += 1;
+        // Lines start with a timestamp: compare what follows it.
         let body = line.split_once(' ').map_or(line.as_str(), |(_, rest)| rest).trim().to_string();
         if first.len() < keep && !first.contains(&body) {
             first.push(body);
@@ -228,7 +251,7 @@ pub(crate) fn log_problems(log: &str, keep: usize) -> (usize, Vec<String>) {
 }
 
 /// Removes ANSI escape sequences (`ESC [ … letter`).
-pub(crate) fn strip_ansi(line: &str) -> String {
+pub fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
