@@ -141,9 +141,14 @@ impl NativeApps {
     }
 }
 
+/// The apps whose operations are ordered (the others live between peers).
+pub const ORDERED_APPS: &[&str] = &[money::MONEY_APP, lending::LENDING_APP];
+
 impl EnvelopeCheck for NativeApps {
+    /// Every ordered app, enabled here or not: the gateway set must order the same envelopes
+    /// whatever each node serves (`--apps` only decides what this node accepts from clients).
     fn handles(&self, app: &str) -> bool {
-        self.is_enabled(app)
+        ORDERED_APPS.contains(&app)
     }
 
     fn check(&self, envelope: &Envelope) -> std::result::Result<Verdict, String> {
