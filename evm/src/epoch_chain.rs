@@ -92,7 +92,13 @@ pub struct EpochBuilder {
     built: Vec<BuiltEpoch>,
     /// Transactions left out of a final epoch, by hash, until a later block includes them.
     late: HashMap<B256, Envelope>,
+    /// Decoded transactions (sender recovered) by payload hash: an open epoch is rebuilt on
+    /// every admission, and recovering every sender again each time dominated the cost.
+    decoded: HashMap<B256, Arc<SignedTx>>,
 }
+
+/// Most decoded transactions kept for rebuilds (the cache starts over past it).
+pub const MAX_DECODED: usize = 65_536;
 
 /// A chain together with the builder that derives it (for tests and tools; a node keeps the
 /// chain under its own lock and the builder beside it).
@@ -161,7 +167,12 @@ impl EpochChain {
 impl EpochBuilder {
     /// An empty builder with epochs of `epoch_ms` milliseconds.
     pub fn new(epoch_ms: u64) -> Self {
-        Self { book: EpochBook::new(epoch_ms), built: Vec::new(), late: HashMap::new() }
+        Self {
+            book: EpochBook::new(epoch_ms),
+            built: Vec::new(),
+            late: HashMap::new(),
+            decoded: HashMap::new(),
+        }
     }
 
     /// The envelopes admitted so far.
@@ -376,9 +387,21 @@ impl EpochBuilder {
         }
         let mut candidates: Vec<Arc<SignedTx>> = self.carried().to_vec();
         for envelope in ordered.envelopes.into_iter().filter(|e| e.app == EVM_APP) {
+            let hash = tx_hash_of(&envelope.payload);
+            if let Some(tx) = self.decoded.get(&hash)
+                && tx.sender.as_slice() == envelope.account.as_slice()
+            {
+                candidates.push(tx.clone());
+                continue;
+            }
             match SignedTx::decode(&envelope.payload) {
                 Ok(tx) if tx.sender.as_slice() == envelope.account.as_slice() => {
-                    candidates.push(Arc::new(tx));
+                    let tx = Arc::new(tx);
+                    if self.decoded.len() >= MAX_DECODED {
+                        self.decoded.clear();
+                    }
+                    self.decoded.insert(hash, tx.clone());
+                    candidates.push(tx);
                 }
                 Ok(tx) => {
                     dropped.push((tx.hash, DropReason::Invalid("signer is not the account".into())))
