@@ -329,3 +329,60 @@ fn the_app_commands_on_a_single_node() {
     assert_eq!(loans[0]["status"], "active");
     assert_eq!(loans[0]["borrower"], b.to_lowercase());
 }
+
+/// Malformed calls to every native-app method get a clear JSON-RPC error, leave no trace, and
+/// the node keeps serving.
+#[test]
+fn malformed_app_calls_get_clear_errors() {
+    let node = Node::start(&[]);
+    let a = ADDRS[0];
+    let long = "x".repeat(20_000);
+    let cases: Vec<(&str, Value)> = vec![
+        ("ir3_apps_submit", json!([{"message": "{}", "signature": "0x00"}])),
+        ("ir3_apps_submit", json!([{"message": long, "signature": "0x00"}])),
+        ("ir3_apps_submit", json!(["not an object"])),
+        ("ir3_apps_nextSeq", json!(["0x1234"])),
+        ("ir3_apps_outcome", json!(["0xzz"])),
+        ("ir3_money_mint", json!([{"currency": "GOLD", "amount": 1}])),
+        ("ir3_money_mint", json!([{"from": a, "currency": "GOLD", "amount": -5}])),
+        ("ir3_money_mint", json!([{"from": a, "currency": "", "amount": 5}])),
+        ("ir3_money_mint", json!([{"from": a, "currency": "GOLD", "amount": "1e3"}])),
+        ("ir3_money_mint", json!([{"from": a, "currency": "GOLD", "amount": 5, "seq": 9}])),
+        (
+            "ir3_money_mint",
+            json!([{"from": ADDRS[9].replace("0x", "0x00"), "currency": "G", "amount": 1}]),
+        ),
+        (
+            "ir3_money_mint",
+            json!([{"from": "0x000000000000000000000000000000000000dEaD", "currency": "G", "amount": 1}]),
+        ),
+        (
+            "ir3_money_transfer",
+            json!([{"from": a, "currency": "GOLD", "to": "nobody", "amount": 1}]),
+        ),
+        ("ir3_money_balance", json!([a])),
+        (
+            "ir3_lending_offer",
+            json!([{"from": a, "currency": "GOLD", "amount": 1, "durationMs": 0}]),
+        ),
+        ("ir3_lending_accept", json!([{"from": a, "loan": "0x1234"}])),
+        ("ir3_territory_observe", json!(["paris", "warm"])),
+        ("ir3_territory_observe", json!([long, 1.0])),
+        ("ir3_messaging_send", json!(["not a peer id", "hi"])),
+        ("ir3_compute_call", json!(["0xzz"])),
+        ("ir3_reputation_query", json!([])),
+    ];
+    for (method, params) in &cases {
+        let response = node.call(method, params.clone());
+        let code = response["error"]["code"].as_i64();
+        assert!(
+            matches!(code, Some(-32602 | -32003 | -32000)),
+            "{method} {params}: expected a clear error, got {response}"
+        );
+        assert!(!response["error"]["message"].as_str().unwrap_or("").is_empty(), "{response}");
+    }
+    // Nothing was ordered; the node still serves.
+    assert_eq!(node.result("ir3_apps_nextSeq", json!([a])), 0);
+    assert_eq!(node.result("ir3_money_currencies", json!([])), json!([]));
+    assert_eq!(node.result("eth_chainId", json!([])), "0x539");
+}
