@@ -132,6 +132,9 @@ pub enum TerritoryAction {
         location: String,
         /// The value observed.
         value: f64,
+        /// Sign the observation with this dev account of the node.
+        #[arg(long)]
+        from: Option<String>,
     },
     /// Asks the peers for their observations of a location.
     Want {
@@ -154,6 +157,9 @@ pub enum MessagingAction {
         to: String,
         /// The text.
         text: String,
+        /// Sign the message with this dev account of the node.
+        #[arg(long)]
+        from: Option<String>,
     },
     /// Broadcasts a message on a topic.
     Broadcast {
@@ -161,6 +167,9 @@ pub enum MessagingAction {
         topic: String,
         /// The text.
         text: String,
+        /// Sign the message with this dev account of the node.
+        #[arg(long)]
+        from: Option<String>,
     },
     /// Follows a topic.
     Follow {
@@ -263,8 +272,8 @@ pub fn reputation(action: ReputationAction) -> (&'static str, Value) {
 /// The JSON-RPC call of a territory command.
 pub fn territory(action: TerritoryAction) -> (&'static str, Value) {
     match action {
-        TerritoryAction::Observe { location, value } => {
-            ("ir3_territory_observe", json!([location, value]))
+        TerritoryAction::Observe { location, value, from } => {
+            ("ir3_territory_observe", json!([location, value, from]))
         }
         TerritoryAction::Want { location } => ("ir3_territory_want", json!([location])),
         TerritoryAction::Consensus { location } => ("ir3_territory_consensus", json!([location])),
@@ -274,9 +283,9 @@ pub fn territory(action: TerritoryAction) -> (&'static str, Value) {
 /// The JSON-RPC call of a messaging command.
 pub fn messaging(action: MessagingAction) -> (&'static str, Value) {
     match action {
-        MessagingAction::Send { to, text } => ("ir3_messaging_send", json!([to, text])),
-        MessagingAction::Broadcast { topic, text } => {
-            ("ir3_messaging_broadcast", json!([topic, text]))
+        MessagingAction::Send { to, text, from } => ("ir3_messaging_send", json!([to, text, from])),
+        MessagingAction::Broadcast { topic, text, from } => {
+            ("ir3_messaging_broadcast", json!([topic, text, from]))
         }
         MessagingAction::Follow { topic } => ("ir3_messaging_follow", json!([topic])),
         MessagingAction::Unfollow { topic } => ("ir3_messaging_unfollow", json!([topic])),

@@ -21,7 +21,7 @@ use std::{
     time::Instant,
 };
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bytes, keccak256};
 use ir3_foundation::{
     EntryBody, Intent, IntentId, SeriesHandle,
     net::{Answer, Decider, IntentMessage, NEVER, PeerId, RateLimiter},
@@ -29,7 +29,7 @@ use ir3_foundation::{
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::{SignedOp, error::Result};
 
 /// The messaging app's name.
 pub const MESSAGING_APP: &str = "messaging";
@@ -76,6 +76,9 @@ pub struct Message {
     pub text: String,
     /// When it arrived (ms since the Unix epoch).
     pub at_ms: u64,
+    /// The account that signed it, when the sender signed it (checked on arrival).
+    #[serde(default)]
+    pub account: Option<Address>,
 }
 
 /// What a message intent carries.
@@ -85,6 +88,34 @@ pub(crate) struct MessageBody {
     pub(crate) text: String,
     /// Makes every send its own intent (the same text sent twice is two messages).
     pub(crate) nonce: u64,
+    /// The sender account's signature over the message (see [`signed_fields`]).
+    pub(crate) signed: Option<SignedOp>,
+}
+
+/// What an answer to `want_observations` carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ObservationAnswer {
+    pub(crate) value: f64,
+    /// The observer account's signature over the observation, if it signed it.
+    pub(crate) signed: Option<SignedOp>,
+}
+
+/// Checks that a signed peer-app operation is `app`/`op` and carries exactly `fields`; returns
+/// the signer.
+pub fn signed_fields(
+    signed: &SignedOp,
+    app: &str,
+    op: &str,
+    fields: &[(&str, serde_json::Value)],
+) -> std::result::Result<Address, String> {
+    let checked = signed.verify().map_err(|e| e.to_string())?;
+    let covers = checked.app == app
+        && checked.op == op
+        && fields.iter().all(|(name, value)| checked.fields.get(*name) == Some(value));
+    if !covers {
+        return Err(format!("the signature does not cover this {app} {op}"));
+    }
+    Ok(checked.from)
 }
 
 /// A nonce no earlier send of this process used.
@@ -115,6 +146,7 @@ pub(crate) enum Fact {
         location: String,
         value: f64,
         at_ms: u64,
+        signed: Option<SignedOp>,
     },
     Blocked {
         peer: String,
@@ -142,7 +174,7 @@ pub(crate) enum Fact {
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
     pub(crate) inbox: Vec<Message>,
-    pub(crate) observations: BTreeMap<String, Vec<(f64, u64)>>,
+    pub(crate) observations: BTreeMap<String, Vec<(f64, u64, Option<SignedOp>)>>,
     pub(crate) blocked: BTreeSet<String>,
     pub(crate) topics: BTreeSet<String>,
     pub(crate) asked: HashMap<IntentId, (String, String)>,
@@ -158,8 +190,8 @@ impl Facts {
                     self.inbox.remove(0);
                 }
             }
-            Fact::Observation { location, value, at_ms } => {
-                self.observations.entry(location).or_default().push((value, at_ms));
+            Fact::Observation { location, value, at_ms, signed } => {
+                self.observations.entry(location).or_default().push((value, at_ms, signed));
             }
             Fact::Blocked { peer, blocked: true } => {
                 self.blocked.insert(peer);
@@ -270,6 +302,20 @@ impl PeerAppsDecider {
                 retry_after_ms: BLOCKED_RETRY_MS,
             });
         }
+        let account = match &body.signed {
+            None => None,
+            Some(signed) => {
+                let fields = [
+                    ("text", body.text.clone().into()),
+                    ("topic", body.topic.clone().into()),
+                    ("nonce", body.nonce.into()),
+                ];
+                match signed_fields(signed, MESSAGING_APP, "send", &fields) {
+                    Ok(account) => Some(account),
+                    Err(reason) => return Some(Answer::No { reason, retry_after_ms: NEVER }),
+                }
+            }
+        };
         if let no @ Answer::No { .. } = self.messages.check(from, Instant::now()) {
             return Some(no);
         }
@@ -278,6 +324,7 @@ impl PeerAppsDecider {
             topic: body.topic,
             text: body.text,
             at_ms: now_ms(),
+            account,
         }));
         Some(Answer::Yes { detail: Vec::new() })
     }
@@ -286,11 +333,13 @@ impl PeerAppsDecider {
         let Ok(location) = std::str::from_utf8(payload) else {
             return refused("malformed location");
         };
-        let latest = self.apps.facts.lock().observations.get(location)?.last().copied()?;
+        let (value, _, signed) =
+            self.apps.facts.lock().observations.get(location)?.last().cloned()?;
         if let no @ Answer::No { .. } = self.requests.check(from, Instant::now()) {
             return Some(no);
         }
-        Some(Answer::Yes { detail: latest.0.to_le_bytes().to_vec() })
+        let detail = postcard::to_allocvec(&ObservationAnswer { value, signed }).ok()?;
+        Some(Answer::Yes { detail })
     }
 
     fn on_call(&mut self, from: &PeerId, intent: IntentId, payload: &[u8]) -> Option<Answer> {
@@ -360,8 +409,8 @@ impl Decider for PeerAppsDecider {
         let Answer::Yes { detail } = answer else { return Ok(None) };
         let kind = self.apps.facts.lock().asked.get(intent).map(|(app, _)| app.clone());
         if kind.as_deref() == Some(TERRITORY_APP) {
-            if detail.len() != 8 {
-                return Err("observation answer is not one value".into());
+            if postcard::from_bytes::<ObservationAnswer>(detail).is_err() {
+                return Err("observation answer is not an observation".into());
             }
             self.apps.record(Fact::Answered {
                 intent: *intent,
@@ -394,7 +443,12 @@ mod tests {
     }
 
     fn text(topic: Option<&str>, text: &str) -> Vec<u8> {
-        let body = MessageBody { topic: topic.map(str::to_string), text: text.into(), nonce: 0 };
+        let body = MessageBody {
+            topic: topic.map(str::to_string),
+            text: text.into(),
+            nonce: 0,
+            signed: None,
+        };
         postcard::to_allocvec(&body).unwrap()
     }
 
@@ -431,13 +485,14 @@ mod tests {
         // Territory: silence without an observation, YES with the latest value after one.
         let want = message(TERRITORY_APP, "want_observations", b"paris".to_vec());
         assert_eq!(decider.decide(&friend, &want), None);
-        apps.observe("paris".into(), 20.5).unwrap();
-        apps.observe("paris".into(), 21.5).unwrap();
+        apps.observe("paris".into(), 20.5, None).unwrap();
+        apps.observe("paris".into(), 21.5, None).unwrap();
+        let answer = ObservationAnswer { value: 21.5, signed: None };
         assert_eq!(
             decider.decide(&friend, &want),
-            Some(Answer::Yes { detail: 21.5f64.to_le_bytes().to_vec() })
+            Some(Answer::Yes { detail: postcard::to_allocvec(&answer).unwrap() })
         );
-        assert!(apps.observe("paris".into(), f64::NAN).is_err());
+        assert!(apps.observe("paris".into(), f64::NAN, None).is_err());
 
         // Compute: malformed, too large, a result of a call never made.
         assert!(is_no(
@@ -460,5 +515,41 @@ mod tests {
         assert_eq!(facts.inbox.len(), apps.inbox().len());
         assert!(facts.blocked.contains(&pest.to_string()) && facts.topics.contains("news"));
         assert_eq!(facts.observations["paris"].last().unwrap().0, 21.5);
+        drop(facts);
+
+        // A signed message whose signature does not cover its text is refused.
+        let signer = alloy_signer_local::PrivateKeySigner::random();
+        let signed_text = serde_json::json!({"app": MESSAGING_APP, "op": "send", "from":
+            format!("{:#x}", signer.address()), "seq": 0, "text": "pay me", "topic": null,
+            "nonce": 7})
+        .to_string();
+        let signature =
+            alloy_signer::SignerSync::sign_message_sync(&signer, signed_text.as_bytes())
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+                .into();
+        let signed = SignedOp { message: signed_text, signature };
+        let honest = MessageBody {
+            topic: None,
+            text: "pay me".into(),
+            nonce: 7,
+            signed: Some(signed.clone()),
+        };
+        let honest = message(MESSAGING_APP, "message", postcard::to_allocvec(&honest).unwrap());
+        let other = PeerId::random();
+        assert_eq!(decider.decide(&other, &honest), Some(Answer::Yes { detail: vec![] }));
+        assert_eq!(apps.inbox().last().unwrap().account, Some(signer.address()));
+        let forged = MessageBody {
+            topic: None,
+            text: "pay someone else".into(),
+            nonce: 7,
+            signed: Some(signed),
+        };
+        let forged = message(MESSAGING_APP, "message", postcard::to_allocvec(&forged).unwrap());
+        assert!(matches!(
+            decider.decide(&other, &forged),
+            Some(Answer::No { retry_after_ms: NEVER, .. })
+        ));
     }
 }

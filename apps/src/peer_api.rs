@@ -11,13 +11,15 @@ use ir3_foundation::{
     order::HlcStamp,
 };
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::{
+    SignedOp,
     error::{AppError, Result},
     peer::{
         COMPUTE_APP, CallBody, Fact, MAX_CODE_BYTES, MAX_LOCATION_BYTES, MAX_TEXT_BYTES,
-        MESSAGING_APP, Message, MessageBody, PeerApps, TERRITORY_APP, digest, intent_id,
-        message_nonce, now_ms,
+        MESSAGING_APP, Message, MessageBody, ObservationAnswer, PeerApps, TERRITORY_APP, digest,
+        intent_id, message_nonce, now_ms, signed_fields,
     },
     reputation::{NEUTRAL, Reputation, reputations},
 };
@@ -25,12 +27,26 @@ use crate::{
 /// The weight of this node's own observation in a territory consensus.
 pub const SELF_WEIGHT: f64 = 1.0;
 
+/// Signs a peer-app operation for an account: given the operation's fields (`app`, `op`, …),
+/// adds `from` and `seq` and returns the signed operation (the RPC layer signs for the node's
+/// dev accounts).
+pub type Sign<'a> = &'a dyn Fn(serde_json::Map<String, Value>) -> Result<SignedOp>;
+
+fn sign_fields(sign: Option<Sign<'_>>, fields: Value) -> Result<Option<SignedOp>> {
+    match (sign, fields) {
+        (Some(sign), Value::Object(fields)) => sign(fields).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// One contribution to a territory consensus.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Contribution {
     /// The peer (`self` for this node).
     pub peer: String,
+    /// The account that signed the observation, if one did (checked).
+    pub account: Option<alloy_primitives::Address>,
     /// Its value.
     pub value: f64,
     /// Its weight (its reputation score).
@@ -117,28 +133,30 @@ impl PeerApps {
         })
     }
 
-    /// Sends a message to one peer; the YES is its delivery receipt.
-    pub fn send_message(&self, to: &str, text: String) -> Result<IntentId> {
+    /// Sends a message to one peer (signed by an account with `sign`); the YES is its
+    /// delivery receipt.
+    pub fn send_message(&self, to: &str, text: String, sign: Option<Sign<'_>>) -> Result<IntentId> {
         too_long("message", text.len(), MAX_TEXT_BYTES)?;
         let peer: PeerId =
             to.parse().map_err(|e| AppError::Invalid(format!("`to` is not a peer id: {e}")))?;
-        let payload =
-            postcard::to_allocvec(&MessageBody { topic: None, text, nonce: message_nonce() })
-                .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let body = message_body(None, text, sign)?;
+        let payload = postcard::to_allocvec(&body).map_err(|e| AppError::Invalid(e.to_string()))?;
         let intent = Intent::new(MESSAGING_APP, "message", payload);
         self.network()?.push_intent_to(intent, stamp(), vec![peer]).map_err(AppError::Series)
     }
 
-    /// Broadcasts a message on a topic; peers following it answer YES.
-    pub fn broadcast(&self, topic: String, text: String) -> Result<IntentId> {
+    /// Broadcasts a message on a topic (signed by an account with `sign`); peers following it
+    /// answer YES.
+    pub fn broadcast(
+        &self,
+        topic: String,
+        text: String,
+        sign: Option<Sign<'_>>,
+    ) -> Result<IntentId> {
         too_long("message", text.len(), MAX_TEXT_BYTES)?;
         too_long("topic", topic.len(), MAX_LOCATION_BYTES)?;
-        let payload = postcard::to_allocvec(&MessageBody {
-            topic: Some(topic),
-            text,
-            nonce: message_nonce(),
-        })
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let body = message_body(Some(topic), text, sign)?;
+        let payload = postcard::to_allocvec(&body).map_err(|e| AppError::Invalid(e.to_string()))?;
         let intent = Intent::new(MESSAGING_APP, "message", payload);
         self.network()?.push_intent(intent, stamp()).map_err(AppError::Series)
     }
@@ -163,13 +181,17 @@ impl PeerApps {
         self.p2p.get()?.intent_responses(intent)
     }
 
-    /// Records an observation of a location.
-    pub fn observe(&self, location: String, value: f64) -> Result<()> {
+    /// Records an observation of a location (signed by an account with `sign`).
+    pub fn observe(&self, location: String, value: f64, sign: Option<Sign<'_>>) -> Result<()> {
         too_long("location", location.len(), MAX_LOCATION_BYTES)?;
         if !value.is_finite() {
             return Err(AppError::Invalid("an observation must be a finite number".into()));
         }
-        self.record(Fact::Observation { location, value, at_ms: now_ms() });
+        let at_ms = now_ms();
+        let fields = json!({"app": TERRITORY_APP, "op": "observe", "location": location,
+                            "value": value, "atMs": at_ms});
+        let signed = sign_fields(sign, fields)?;
+        self.record(Fact::Observation { location, value, at_ms, signed });
         Ok(())
     }
 
@@ -193,20 +215,24 @@ impl PeerApps {
             .find(|(_, (app, subject))| app == TERRITORY_APP && subject == location)
             .map(|(id, _)| *id);
         let mut contributors = Vec::new();
-        if let Some((value, _)) = facts.observations.get(location).and_then(|o| o.last()) {
+        if let Some((value, _, signed)) = facts.observations.get(location).and_then(|o| o.last()) {
             contributors.push(Contribution {
                 peer: "self".into(),
+                account: observer(signed.as_ref(), location, *value),
                 value: *value,
                 weight: SELF_WEIGHT,
             });
         }
         if let Some(answers) = intent.and_then(|id| facts.answers.get(&id)) {
             for (peer, detail) in answers {
-                let Ok(bytes) = <[u8; 8]>::try_from(detail.as_slice()) else { continue };
+                let Ok(answer) = postcard::from_bytes::<ObservationAnswer>(detail) else {
+                    continue;
+                };
                 let weight = scores.get(peer).copied().unwrap_or(NEUTRAL);
                 contributors.push(Contribution {
                     peer: peer.clone(),
-                    value: f64::from_le_bytes(bytes),
+                    account: observer(answer.signed.as_ref(), location, answer.value),
+                    value: answer.value,
                     weight,
                 });
             }
@@ -291,6 +317,30 @@ impl PeerApps {
     }
 }
 
+/// A message's body, signed when `sign` is given.
+fn message_body(
+    topic: Option<String>,
+    text: String,
+    sign: Option<Sign<'_>>,
+) -> Result<MessageBody> {
+    let nonce = message_nonce();
+    let fields = json!({"app": MESSAGING_APP, "op": "send", "text": text, "topic": topic,
+                        "nonce": nonce});
+    let signed = sign_fields(sign, fields)?;
+    Ok(MessageBody { topic, text, nonce, signed })
+}
+
+/// The account that signed an observation of `location` with `value`, if the signature
+/// covers them.
+fn observer(
+    signed: Option<&SignedOp>,
+    location: &str,
+    value: f64,
+) -> Option<alloy_primitives::Address> {
+    let fields = [("location", location.into()), ("value", value.into())];
+    signed_fields(signed?, TERRITORY_APP, "observe", &fields).ok()
+}
+
 /// The value at which half the weight lies on each side.
 fn weighted_median(contributions: &[Contribution]) -> Option<f64> {
     let mut sorted: Vec<&Contribution> = contributions.iter().filter(|c| c.weight > 0.0).collect();
@@ -311,7 +361,7 @@ mod tests {
     use super::*;
 
     fn c(value: f64, weight: f64) -> Contribution {
-        Contribution { peer: String::new(), value, weight }
+        Contribution { peer: String::new(), account: None, value, weight }
     }
 
     #[test]

@@ -594,10 +594,14 @@ class Territory(App):
     def __init__(self, node: Node) -> None:
         super().__init__(node, "territory")
 
-    def observe(self, location: str, value: float) -> bool:
+    def observe(self, location: str, value: float, sender: Optional[str] = None) -> bool:
         """Records this node's observation ``value`` of ``location`` (what it answers peers
-        that want it). Returns ``True``."""
-        return self._node.call("ir3_territory_observe", location, float(value))
+        that want it), signed by the dev account ``sender`` if given (peers then see which
+        account observed it). Returns ``True``."""
+        params: List[Any] = [location, float(value)]
+        if sender is not None:
+            params.append(sender)
+        return self._node.call("ir3_territory_observe", *params)
 
     def want(self, location: str) -> str:
         """Asks the peers for their observations of ``location``; returns the intent id.
@@ -627,15 +631,22 @@ class Messaging(App):
     def __init__(self, node: Node) -> None:
         super().__init__(node, "messaging")
 
-    def send(self, to: str, text: str) -> str:
-        """Sends ``text`` to the peer ``to`` (a peer id); returns the intent id. The peer's YES
-        is the delivery receipt (see :meth:`receipts`)."""
-        return self._node.call("ir3_messaging_send", to, text)
+    def send(self, to: str, text: str, sender: Optional[str] = None) -> str:
+        """Sends ``text`` to the peer ``to`` (a peer id), signed by the dev account ``sender``
+        if given (the receiver checks the signature and shows the account in its inbox);
+        returns the intent id. The peer's YES is the delivery receipt (see :meth:`receipts`)."""
+        params: List[Any] = [to, text]
+        if sender is not None:
+            params.append(sender)
+        return self._node.call("ir3_messaging_send", *params)
 
-    def broadcast(self, topic: str, text: str) -> str:
-        """Broadcasts ``text`` on ``topic``; returns the intent id. Followers of the topic
-        answer YES, the other peers stay silent."""
-        return self._node.call("ir3_messaging_broadcast", topic, text)
+    def broadcast(self, topic: str, text: str, sender: Optional[str] = None) -> str:
+        """Broadcasts ``text`` on ``topic`` (signed by ``sender`` if given); returns the intent
+        id. Followers of the topic answer YES, the other peers stay silent."""
+        params: List[Any] = [topic, text]
+        if sender is not None:
+            params.append(sender)
+        return self._node.call("ir3_messaging_broadcast", *params)
 
     def follow(self, topic: str) -> bool:
         """Follows ``topic``: its broadcasts reach this node's inbox."""

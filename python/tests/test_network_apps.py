@@ -224,6 +224,21 @@ class NetworkAppsTest(unittest.TestCase):
             n0.messaging.send("not a peer id", "x")
         self.assertEqual(caught.exception.code, -32602)
 
+    def test_messaging_signed_by_an_account(self) -> None:
+        n0, n1 = self.nodes[0], self.nodes[1]
+        account = n0.accounts[2]
+        text = unique("signed ")
+        sent = n0.messaging.send(self.ids[1], text, sender=account)
+        wait_until(
+            "the signed message's receipt",
+            lambda: (r := n0.messaging.receipts(sent)) is not None and r["yes"] == [self.ids[1]],
+        )
+        mine = [m for m in n1.messaging.inbox() if m["text"] == text]
+        self.assertEqual(mine[0]["account"], account.lower())
+        with self.assertRaises(ir3.RpcError) as caught:
+            n0.messaging.send(self.ids[1], "x", sender="0x000000000000000000000000000000000000dEaD")
+        self.assertEqual(caught.exception.code, -32602)
+
     def test_messaging_blocked_sender(self) -> None:
         n1, n2 = self.nodes[1], self.nodes[2]
         self.assertIs(n2.messaging.block(self.ids[1]), True)
@@ -288,7 +303,7 @@ class NetworkAppsTest(unittest.TestCase):
             self.assertIs(node.territory.observe(everywhere, value), True)
         n1.territory.observe(only_one, 30)
         mine = n0.territory.consensus(everywhere)  # before any want: this node only
-        self.assertEqual(mine["contributors"], [{"peer": "self", "value": 21.0, "weight": 1.0}])
+        self.assertEqual(mine["contributors"], [{"peer": "self", "account": None, "value": 21.0, "weight": 1.0}])
         self.assertIsNone(mine["intent"])
         want = n0.territory.want(everywhere)
         n0.territory.want(only_one)

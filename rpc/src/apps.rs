@@ -92,6 +92,26 @@ pub struct AppsHandler {
     apps: Arc<NativeApps>,
 }
 
+/// Signs an operation's fields for the dev account `from`: adds `from` and `seq`, encodes the
+/// message and signs it with EIP-191.
+pub fn sign_for(
+    node: &EvmNode,
+    from: Address,
+    seq: u64,
+    mut fields: Map<String, Value>,
+) -> Result<SignedOp, AppError> {
+    fields.insert("from".into(), format!("{from:#x}").into());
+    fields.insert("seq".into(), seq.into());
+    let message = Value::Object(fields).to_string();
+    let signature = node.accounts().sign_message(from, message.as_bytes()).map_err(|_| {
+        AppError::Invalid(format!(
+            "{from:#x} is not a dev account of this node: sign the operation and send it with \
+             ir3_apps_submit"
+        ))
+    })?;
+    Ok(SignedOp { message, signature })
+}
+
 impl AppsHandler {
     /// Creates the handler.
     pub fn new(node: Arc<EvmNode>, apps: Arc<NativeApps>) -> Self {
@@ -126,17 +146,9 @@ impl AppsHandler {
         let mut message = Map::new();
         message.insert("app".into(), app.into());
         message.insert("op".into(), op.into());
-        message.insert("from".into(), format!("{from:#x}").into());
-        message.insert("seq".into(), self.apps.next_seq(from).into());
         message.extend(fields);
-        let message = Value::Object(message).to_string();
-        let signature = self.node.accounts().sign_message(from, message.as_bytes()).map_err(|_| {
-            RpcError::InvalidParams(format!(
-                "{from:#x} is not a dev account of this node: sign the operation and send it with \
-                 ir3_apps_submit"
-            ))
-        })?;
-        self.submit(SignedOp { message, signature })
+        let signed = sign_for(&self.node, from, self.apps.next_seq(from), message)?;
+        self.submit(signed)
     }
 }
 

@@ -33,9 +33,15 @@ pub trait PeerAppsApi {
     /// Every known peer's reputation.
     #[method(name = "reputation_list")]
     fn reputation_list(&self) -> RpcResult<Vec<Reputation>>;
-    /// Records this node's observation of a location.
+    /// Records this node's observation of a location (signed by the dev account `from`, if
+    /// given).
     #[method(name = "territory_observe")]
-    fn territory_observe(&self, location: String, value: f64) -> RpcResult<bool>;
+    fn territory_observe(
+        &self,
+        location: String,
+        value: f64,
+        from: Option<Address>,
+    ) -> RpcResult<bool>;
     /// Declares `want_observations` for a location; returns the intent id.
     #[method(name = "territory_want")]
     fn territory_want(&self, location: String) -> RpcResult<IntentId>;
@@ -43,12 +49,23 @@ pub trait PeerAppsApi {
     /// stayed silent.
     #[method(name = "territory_consensus")]
     fn territory_consensus(&self, location: String) -> RpcResult<Consensus>;
-    /// Sends a message to a peer (its YES is the delivery receipt); returns the intent id.
+    /// Sends a message to a peer (its YES is the delivery receipt), signed by the dev account
+    /// `from` if given; returns the intent id.
     #[method(name = "messaging_send")]
-    fn messaging_send(&self, to: String, text: String) -> RpcResult<IntentId>;
-    /// Broadcasts a message on a topic; returns the intent id.
+    fn messaging_send(
+        &self,
+        to: String,
+        text: String,
+        from: Option<Address>,
+    ) -> RpcResult<IntentId>;
+    /// Broadcasts a message on a topic (signed by `from` if given); returns the intent id.
     #[method(name = "messaging_broadcast")]
-    fn messaging_broadcast(&self, topic: String, text: String) -> RpcResult<IntentId>;
+    fn messaging_broadcast(
+        &self,
+        topic: String,
+        text: String,
+        from: Option<Address>,
+    ) -> RpcResult<IntentId>;
     /// Follows a topic (its broadcasts reach the inbox).
     #[method(name = "messaging_follow")]
     fn messaging_follow(&self, topic: String) -> RpcResult<bool>;
@@ -79,14 +96,26 @@ pub trait PeerAppsApi {
 /// Handler of the peer apps' methods.
 #[derive(Debug)]
 pub struct PeerAppsHandler {
+    node: Arc<EvmNode>,
     peers: Arc<PeerApps>,
     apps: Arc<NativeApps>,
 }
 
 impl PeerAppsHandler {
     /// Creates the handler.
-    pub fn new(peers: Arc<PeerApps>, apps: Arc<NativeApps>) -> Self {
-        Self { peers, apps }
+    pub fn new(node: Arc<EvmNode>, peers: Arc<PeerApps>, apps: Arc<NativeApps>) -> Self {
+        Self { node, peers, apps }
+    }
+
+    /// Runs `act` with a signer for the dev account `from`, or with none.
+    fn signed_by<T>(
+        &self,
+        from: Option<Address>,
+        act: impl FnOnce(Option<ir3_apps::peer_api::Sign<'_>>) -> ir3_apps::Result<T>,
+    ) -> Result<T, RpcError> {
+        let Some(from) = from else { return Ok(act(None)?) };
+        let sign = |fields| crate::apps::sign_for(&self.node, from, 0, fields);
+        Ok(act(Some(&sign))?)
     }
 
     fn enabled(&self, app: &str) -> Result<(), RpcError> {
@@ -123,9 +152,14 @@ impl PeerAppsApiServer for PeerAppsHandler {
         Ok(self.peers.reputations(&self.apps.agreement()))
     }
 
-    fn territory_observe(&self, location: String, value: f64) -> RpcResult<bool> {
+    fn territory_observe(
+        &self,
+        location: String,
+        value: f64,
+        from: Option<Address>,
+    ) -> RpcResult<bool> {
         ok(self.enabled("territory"))?;
-        ok(self.peers.observe(location, value).map(|()| true))
+        ok(self.signed_by(from, |sign| self.peers.observe(location, value, sign)).map(|()| true))
     }
 
     fn territory_want(&self, location: String) -> RpcResult<IntentId> {
@@ -138,14 +172,24 @@ impl PeerAppsApiServer for PeerAppsHandler {
         Ok(self.peers.consensus(&location, &self.apps.agreement()))
     }
 
-    fn messaging_send(&self, to: String, text: String) -> RpcResult<IntentId> {
+    fn messaging_send(
+        &self,
+        to: String,
+        text: String,
+        from: Option<Address>,
+    ) -> RpcResult<IntentId> {
         ok(self.enabled("messaging"))?;
-        ok(self.peers.send_message(&to, text))
+        ok(self.signed_by(from, |sign| self.peers.send_message(&to, text, sign)))
     }
 
-    fn messaging_broadcast(&self, topic: String, text: String) -> RpcResult<IntentId> {
+    fn messaging_broadcast(
+        &self,
+        topic: String,
+        text: String,
+        from: Option<Address>,
+    ) -> RpcResult<IntentId> {
         ok(self.enabled("messaging"))?;
-        ok(self.peers.broadcast(topic, text))
+        ok(self.signed_by(from, |sign| self.peers.broadcast(topic, text, sign)))
     }
 
     fn messaging_follow(&self, topic: String) -> RpcResult<bool> {

@@ -85,7 +85,7 @@ pub fn rpc_module(
         .map_err(merge_error)?;
     module
         .merge(crate::peer_apps::PeerAppsApiServer::into_rpc(
-            crate::peer_apps::PeerAppsHandler::new(peers, apps),
+            crate::peer_apps::PeerAppsHandler::new(node.clone(), peers, apps),
         ))
         .map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());

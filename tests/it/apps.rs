@@ -191,6 +191,19 @@ fn peer_apps_answer_yes_no_and_silence() {
     let inbox = nodes[1].result("ir3_messaging_inbox", json!([]));
     assert_eq!(inbox[0]["text"], "hello gateway 1");
     assert_eq!(inbox[0]["from"], ids[0].as_str());
+    assert_eq!(inbox[0]["account"], Value::Null);
+    // Signed by the caller's account (a dev account: the node signs): the receiver checks it.
+    let signed = nodes[0].result("ir3_messaging_send", json!([ids[1], "signed hello", ADDRS[3]]));
+    wait_for("the signed message", Duration::from_secs(20), || {
+        nodes[0].result("ir3_messaging_receipts", json!([signed]))["yes"] == json!([ids[1]])
+    });
+    let inbox = nodes[1].result("ir3_messaging_inbox", json!([]));
+    assert_eq!(inbox[1]["account"], ADDRS[3].to_lowercase());
+    let not_mine = nodes[0].call(
+        "ir3_messaging_send",
+        json!([ids[1], "x", "0x000000000000000000000000000000000000dEaD"]),
+    );
+    assert_eq!(not_mine["error"]["code"], -32602, "{not_mine}");
     // A blocked sender is told NO.
     nodes[1].result("ir3_messaging_block", json!([ids[0]]));
     let blocked = nodes[0].result("ir3_messaging_send", json!([ids[1], "are you there?"]));
@@ -217,8 +230,8 @@ fn peer_apps_answer_yes_no_and_silence() {
     });
 
     // Territory: three observers of one place; one place only gateway 1 saw.
-    for (node, value) in nodes.iter().zip([21.0, 20.0, 22.0]) {
-        assert_eq!(node.result("ir3_territory_observe", json!(["paris", value])), true);
+    for ((node, value), account) in nodes.iter().zip([21.0, 20.0, 22.0]).zip(ADDRS) {
+        assert_eq!(node.result("ir3_territory_observe", json!(["paris", value, account])), true);
     }
     nodes[1].result("ir3_territory_observe", json!(["rome", 30.0]));
     nodes[0].result("ir3_territory_want", json!(["paris"]));
@@ -234,6 +247,12 @@ fn peer_apps_answer_yes_no_and_silence() {
     let value = paris["value"].as_f64().unwrap();
     assert!((20.0..=22.0).contains(&value), "{paris}");
     assert_eq!(paris["median"], 21.0, "{paris}");
+    let mut accounts: Vec<Value> =
+        paris["contributors"].as_array().unwrap().iter().map(|c| c["account"].clone()).collect();
+    accounts.sort_by_key(Value::to_string);
+    let mut expected: Vec<Value> = ADDRS[..3].iter().map(|a| json!(a.to_lowercase())).collect();
+    expected.sort_by_key(Value::to_string);
+    assert_eq!(accounts, expected, "every observation signed by its account: {paris}");
     let rome = nodes[0].result("ir3_territory_consensus", json!(["rome"]));
     assert!((rome["value"].as_f64().unwrap() - 30.0).abs() < 1e-9, "{rome}");
     assert_eq!(rome["contributors"][0]["peer"], ids[1].as_str());
