@@ -55,7 +55,7 @@ pub struct NativeApps {
     log: Arc<dyn OrderedLog>,
     enabled: BTreeSet<String>,
     /// The state of the final epochs, and the first epoch not in it.
-    finals: Mutex<(NativeState, u64)>,
+    finals: Mutex<(Arc<NativeState>, u64)>,
     /// The last state read (for peers' envelopes: checked without touching the ordering).
     last: RwLock<Arc<NativeState>>,
 }
@@ -66,7 +66,7 @@ impl NativeApps {
         Arc::new(Self {
             log,
             enabled: enabled.into_iter().collect(),
-            finals: Mutex::new((NativeState::default(), 0)),
+            finals: Mutex::new((Arc::new(NativeState::default()), 0)),
             last: RwLock::new(Arc::new(NativeState::default())),
         })
     }
@@ -82,7 +82,7 @@ impl NativeApps {
         let mut tentative = None;
         for epoch in self.log.app_epochs(finals.1) {
             if epoch.is_final && tentative.is_none() {
-                finals.0.apply_epoch(
+                Arc::make_mut(&mut finals.0).apply_epoch(
                     epoch.epoch,
                     epoch.start_ms,
                     true,
@@ -91,7 +91,7 @@ impl NativeApps {
                 );
                 finals.1 = epoch.epoch + 1;
             } else {
-                let state = tentative.get_or_insert_with(|| finals.0.clone());
+                let state = tentative.get_or_insert_with(|| NativeState::clone(&finals.0));
                 state.apply_epoch(
                     epoch.epoch,
                     epoch.start_ms,
@@ -101,7 +101,8 @@ impl NativeApps {
                 );
             }
         }
-        let view = Arc::new(tentative.unwrap_or_else(|| finals.0.clone()));
+        // Without tentative epochs the final state is the view: shared, not copied.
+        let view = tentative.map_or_else(|| finals.0.clone(), Arc::new);
         *self.last.write() = view.clone();
         view
     }

@@ -87,8 +87,12 @@ fn a_new_node_syncs_from_chunks_while_providers_die() {
     // Two providers die as it starts; the other three serve the rest.
     nodes[3].kill9();
     nodes[4].kill9();
+    // Synced: the finalized head reached, the sync over, and the segments cut again (they
+    // are cut just after the last one is applied).
     wait_for("the newcomer to reach the finalized head", Duration::from_secs(120), || {
         head(&newcomer, "finalized") == head(&nodes[0], "finalized")
+            && newcomer.result("eth_syncing", json!([])) == json!(false)
+            && newcomer.result("ir3_networkStatus", json!([]))["historySegments"] == segments
     });
     eprintln!("sync test: newcomer synced at {:?}", started.elapsed());
     let synced = newcomer.result("ir3_networkStatus", json!([]));
