@@ -5,7 +5,20 @@
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::NodeError;
+use crate::{NodeError, cli::Command};
+
+/// Runs a client command (`ir3 store|money|lending|… …`).
+pub fn run_command(command: Command) -> Result<(), NodeError> {
+    match command {
+        Command::Store { rpc_url, action } => crate::store_cli::run(&rpc_url, action),
+        Command::Money { rpc_url, action } => run(&rpc_url, money(action)),
+        Command::Lending { rpc_url, action } => run(&rpc_url, lending(action)),
+        Command::Reputation { rpc_url, action } => run(&rpc_url, reputation(action)),
+        Command::Territory { rpc_url, action } => run(&rpc_url, territory(action)),
+        Command::Messaging { rpc_url, action } => run(&rpc_url, messaging(action)),
+        Command::Compute { rpc_url, action } => run(&rpc_url, compute(action)),
+    }
+}
 
 /// A money command.
 #[derive(Debug, Clone, Subcommand)]

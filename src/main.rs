@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = ir3::cli::Cli::parse();
     let outcome = match cli.command.clone() {
-        Some(command) => ir3::store_cli::run(command),
+        Some(command) => ir3::app_cli::run_command(command),
         None => ir3::run(cli),
     };
     match outcome {

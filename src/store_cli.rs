@@ -13,53 +13,34 @@ use alloy_primitives::{B256, hex};
 use ir3_foundation::chunks::{DEFAULT_CHUNK_SIZE, Manifest, chunk_id, split};
 use serde_json::{Value, json};
 
-use crate::{
-    NodeError, app_cli,
-    cli::{Command, StoreAction},
-};
+use crate::{NodeError, cli::StoreAction};
 
 /// How often a get asks again for what is still missing.
 const POLL: Duration = Duration::from_millis(200);
 
-/// Runs a client command.
-pub fn run(command: Command) -> Result<(), NodeError> {
-    match command {
-        Command::Store { rpc_url, action } => match action {
-            StoreAction::Put { file } => {
-                let data = std::fs::read(&file).map_err(|e| NodeError::StateFile {
-                    path: file.clone(),
-                    reason: e.to_string(),
-                })?;
-                let id = put(&rpc_url, &data)?;
-                println!("{id}");
-                Ok(())
+/// Runs a storage command against the node at `rpc_url`.
+pub fn run(rpc_url: &str, action: StoreAction) -> Result<(), NodeError> {
+    match action {
+        StoreAction::Put { file } => {
+            let data = std::fs::read(&file)
+                .map_err(|e| NodeError::StateFile { path: file.clone(), reason: e.to_string() })?;
+            let id = put(rpc_url, &data)?;
+            println!("{id}");
+            Ok(())
+        }
+        StoreAction::Get { id, out, timeout } => {
+            let id: B256 = id
+                .parse()
+                .map_err(|_| NodeError::InvalidArgument(format!("{id}: not a 32-byte id")))?;
+            let data = get(rpc_url, id, Duration::from_secs(timeout))?;
+            match out {
+                Some(path) => std::fs::write(&path, &data)
+                    .map_err(|e| NodeError::StateFile { path, reason: e.to_string() }),
+                None => std::io::stdout()
+                    .write_all(&data)
+                    .map_err(|e| NodeError::InvalidArgument(format!("stdout: {e}"))),
             }
-            StoreAction::Get { id, out, timeout } => {
-                let id: B256 = id
-                    .parse()
-                    .map_err(|_| NodeError::InvalidArgument(format!("{id}: not a 32-byte id")))?;
-                let data = get(&rpc_url, id, Duration::from_secs(timeout))?;
-                match out {
-                    Some(path) => std::fs::write(&path, &data)
-                        .map_err(|e| NodeError::StateFile { path, reason: e.to_string() }),
-                    None => std::io::stdout()
-                        .write_all(&data)
-                        .map_err(|e| NodeError::InvalidArgument(format!("stdout: {e}"))),
-                }
-            }
-        },
-        Command::Money { rpc_url, action } => app_cli::run(&rpc_url, app_cli::money(action)),
-        Command::Lending { rpc_url, action } => app_cli::run(&rpc_url, app_cli::lending(action)),
-        Command::Reputation { rpc_url, action } => {
-            app_cli::run(&rpc_url, app_cli::reputation(action))
         }
-        Command::Territory { rpc_url, action } => {
-            app_cli::run(&rpc_url, app_cli::territory(action))
-        }
-        Command::Messaging { rpc_url, action } => {
-            app_cli::run(&rpc_url, app_cli::messaging(action))
-        }
-        Command::Compute { rpc_url, action } => app_cli::run(&rpc_url, app_cli::compute(action)),
     }
 }
 

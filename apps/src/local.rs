@@ -5,7 +5,7 @@
 use ir3_foundation::{
     EntryBody, SeriesHandle, append_blocking,
     apps::{AppEpoch, OrderedLog},
-    order::{Envelope, HlcStamp},
+    order::{Envelope, HlcStamp, now_ms},
 };
 use parking_lot::Mutex;
 
@@ -19,13 +19,6 @@ pub const LOCAL_APP: &str = "native";
 pub struct LocalLog {
     series: SeriesHandle,
     ops: Mutex<Vec<(u64, Envelope)>>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl LocalLog {

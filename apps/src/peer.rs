@@ -21,10 +21,11 @@ use std::{
     time::Instant,
 };
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, Bytes};
 use ir3_foundation::{
     EntryBody, Intent, IntentId, SeriesHandle,
     net::{Answer, Decider, IntentMessage, NEVER, PeerId, RateLimiter},
+    order::now_ms,
 };
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -224,13 +225,6 @@ pub struct PeerApps {
     pub(crate) p2p: std::sync::OnceLock<ir3_foundation::net::P2pHandle>,
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl PeerApps {
     /// Opens the facts over a series, replaying them.
     pub fn open(series: SeriesHandle) -> Result<Arc<Self>> {
@@ -422,16 +416,6 @@ impl Decider for PeerAppsDecider {
     }
 }
 
-/// The id a declared intent gets (its content hash), for the facts.
-pub(crate) fn intent_id(intent: &Intent) -> IntentId {
-    intent.id()
-}
-
-/// The keccak of bytes, for grouping equal results.
-pub(crate) fn digest(bytes: &[u8]) -> B256 {
-    keccak256(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use ir3_foundation::{MemorySeries, order::HlcStamp};
@@ -502,7 +486,7 @@ mod tests {
         let big = CallBody { code: vec![0; MAX_CODE_BYTES + 1].into(), data: Bytes::new() };
         let big = message(COMPUTE_APP, "call", postcard::to_allocvec(&big).unwrap());
         assert!(is_no(&decider.decide(&friend, &big), "compute call too large"));
-        let stray = ResultBody { call: B256::ZERO, output: Ok(Bytes::new()) };
+        let stray = ResultBody { call: alloy_primitives::B256::ZERO, output: Ok(Bytes::new()) };
         let stray = message(COMPUTE_APP, "result", postcard::to_allocvec(&stray).unwrap());
         assert!(is_no(&decider.decide(&friend, &stray), "result of a call never made"));
         // Other apps' intents: silence.

@@ -8,7 +8,7 @@ use ir3_foundation::{
     Intent, IntentId,
     finality::SeatAgreement,
     net::{IntentInsight, P2pHandle, PeerId},
-    order::HlcStamp,
+    order::{HlcStamp, now_ms},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -18,8 +18,8 @@ use crate::{
     error::{AppError, Result},
     peer::{
         COMPUTE_APP, CallBody, Fact, MAX_CODE_BYTES, MAX_LOCATION_BYTES, MAX_TEXT_BYTES,
-        MESSAGING_APP, Message, MessageBody, ObservationAnswer, PeerApps, TERRITORY_APP, digest,
-        intent_id, message_nonce, now_ms, signed_fields,
+        MESSAGING_APP, Message, MessageBody, ObservationAnswer, PeerApps, TERRITORY_APP,
+        message_nonce, signed_fields,
     },
     reputation::{NEUTRAL, Reputation, reputations},
 };
@@ -199,7 +199,7 @@ impl PeerApps {
     pub fn want_observations(&self, location: String) -> Result<IntentId> {
         too_long("location", location.len(), MAX_LOCATION_BYTES)?;
         let intent = Intent::new(TERRITORY_APP, "want_observations", location.clone().into_bytes());
-        let id = intent_id(&intent);
+        let id = intent.id();
         self.record(Fact::Asked { intent: id, app: TERRITORY_APP.into(), subject: location });
         self.network()?.push_intent(intent, stamp()).map_err(AppError::Series)
     }
@@ -260,7 +260,7 @@ impl PeerApps {
         let payload = postcard::to_allocvec(&CallBody { code, data })
             .map_err(|e| AppError::Invalid(e.to_string()))?;
         let intent = Intent::new(COMPUTE_APP, "call", payload);
-        let id = intent_id(&intent);
+        let id = intent.id();
         self.record(Fact::Asked { intent: id, app: COMPUTE_APP.into(), subject: String::new() });
         self.network()?.push_intent(intent, stamp()).map_err(AppError::Series)
     }
@@ -275,11 +275,9 @@ impl PeerApps {
             else {
                 continue;
             };
-            let group = groups.entry(digest(detail)).or_insert_with(|| ComputeResult {
-                output,
-                peers: Vec::new(),
-                weight: 0.0,
-            });
+            let group = groups
+                .entry(alloy_primitives::keccak256(detail))
+                .or_insert_with(|| ComputeResult { output, peers: Vec::new(), weight: 0.0 });
             group.peers.push(peer.clone());
             group.weight += scores.get(peer).copied().unwrap_or(NEUTRAL);
         }

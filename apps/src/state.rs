@@ -98,8 +98,9 @@ impl NativeState {
                 op.seq, op.from
             )));
         }
-        let mut scratch = self.clone();
-        scratch.apply_op(op)
+        // Only the apps' balances and loans are copied, not the outcomes of all history.
+        let (mut money, mut lending) = (self.money.clone(), self.lending.clone());
+        apply_op(op, self.now_ms, &mut money, &mut lending)
     }
 
     /// Applies one epoch's envelopes (in order) and its conflicts.
@@ -119,7 +120,7 @@ impl NativeState {
             if op.seq != self.next_seq(op.from) || self.outcomes.contains_key(&op.id) {
                 continue;
             }
-            let result = self.apply_op(&op);
+            let result = apply_op(&op, self.now_ms, &mut self.money, &mut self.lending);
             self.next_seq.insert(op.from, op.seq + 1);
             let (status, reason) = match result {
                 Ok(()) => (format!("{}_accepted", op.op), None),
@@ -157,12 +158,13 @@ impl NativeState {
         };
         self.outcomes.insert(op.id, outcome);
     }
+}
 
-    fn apply_op(&mut self, op: &Op) -> Result<()> {
-        match op.app.as_str() {
-            MONEY_APP => self.money.apply(op),
-            LENDING_APP => self.lending.apply(op, self.now_ms, &mut self.money),
-            other => Err(AppError::Invalid(format!("no native app {other:?}"))),
-        }
+/// Applies one operation to the app it belongs to, at the apps' clock `now_ms`.
+fn apply_op(op: &Op, now_ms: u64, money: &mut Money, lending: &mut Lending) -> Result<()> {
+    match op.app.as_str() {
+        MONEY_APP => money.apply(op),
+        LENDING_APP => lending.apply(op, now_ms, money),
+        other => Err(AppError::Invalid(format!("no native app {other:?}"))),
     }
 }

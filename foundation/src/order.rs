@@ -23,6 +23,14 @@ pub const DEFAULT_EPOCH_MS: u64 = 500;
 /// Farthest a peer's stamp may be ahead of the local clock before it is refused.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 30_000;
 
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// A hybrid logical clock stamp: wall-clock milliseconds and a logical counter that orders
 /// events within the same millisecond.
 #[derive(

@@ -20,7 +20,6 @@ use std::{
         atomic::{AtomicU64, Ordering},
         mpsc as std_mpsc,
     },
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use parking_lot::Mutex;
@@ -31,6 +30,7 @@ use tracing::{info, warn};
 use crate::{
     error::{FoundationError, Result},
     intent::IntentRecord,
+    order::now_ms,
 };
 
 /// Position of an entry in the series, starting at 0.
@@ -117,10 +117,6 @@ pub async fn append(series: &dyn Series, bodies: Vec<EntryBody>) -> Result<Seq> 
 /// Appends and waits for durability from blocking code (never call this on an async worker).
 pub fn append_blocking(series: &dyn Series, bodies: Vec<EntryBody>) -> Result<Seq> {
     series.submit(bodies).blocking_recv().map_err(|_| FoundationError::WriterStopped)?
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------

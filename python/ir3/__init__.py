@@ -13,43 +13,9 @@ message. Only the standard library is needed; ``key=`` (client-side signing) nee
 optional ``eth-account`` package.
 """
 
-from .client import (
-    WRITE_METHODS,
-    App,
-    Compute,
-    Error,
-    Eth,
-    Lending,
-    Messaging,
-    Money,
-    Node,
-    Reputation,
-    RpcError,
-    SigningUnavailable,
-    Territory,
-    TransportError,
-    connect,
-    to_camel,
-)
+from . import client as _client
+from .client import *  # noqa: F403  (the client's public names, listed in client.__all__)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "App",
-    "Compute",
-    "Error",
-    "Eth",
-    "Lending",
-    "Messaging",
-    "Money",
-    "Node",
-    "Reputation",
-    "RpcError",
-    "SigningUnavailable",
-    "Territory",
-    "TransportError",
-    "WRITE_METHODS",
-    "__version__",
-    "connect",
-    "to_camel",
-]
+__all__ = [*_client.__all__, "__version__"]

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import ir3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pure_eth_account  # noqa: E402
+from nodeproc import ProcessBase, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("IR3_BIN") or str(REPO / "target" / "debug" / "ir3")
@@ -40,13 +40,7 @@ def currency() -> str:
     return f"C{os.getpid() % 10000}X{next(_names)}"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class NodeProcess:
+class NodeProcess(ProcessBase):
     """A node process on a data directory (kept across restarts)."""
 
     def __init__(self, data_dir: str) -> None:
@@ -83,19 +77,6 @@ class NodeProcess:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"node not up after {timeout} s: {self.tail()}")
                 time.sleep(0.05)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def tail(self) -> str:
-        try:
-            with open(self.log, "rb") as f:
-                return f.read()[-2000:].decode(errors="replace")
-        except OSError:
-            return ""
 
 
 class NodeTestCase(unittest.TestCase):

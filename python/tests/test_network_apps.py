@@ -18,8 +18,6 @@ import itertools
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,7 @@ import ir3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pure_eth_account  # noqa: E402
+from nodeproc import ProcessBase, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("IR3_BIN") or str(REPO / "target" / "debug" / "ir3")
@@ -60,12 +59,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}{_run}X{next(_names)}"
 
 
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def wait_until(what: str, check: Callable[[], T], timeout: float = 20.0, interval: float = 0.1) -> T:
     """Polls ``check`` until it returns something truthy; returns it."""
     deadline = time.monotonic() + timeout
@@ -83,7 +76,7 @@ def wait_until(what: str, check: Callable[[], T], timeout: float = 20.0, interva
         time.sleep(interval)
 
 
-class Gateway:
+class Gateway(ProcessBase):
     """One gateway's process."""
 
     def __init__(self, index: int, host: str, data_dir: str) -> None:
@@ -115,19 +108,6 @@ class Gateway:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def tail(self) -> str:
-        try:
-            with open(self.log, "rb") as f:
-                return f.read()[-2000:].decode(errors="replace")
-        except OSError:
-            return ""
 
 
 class NetworkAppsTest(unittest.TestCase):

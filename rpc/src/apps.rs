@@ -14,6 +14,7 @@ use ir3_apps::{
     money::{Currency, MONEY_APP},
 };
 use ir3_evm::EvmNode;
+use ir3_foundation::order::now_ms;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -220,11 +221,4 @@ impl AppsApiServer for AppsHandler {
         let view = self.apps.view();
         Ok(view.lending.loans_at(now_ms().max(view.now_ms)))
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

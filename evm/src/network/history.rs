@@ -348,8 +348,15 @@ pub async fn run_history_sync(node: Arc<EvmNode>) {
             tokio::time::sleep(SYNC_ROUND).await;
         }
     }
-    network.history.lock().sync = None;
-    network.syncing.store(false, AtomicOrdering::Relaxed);
+    {
+        // The segments applied are this node's own now (they are cut deterministically, so
+        // cutting them again would give the same chunks): only later blocks are still to cut,
+        // and they are cut before the sync is reported over.
+        let mut history = network.history.lock();
+        history.own = index;
+        history.sync = None;
+    }
     node.cut_segments();
+    network.syncing.store(false, AtomicOrdering::Relaxed);
     p2p.pull_now();
 }

@@ -19,7 +19,7 @@ use std::{
         Arc, OnceLock,
         atomic::{AtomicU64, Ordering as AtomicOrdering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use alloy_primitives::B256;
@@ -27,7 +27,7 @@ use ir3_foundation::{
     Intent, IntentId, append_blocking,
     finality::{EPOCH_VOTE, ORDER_APP, Perspective, SignedVote},
     net::{IntentInsight, Keypair, P2pHandle, PeerInsight},
-    order::{Envelope, HlcStamp, HybridClock},
+    order::{Envelope, HlcStamp, HybridClock, now_ms},
 };
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
@@ -117,10 +117,6 @@ pub(crate) struct NetworkState {
     pub(crate) syncing: std::sync::atomic::AtomicBool,
     /// The checks of native apps' envelopes (set when the apps start).
     pub(crate) app_check: OnceLock<Arc<dyn ir3_foundation::apps::EnvelopeCheck>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl NetworkState {

@@ -31,7 +31,7 @@ use crate::{
     error::{FoundationError, Result},
     intent::{Intent, IntentId},
     net::{P2pHandle, PeerId, RateLimiter},
-    order::HlcStamp,
+    order::{HlcStamp, now_ms},
 };
 
 mod decider;
@@ -69,6 +69,9 @@ pub const BROADCAST_EVERY: u32 = 4;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most chunks fetched from one provider at once (the others wait for its next YES).
 pub const MAX_FETCHES_PER_PEER: usize = 128;
+/// An open want is not declared again sooner than this, nor while its bytes are being
+/// fetched (callers that poll — a client asking for a file, a sync round — ask more often).
+pub const REDECLARE_AFTER: Duration = Duration::from_secs(1);
 /// Most chunks whose providers this node remembers from their answers.
 pub const MAX_KNOWN_CHUNKS: usize = 1 << 16;
 
@@ -114,8 +117,8 @@ struct Wants {
     order: VecDeque<IntentId>,
     /// Chunks asked from a provider: which, since when.
     fetching: HashMap<ChunkId, (PeerId, Instant)>,
-    /// How often each open want was declared.
-    declared: HashMap<ChunkId, u32>,
+    /// How often each open want was declared, and when last.
+    declared: HashMap<ChunkId, (u32, Instant)>,
 }
 
 impl Wants {
@@ -254,9 +257,17 @@ impl ChunkService {
                     wants.declared.remove(&chunk);
                 }
             }
-            let declared = wants.declared.entry(id).or_default();
-            *declared += 1;
-            *declared
+            let now = Instant::now();
+            let fetching = wants
+                .fetching
+                .get(&id)
+                .is_some_and(|(_, since)| now.duration_since(*since) < FETCH_TIMEOUT);
+            let declared = wants.declared.entry(id).or_insert((0, now));
+            if declared.0 > 0 && (fetching || now.duration_since(declared.1) < REDECLARE_AFTER) {
+                return Ok(Some(intent_id));
+            }
+            *declared = (declared.0 + 1, now);
+            declared.0
         };
         // The want's id is the same each time: declaring again is a new gossip message only
         // if the stamp differs, so stamp with the time.
@@ -416,11 +427,4 @@ impl ChunkService {
         let rate = self.config.serve_rate;
         ChunkDecider::new(self.clone(), RateLimiter::new(rate, rate * SERVE_BURST_SECS))
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

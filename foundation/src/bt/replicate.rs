@@ -22,12 +22,12 @@ use std::{
 
 use alloy_primitives::keccak256;
 
-use super::{BT_APP, ChunkService, OFFER_CHUNK, now_ms};
+use super::{BT_APP, ChunkService, OFFER_CHUNK};
 use crate::{
     chunks::ChunkId,
     intent::Intent,
     net::{P2pHandle, PeerId},
-    order::HlcStamp,
+    order::{HlcStamp, now_ms},
 };
 
 /// How often the holders of a copy are asked to confirm they still hold it.
