@@ -177,6 +177,23 @@ impl Chain {
         }
     }
 
+    /// A revm-readable view of the state block `number` was executed on: its parent's
+    /// post-state with every dev-mode change (`anvil_setCode`, `setBalance`, ...) made before it
+    /// was sealed. Traces and re-executions of the block's transactions read this.
+    pub fn pre_state_of(&self, number: u64) -> StateAt<'_> {
+        let sealed_at = self
+            .position(number)
+            .and_then(|n| self.block_revisions.get(n))
+            .copied()
+            .unwrap_or(self.revision + 1);
+        StateAt {
+            state: &self.state,
+            revision: sealed_at.saturating_sub(1),
+            block_hashes: &self.block_hashes,
+            first_block: self.first_number,
+        }
+    }
+
     /// An account after block `number`.
     pub fn account(
         &self,

@@ -359,8 +359,9 @@ impl EvmNode {
         if let Err(error) = append_blocking(&*self.series, events) {
             warn!(%error, number = block.number(), "block could not be made durable; rolled back");
             self.chain.write().rollback();
-            let mut waiters = self.waiters.lock();
+            // Lock order everywhere: the pool, then the waiters.
             let mut pool = self.pool.lock();
+            let mut waiters = self.waiters.lock();
             for tx in &block.transactions {
                 if let Some(waiter) = waiters.remove(&tx.hash) {
                     pool.remove(&tx.hash);

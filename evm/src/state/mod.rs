@@ -8,8 +8,12 @@
 //! every revision after the snapshot's. The latest value is the common case and is the last
 //! element of each list. [`StateAt`] adapts a view at one revision to revm's `DatabaseRef`.
 //!
-//! The state root is a real Merkle-Patricia root (alloy-trie), kept cheap by caching each
-//! account's storage root and recomputing it only for accounts a block changed.
+//! Every change is also logged under its revision, so moving back to a revision (a revert, a
+//! failed seal, a network-mode rebuild) costs the number of changes undone, not the size of the
+//! state. The state root is a real Merkle-Patricia root kept incrementally ([`trie`]): sealing a
+//! block re-hashes only the paths of the accounts and slots changed since the last root.
+
+mod trie;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -17,13 +21,15 @@ use std::{
 };
 
 use crate::fork::ForkSource;
-use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::storage_root};
+use alloy_primitives::{Address, B256, U256};
+use alloy_trie::KECCAK_EMPTY;
 use revm::{
     bytecode::Bytecode,
     database_interface::{DBErrorMarker, DatabaseRef},
     state::{AccountInfo, EvmState},
 };
+use trie::StateTrie;
+pub use trie::TrieUpdateError;
 
 /// Error type of state reads. Reads from memory cannot fail; the type exists for revm.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -84,20 +90,27 @@ pub struct AccountRecord {
     pub code_hash: B256,
 }
 
+/// An item of the state: an account's fields or one storage slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateKey {
+    Account(Address),
+    Slot(Address, U256),
+}
+
 /// The whole world state with its history.
 #[derive(Debug, Default)]
 pub struct VersionedState {
     accounts: HashMap<Address, Versions<Option<AccountRecord>>>,
     storage: HashMap<Address, HashMap<U256, Versions<U256>>>,
     code: HashMap<B256, Bytecode>,
-    /// Latest non-zero storage per account, keyed by hashed slot, for storage roots.
-    trie_storage: HashMap<Address, BTreeMap<B256, U256>>,
-    /// Cached storage roots.
-    storage_roots: HashMap<Address, B256>,
-    /// Latest existing accounts keyed by hashed address, for the state root.
-    trie_accounts: BTreeMap<B256, Address>,
-    /// Accounts whose storage root must be recomputed.
-    dirty_storage: HashSet<Address>,
+    /// What each revision changed, so that moving back costs the changes undone.
+    changes: BTreeMap<u64, Vec<StateKey>>,
+    /// The latest state as Merkle-Patricia tries.
+    trie: StateTrie,
+    /// Accounts changed since the last root.
+    dirty_accounts: HashSet<Address>,
+    /// Slots changed since the last root, by account.
+    dirty_slots: HashMap<Address, HashSet<U256>>,
     /// The parent chain of a forked chain: what this state has not written is read there.
     fork: Option<Arc<ForkSource>>,
 }
@@ -197,12 +210,8 @@ impl VersionedState {
                 self.accounts.insert(address, Versions::new(revision, record));
             }
         }
-        let hashed = keccak256(address);
-        if record.is_some() {
-            self.trie_accounts.insert(hashed, address);
-        } else {
-            self.trie_accounts.remove(&hashed);
-        }
+        self.changes.entry(revision).or_default().push(StateKey::Account(address));
+        self.dirty_accounts.insert(address);
     }
 
     /// Sets a storage slot at `revision`.
@@ -214,14 +223,9 @@ impl VersionedState {
                 slots.insert(slot, Versions::new(revision, value));
             }
         }
-        let trie = self.trie_storage.entry(address).or_default();
-        let hashed = keccak256(B256::from(slot));
-        if value.is_zero() {
-            trie.remove(&hashed);
-        } else {
-            trie.insert(hashed, value);
-        }
-        self.dirty_storage.insert(address);
+        self.changes.entry(revision).or_default().push(StateKey::Slot(address, slot));
+        self.dirty_slots.entry(address).or_default().insert(slot);
+        self.dirty_accounts.insert(address);
     }
 
     /// Stores code under its hash.
@@ -285,56 +289,92 @@ impl VersionedState {
         }
     }
 
-    /// Forgets everything set after `revision` (a failed seal, or a revert to a snapshot).
+    /// Forgets everything set after `revision` (a failed seal, or a revert to a snapshot). Costs
+    /// the number of changes made after `revision`.
     pub fn truncate_after(&mut self, revision: u64) {
-        self.accounts.retain(|_, versions| !versions.truncate_after(revision));
-        for slots in self.storage.values_mut() {
-            slots.retain(|_, versions| !versions.truncate_after(revision));
-        }
-        self.storage.retain(|_, slots| !slots.is_empty());
-        // Rebuild the trie caches from the latest values.
-        self.trie_accounts = self
-            .accounts
-            .iter()
-            .filter(|(_, v)| v.latest().copied().flatten().is_some())
-            .map(|(address, _)| (keccak256(address), *address))
-            .collect();
-        self.trie_storage.clear();
-        self.storage_roots.clear();
-        for (address, slots) in &self.storage {
-            let trie = slots
-                .iter()
-                .filter_map(|(slot, v)| {
-                    v.latest().filter(|v| !v.is_zero()).map(|v| (keccak256(B256::from(*slot)), *v))
-                })
-                .collect();
-            self.trie_storage.insert(*address, trie);
-            self.dirty_storage.insert(*address);
+        let undone = self.changes.split_off(&(revision + 1));
+        for key in undone.into_values().flatten() {
+            match key {
+                StateKey::Account(address) => {
+                    if self.accounts.get_mut(&address).is_some_and(|v| v.truncate_after(revision)) {
+                        self.accounts.remove(&address);
+                    }
+                    self.dirty_accounts.insert(address);
+                }
+                StateKey::Slot(address, slot) => {
+                    if let Some(slots) = self.storage.get_mut(&address) {
+                        if slots.get_mut(&slot).is_some_and(|v| v.truncate_after(revision)) {
+                            slots.remove(&slot);
+                        }
+                        if slots.is_empty() {
+                            self.storage.remove(&address);
+                        }
+                    }
+                    self.dirty_slots.entry(address).or_default().insert(slot);
+                    self.dirty_accounts.insert(address);
+                }
+            }
         }
     }
 
-    /// The Merkle-Patricia root of the latest state.
+    /// The latest value of a slot.
+    fn latest_slot(&self, address: &Address, slot: &U256) -> U256 {
+        self.storage
+            .get(address)
+            .and_then(|slots| slots.get(slot))
+            .and_then(|v| v.latest().copied())
+            .unwrap_or_default()
+    }
+
+    /// The latest fields of an account (`None`: it does not exist).
+    fn latest_account(&self, address: &Address) -> Option<AccountRecord> {
+        self.accounts.get(address).and_then(|v| v.latest().copied().flatten())
+    }
+
+    /// The Merkle-Patricia root of the latest state: only what changed since the last root is
+    /// re-hashed.
     pub fn state_root(&mut self) -> B256 {
-        for address in std::mem::take(&mut self.dirty_storage) {
-            let root = self
-                .trie_storage
-                .get(&address)
-                .filter(|slots| !slots.is_empty())
-                .map(|slots| storage_root(slots.iter().map(|(k, v)| (*k, *v))))
-                .unwrap_or(EMPTY_ROOT_HASH);
-            self.storage_roots.insert(address, root);
+        match self.update_trie() {
+            Ok(root) => root,
+            Err(error) => {
+                // The tries only ever hold values this state wrote: a failure is a bug. Build
+                // them again from the latest values rather than answer a wrong root.
+                tracing::error!(%error, "state trie update failed; rebuilding the tries");
+                self.rebuild_trie()
+            }
         }
-        let accounts = self.trie_accounts.iter().filter_map(|(hashed, address)| {
-            let record = self.accounts.get(address)?.latest().copied().flatten()?;
-            let trie_account = TrieAccount {
-                nonce: record.nonce,
-                balance: record.balance,
-                storage_root: self.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH),
-                code_hash: record.code_hash,
-            };
-            Some((*hashed, trie_account))
-        });
-        alloy_trie::root::state_root(accounts)
+    }
+
+    fn update_trie(&mut self) -> Result<B256, TrieUpdateError> {
+        let dirty_slots = std::mem::take(&mut self.dirty_slots);
+        for (address, slots) in dirty_slots {
+            let values: Vec<_> =
+                slots.into_iter().map(|slot| (slot, self.latest_slot(&address, &slot))).collect();
+            self.trie.update_storage(address, values)?;
+        }
+        let dirty_accounts = std::mem::take(&mut self.dirty_accounts);
+        let mut accounts: Vec<_> =
+            dirty_accounts.into_iter().map(|a| (a, self.latest_account(&a))).collect();
+        if accounts.is_empty() {
+            return Ok(self.trie.root());
+        }
+        accounts.sort_unstable_by_key(|(address, _)| *address);
+        self.trie.update_accounts(accounts)
+    }
+
+    /// Builds the tries again from the latest values (after a trie failure).
+    fn rebuild_trie(&mut self) -> B256 {
+        self.trie = StateTrie::default();
+        self.dirty_slots.clear();
+        self.dirty_accounts.clear();
+        for (address, slots) in &self.storage {
+            self.dirty_slots.insert(*address, slots.keys().copied().collect());
+        }
+        self.dirty_accounts.extend(self.accounts.keys().copied());
+        self.update_trie().unwrap_or_else(|error| {
+            tracing::error!(%error, "state trie rebuild failed");
+            B256::ZERO
+        })
     }
 
     /// Every account that exists at the latest block, for dumps.
@@ -401,6 +441,85 @@ impl DatabaseRef for StateAt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+    use proptest::prelude::*;
+
+    /// The root computed from scratch over the latest values, as the node did before the
+    /// incremental tries.
+    fn full_root(state: &VersionedState) -> B256 {
+        let accounts = state.latest_accounts().into_iter().map(|(address, record)| {
+            let storage = state.latest_storage(address);
+            let storage_root = alloy_trie::root::storage_root_unhashed(
+                storage.into_iter().map(|(slot, value)| (B256::from(slot), value)),
+            );
+            let account = TrieAccount {
+                nonce: record.nonce,
+                balance: record.balance,
+                storage_root,
+                code_hash: record.code_hash,
+            };
+            (address, account)
+        });
+        alloy_trie::root::state_root_unhashed(accounts)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Account(u8, Option<u64>),
+        Slot(u8, u8, u64),
+        Root,
+        Truncate(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..40, proptest::option::weighted(0.8, 0u64..5)).prop_map(|(a, b)| Op::Account(a, b)),
+            4 => (0u8..8, 0u8..20, 0u64..4).prop_map(|(a, s, v)| Op::Slot(a, s, v)),
+            2 => Just(Op::Root),
+            1 => (0u8..10).prop_map(Op::Truncate),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Random changes, roots and truncations: the incremental root always equals the root
+        /// computed from scratch.
+        #[test]
+        fn incremental_root_equals_a_full_recomputation(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut state = VersionedState::default();
+            let mut revision = 1u64;
+            for op in ops {
+                match op {
+                    Op::Account(a, balance) => {
+                        let record = balance.map(|b| AccountRecord {
+                            balance: U256::from(b),
+                            nonce: u64::from(a % 3),
+                            code_hash: KECCAK_EMPTY,
+                        });
+                        state.set_account(Address::repeat_byte(a), revision, record);
+                    }
+                    Op::Slot(a, slot, value) => {
+                        let address = Address::repeat_byte(a);
+                        if state.latest_account(&address).is_none() {
+                            let record = AccountRecord { balance: U256::from(1), nonce: 1, code_hash: KECCAK_EMPTY };
+                            state.set_account(address, revision, Some(record));
+                        }
+                        state.set_storage(address, U256::from(slot), revision, U256::from(value));
+                    }
+                    Op::Root => {
+                        prop_assert_eq!(state.state_root(), full_root(&state));
+                        revision += 1;
+                    }
+                    Op::Truncate(back) => {
+                        let to = revision.saturating_sub(u64::from(back)).max(1);
+                        state.truncate_after(to);
+                        revision = to + 1;
+                    }
+                }
+            }
+            prop_assert_eq!(state.state_root(), full_root(&state));
+        }
+    }
 
     #[test]
     fn reads_see_the_value_in_force_at_each_block() {
