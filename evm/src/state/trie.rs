@@ -8,7 +8,8 @@
 //! served by the versioned values, not by the tries; moving back (a revert, a failed seal) writes
 //! the older values into the tries again, which costs the number of changes undone.
 //!
-//! Storage tries share the node store with the account trie; their node keys are prefixed with
+//! The nodes live in the derived store ([`StateStore`]); those written since the last flush are
+//! held in memory until the next one. Storage tries share the node store with the account trie; their node keys are prefixed with
 //! the account's hashed address, so that pruning one trie never drops a node another trie uses.
 
 use std::{collections::HashMap, sync::Arc};
@@ -18,13 +19,25 @@ use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use eth_trie::{EthTrie, Trie, TrieError};
 use parking_lot::RwLock;
 
-use super::AccountRecord;
+use super::{AccountRecord, StateStore};
 
 /// Trie nodes by (optional owner prefix ‖ node hash): the account trie's and every storage
-/// trie's. In memory; nodes of tries no longer reachable are removed as the tries change.
-#[derive(Debug, Default)]
+/// trie's. Nodes written or removed since the last flush are held here; the rest are read from
+/// the derived store.
+#[derive(Debug)]
 pub(crate) struct NodeStore {
-    nodes: RwLock<HashMap<Vec<u8>, Vec<u8>>>,
+    /// Pending writes (`Some`) and removals (`None`).
+    pending: RwLock<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    store: Arc<StateStore>,
+}
+
+impl NodeStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, NodeStoreError> {
+        if let Some(node) = self.pending.read().get(key) {
+            return Ok(node.clone());
+        }
+        self.store.trie_node(key).map_err(|e| NodeStoreError(e.to_string()))
+    }
 }
 
 /// One trie's view of the [`NodeStore`]: its node keys carry its owner's prefix.
@@ -44,7 +57,7 @@ impl TrieNodes {
     }
 }
 
-/// Error of the in-memory node store (never produced; the type exists for eth_trie).
+/// A node store read that failed (the derived store could not be read).
 #[derive(Debug, thiserror::Error)]
 #[error("trie node store: {0}")]
 pub(crate) struct NodeStoreError(String);
@@ -53,31 +66,31 @@ impl eth_trie::DB for TrieNodes {
     type Error = NodeStoreError;
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error> {
-        Ok(self.store.nodes.read().get(&self.key(key)).cloned())
+        self.store.get(&self.key(key))
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), Self::Error> {
-        self.store.nodes.write().insert(self.key(key), value);
+        self.store.pending.write().insert(self.key(key), Some(value));
         Ok(())
     }
 
     fn insert_batch(&self, keys: Vec<Vec<u8>>, values: Vec<Vec<u8>>) -> Result<(), Self::Error> {
-        let mut nodes = self.store.nodes.write();
+        let mut pending = self.store.pending.write();
         for (key, value) in keys.into_iter().zip(values) {
-            nodes.insert(self.key(&key), value);
+            pending.insert(self.key(&key), Some(value));
         }
         Ok(())
     }
 
     fn remove(&self, key: &[u8]) -> Result<(), Self::Error> {
-        self.store.nodes.write().remove(&self.key(key));
+        self.store.pending.write().insert(self.key(key), None);
         Ok(())
     }
 
     fn remove_batch(&self, keys: &[Vec<u8>]) -> Result<(), Self::Error> {
-        let mut nodes = self.store.nodes.write();
+        let mut pending = self.store.pending.write();
         for key in keys {
-            nodes.remove(&self.key(key));
+            pending.insert(self.key(key), None);
         }
         Ok(())
     }
@@ -97,13 +110,24 @@ pub(crate) struct StateTrie {
     storage_roots: HashMap<Address, B256>,
 }
 
-impl Default for StateTrie {
-    fn default() -> Self {
+impl StateTrie {
+    /// Empty tries whose nodes go to `store`.
+    pub(crate) fn new(store: Arc<StateStore>) -> Self {
         Self {
-            store: Arc::new(NodeStore::default()),
+            store: Arc::new(NodeStore { pending: RwLock::new(HashMap::new()), store }),
             root: EMPTY_ROOT_HASH,
             storage_roots: HashMap::new(),
         }
+    }
+
+    /// The nodes written or removed since the last flush.
+    pub(crate) fn pending_nodes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.store.pending.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Forgets the pending nodes once the store holds them.
+    pub(crate) fn clear_pending(&mut self) {
+        self.store.pending.write().clear();
     }
 }
 
@@ -112,6 +136,12 @@ impl Default for StateTrie {
 #[derive(Debug, thiserror::Error)]
 #[error("state trie: {0}")]
 pub struct TrieUpdateError(String);
+
+impl From<super::StateReadError> for TrieUpdateError {
+    fn from(error: super::StateReadError) -> Self {
+        Self(error.to_string())
+    }
+}
 
 impl From<TrieError> for TrieUpdateError {
     fn from(error: TrieError) -> Self {
