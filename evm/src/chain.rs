@@ -1,6 +1,12 @@
 //! The chain derived from the series: versioned state, sealed blocks and their indexes.
+//!
+//! The most recent blocks are kept in memory ([`RECENT_BLOCKS`]); older ones, with the hash and
+//! transaction indexes, are read from the derived store.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+};
 
 use alloy_consensus::{
     EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS, proofs,
@@ -25,13 +31,22 @@ use crate::{
     state::{AccountRecord, StateAt, StateStore, VersionedState},
 };
 
+/// Blocks kept in memory behind the head (older ones are read from the store).
+pub const RECENT_BLOCKS: usize = 256;
+/// Blocks gathered in memory before they are written to the store together.
+const BLOCK_BATCH: u64 = 128;
+
 /// The chain: configuration, world state with history, and every sealed block.
 #[derive(Debug)]
 pub struct Chain {
     config: ChainConfig,
     pub(crate) state: VersionedState,
-    blocks: Vec<Arc<StoredBlock>>,
+    /// The most recent blocks, consecutive, ending with the head.
+    recent: VecDeque<Arc<StoredBlock>>,
+    /// Number of the first block not yet written to the store.
+    unstored_from: u64,
     block_hashes: Vec<B256>,
+    /// Hashes and transaction positions of the blocks in `recent`.
     by_hash: HashMap<B256, u64>,
     tx_index: HashMap<B256, (u64, u32)>,
     /// Number of the first block (non-zero for a fork).
@@ -106,7 +121,8 @@ impl Chain {
             settings,
             snapshots: Snapshots::new(),
             next_snapshot_id: 0,
-            blocks: Vec::new(),
+            recent: VecDeque::new(),
+            unstored_from: fork_header.as_ref().map_or(0, |h| h.number),
             block_hashes: Vec::new(),
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
@@ -152,7 +168,7 @@ impl Chain {
 
     /// The latest sealed block.
     pub fn head(&self) -> &Arc<StoredBlock> {
-        self.blocks.last().expect("the genesis block always exists")
+        self.recent.back().expect("the genesis block always exists")
     }
 
     /// Number of the latest sealed block.
@@ -273,7 +289,7 @@ impl Chain {
             bloom
         });
         let header = Header {
-            parent_hash: self.blocks.last().map(|b| b.hash).unwrap_or_default(),
+            parent_hash: self.recent.back().map(|b| b.hash).unwrap_or_default(),
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: context.coinbase,
             state_root,
@@ -315,8 +331,34 @@ impl Chain {
         self.settings.next_timestamp = None;
         self.settings.next_base_fee = None;
         let block = Arc::new(block);
-        self.blocks.push(block.clone());
+        self.recent.push_back(block.clone());
+        self.store_blocks(false);
         block
+    }
+
+    /// Writes the blocks not yet in the store once a batch has gathered (or all of them when
+    /// `all`), then forgets from memory those beyond the recent window. A store that cannot be
+    /// written keeps them in memory and is tried again later.
+    fn store_blocks(&mut self, all: bool) {
+        let head = self.head_number();
+        if head < self.unstored_from || (!all && head + 1 - self.unstored_from < BLOCK_BATCH) {
+            return;
+        }
+        let first = self.recent.front().map_or(head, |b| b.number());
+        let from = usize::try_from(self.unstored_from.saturating_sub(first)).unwrap_or(usize::MAX);
+        let batch: Vec<_> = self.recent.iter().skip(from).cloned().collect();
+        if let Err(error) = self.state.store().put_blocks(&batch) {
+            tracing::warn!(%error, "blocks could not be written to the store; kept in memory");
+            return;
+        }
+        self.unstored_from = head + 1;
+        while self.recent.len() > RECENT_BLOCKS {
+            let Some(old) = self.recent.pop_front() else { break };
+            self.by_hash.remove(&old.hash);
+            for tx in &old.transactions {
+                self.tx_index.remove(&tx.hash);
+            }
+        }
     }
 
     /// Undoes the state commit of a block that was sealed but not published.
@@ -326,11 +368,31 @@ impl Chain {
 
     /// Moves the chain back to block `head` and state revision `revision` (a snapshot's).
     pub(crate) fn truncate_to(&mut self, head: u64, revision: u64) {
-        let keep = self.position(head).map_or(self.blocks.len(), |h| h + 1);
-        for block in self.blocks.drain(keep.min(self.blocks.len())..) {
+        let keep = self.position(head).map_or(self.block_hashes.len(), |h| h + 1);
+        while self.recent.back().is_some_and(|b| b.number() > head) {
+            let Some(block) = self.recent.pop_back() else { break };
             self.by_hash.remove(&block.hash);
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);
+            }
+        }
+        if head < self.unstored_from.saturating_sub(1) {
+            if let Err(error) = self.state.store().remove_blocks_after(head) {
+                tracing::error!(%error, head, "blocks could not be removed from the store");
+            }
+            self.unstored_from = head + 1;
+        }
+        if self.recent.is_empty() {
+            // Moved back past the recent window: the new head comes from the store.
+            match self.state.store().block(head) {
+                Ok(Some(block)) => {
+                    self.by_hash.insert(block.hash, head);
+                    for (index, tx) in block.transactions.iter().enumerate() {
+                        self.tx_index.insert(tx.hash, (head, index as u32));
+                    }
+                    self.recent.push_back(Arc::new(block));
+                }
+                other => tracing::error!(?other, head, "the new head is missing from the store"),
             }
         }
         self.block_hashes.truncate(keep);
@@ -383,41 +445,72 @@ impl Chain {
     pub fn resolve(&self, id: Option<BlockId>) -> Result<u64> {
         match id.unwrap_or_default() {
             BlockId::Number(tag) => self.resolve_number(tag),
-            BlockId::Hash(hash) => self.by_hash.get(&hash.block_hash).copied().ok_or_else(|| {
+            BlockId::Hash(hash) => self.number_of(hash.block_hash).ok_or_else(|| {
                 EvmError::BlockNotFound(format!("block {} not found", hash.block_hash))
             }),
         }
     }
 
-    /// The block with this number.
-    pub fn block(&self, number: u64) -> Option<&Arc<StoredBlock>> {
-        self.position(number).and_then(|n| self.blocks.get(n))
+    /// The block with this number (from memory if recent, else from the store).
+    pub fn block(&self, number: u64) -> Option<Arc<StoredBlock>> {
+        if number > self.head_number() {
+            return None;
+        }
+        let first = self.recent.front().map_or(0, |b| b.number());
+        if let Some(offset) = number.checked_sub(first) {
+            return usize::try_from(offset).ok().and_then(|n| self.recent.get(n)).cloned();
+        }
+        if number < self.first_number {
+            return None;
+        }
+        self.state
+            .store()
+            .block(number)
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, number, "block read failed");
+                None
+            })
+            .map(Arc::new)
+    }
+
+    /// The number of the block with this hash.
+    fn number_of(&self, hash: B256) -> Option<u64> {
+        if let Some(number) = self.by_hash.get(&hash) {
+            return Some(*number);
+        }
+        let number = self.state.store().block_number(hash).ok().flatten()?;
+        // A stale entry of a block reverted away is not this chain's.
+        (number < self.recent.front().map_or(0, |b| b.number())).then_some(number)
     }
 
     /// The block with this hash.
-    pub fn block_by_hash(&self, hash: B256) -> Option<&Arc<StoredBlock>> {
-        self.by_hash.get(&hash).and_then(|n| self.block(*n))
+    pub fn block_by_hash(&self, hash: B256) -> Option<Arc<StoredBlock>> {
+        self.number_of(hash).and_then(|n| self.block(n))
     }
 
     /// The block a resolvable id designates, or `None` (for methods that answer null).
-    pub fn block_by_id(&self, id: BlockId) -> Option<&Arc<StoredBlock>> {
+    pub fn block_by_id(&self, id: BlockId) -> Option<Arc<StoredBlock>> {
         self.resolve(Some(id)).ok().and_then(|n| self.block(n))
     }
 
+    /// Where a mined transaction sits: block number and index.
+    fn tx_position(&self, hash: &B256) -> Option<(u64, u32)> {
+        if let Some(position) = self.tx_index.get(hash) {
+            return Some(*position);
+        }
+        let (number, index) = self.state.store().tx_position(*hash).ok().flatten()?;
+        (number < self.recent.front().map_or(0, |b| b.number())).then_some((number, index))
+    }
+
     /// Where a mined transaction sits: its block and index.
-    pub fn locate_tx(&self, hash: B256) -> Option<(&Arc<StoredBlock>, usize)> {
-        let (number, index) = self.tx_index.get(&hash)?;
-        Some((self.block(*number)?, *index as usize))
+    pub fn locate_tx(&self, hash: B256) -> Option<(Arc<StoredBlock>, usize)> {
+        let (number, index) = self.tx_position(&hash)?;
+        Some((self.block(number)?, index as usize))
     }
 
     /// Whether a transaction with this hash is mined.
     pub fn contains_tx(&self, hash: &B256) -> bool {
-        self.tx_index.contains_key(hash)
-    }
-
-    /// Every sealed block, oldest first.
-    pub fn blocks(&self) -> &[Arc<StoredBlock>] {
-        &self.blocks
+        self.tx_position(hash).is_some()
     }
 
     /// Latest nonce of an account.

@@ -469,4 +469,52 @@ mod tests {
         assert!(node.pooled_transaction(&pooled).is_some(), "the pooled tx is back");
         assert!(open(&series).pooled_transaction(&pooled).is_some(), "and after a replay");
     }
+    /// A chain longer than the recent window: old blocks, hashes and transactions come from the
+    /// store; a revert past the window removes them there too, and a replay agrees.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocks_beyond_the_recent_window_are_read_from_the_store_and_reverted() {
+        use crate::chain::RECENT_BLOCKS;
+        let series: SeriesHandle = Arc::new(MemorySeries::new());
+        let node = open(&series);
+        let from = node.accounts().addresses()[0];
+        let transfer = alloy_rpc_types_eth::TransactionRequest::default()
+            .from(from)
+            .to(Address::repeat_byte(0x11))
+            .value(U256::from(1));
+        let first = node.send_transaction(transfer.clone()).await.unwrap();
+        let snapshot = node.snapshot().await.unwrap();
+        let locate =
+            |n: &EvmNode, hash| n.with_chain(|c| c.locate_tx(hash).map(|(b, i)| (b.number(), i)));
+        assert_eq!(locate(&node, first), Some((1, 0)));
+        let block_one = node.with_chain(|c| c.block(1).unwrap().hash);
+        let extra = 2 * RECENT_BLOCKS as u64 + 100;
+        node.mine(extra, None, None).await.unwrap();
+        let late = node.send_transaction(transfer).await.unwrap();
+        let late_block = extra + 2;
+        assert_eq!(locate(&node, late), Some((late_block, 0)));
+        let old_hash = node.with_chain(|c| c.block(300).unwrap().hash);
+        node.with_chain(|c| {
+            assert_eq!(c.block(1).unwrap().hash, block_one, "an old block is read from the store");
+            assert_eq!(c.block_by_hash(old_hash).unwrap().number(), 300);
+            assert!(c.contains_tx(&first));
+        });
+        assert_eq!(locate(&node, first), Some((1, 0)));
+
+        assert!(node.revert(snapshot).await.unwrap());
+        node.with_chain(|c| {
+            assert_eq!(c.head_number(), 1);
+            assert!(c.block(2).is_none());
+            assert!(c.block_by_hash(old_hash).is_none(), "reverted blocks are gone");
+            assert!(!c.contains_tx(&late));
+            assert_eq!(c.head().hash, block_one);
+        });
+        node.mine(1, None, None).await.unwrap();
+        assert_ne!(node.with_chain(|c| c.block(2).unwrap().hash), old_hash);
+
+        let replayed = open(&series);
+        let head = |n: &EvmNode| n.with_chain(|c| c.head().hash);
+        assert_eq!(head(&replayed), head(&node));
+        assert_eq!(locate(&replayed, first), Some((1, 0)));
+        assert_eq!(locate(&replayed, late), None);
+    }
 }

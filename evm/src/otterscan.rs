@@ -33,7 +33,6 @@ pub const MAX_OTS_PAGE_SIZE: usize = 1_000;
 /// Re-executes a mined transaction under the call tracer: the trace nodes and the result.
 fn traced(chain: &Chain, hash: B256) -> Result<Option<(TracingInspector, ExecutionResult)>> {
     let Some((block, index)) = chain.locate_tx(hash) else { return Ok(None) };
-    let block = block.clone();
     let mut out = None;
     replay_block(chain, &block, index, |step| {
         if step.index < index {
@@ -152,7 +151,7 @@ impl EvmNode {
             Some(BlockDetails {
                 block: OtsSlimBlock::from(block.rpc_block(false)),
                 issuance: InternalIssuance::default(),
-                total_fees: total_fees(block),
+                total_fees: total_fees(&block),
             })
         })
     }
@@ -177,7 +176,7 @@ impl EvmNode {
             }
             let mut fullblock = OtsBlock::from(full);
             fullblock.transaction_count = block.transactions.len();
-            let receipts = (start..end).filter_map(|i| ots_receipt(block, i)).collect();
+            let receipts = (start..end).filter_map(|i| ots_receipt(&block, i)).collect();
             Ok(OtsBlockTransactions { fullblock, receipts })
         })
     }
@@ -206,7 +205,7 @@ impl EvmNode {
             'blocks: for number in numbers {
                 let Some(stored) = chain.block(number) else { continue };
                 let mut indexes: Vec<usize> = (0..stored.transactions.len())
-                    .filter(|i| touches(stored, *i, address))
+                    .filter(|i| touches(&stored, *i, address))
                     .collect();
                 if !after {
                     indexes.reverse();
@@ -217,7 +216,7 @@ impl EvmNode {
                         break 'blocks;
                     }
                     if let (Some(tx), Some(receipt)) =
-                        (stored.rpc_transaction(index), ots_receipt(stored, index))
+                        (stored.rpc_transaction(index), ots_receipt(&stored, index))
                     {
                         found.push((tx, receipt));
                     }
@@ -236,12 +235,12 @@ impl EvmNode {
     /// `ots_getTransactionBySenderAndNonce`.
     pub fn ots_transaction_by_sender_and_nonce(&self, sender: Address, nonce: u64) -> Option<B256> {
         self.with_chain(|chain| {
-            chain.blocks().iter().rev().find_map(|block| {
-                block
+            (chain.first_number()..=chain.head_number()).rev().find_map(|number| {
+                chain
+                    .block(number)?
                     .transactions
                     .iter()
-                    .find(|tx| tx.sender == sender && tx.nonce() == nonce)
-                    .map(|tx| tx.hash)
+                    .find_map(|tx| (tx.sender == sender && tx.nonce() == nonce).then_some(tx.hash))
             })
         })
     }
@@ -266,7 +265,7 @@ impl EvmNode {
                 let mid = low + (high - low) / 2;
                 if has_code(mid) { high = mid } else { low = mid + 1 }
             }
-            let Some(block) = chain.block(low).cloned() else { return Ok(None) };
+            let Some(block) = chain.block(low) else { return Ok(None) };
             for (index, tx) in block.transactions.iter().enumerate() {
                 if block.receipts[index].contract_address == Some(address) {
                     return Ok(Some(ContractCreator { hash: tx.hash, creator: tx.sender }));

@@ -172,13 +172,12 @@ fn parity_trace_step(
 fn locate(chain: &Chain, hash: B256) -> Result<(Arc<StoredBlock>, usize)> {
     chain
         .locate_tx(hash)
-        .map(|(block, index)| (block.clone(), index))
         .ok_or_else(|| EvmError::BlockNotFound(format!("transaction {hash} not found")))
 }
 
 fn block_of(chain: &Chain, id: BlockId) -> Result<Arc<StoredBlock>> {
     let number = chain.resolve(Some(id))?;
-    chain.block(number).cloned().ok_or_else(|| EvmError::BlockNotFound(format!("block {id}")))
+    chain.block(number).ok_or_else(|| EvmError::BlockNotFound(format!("block {id}")))
 }
 
 impl EvmNode {

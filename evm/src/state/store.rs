@@ -1,4 +1,4 @@
-//! The derived state store: the state's history and trie nodes on disk, in redb.
+//! The derived state store: the state's history, trie nodes and sealed blocks on disk, in redb.
 //!
 //! The series is the source of truth; this store is a cache of what replay computes, so it can
 //! be deleted at any time. It holds what would otherwise grow in memory for ever with the chain:
@@ -22,7 +22,10 @@ use redb::{
     backends::InMemoryBackend,
 };
 
-use super::{AccountRecord, StateKey, StateReadError};
+use super::{
+    AccountRecord, StateKey, StateReadError,
+    block_store::{BLOCK_NUMBERS, BLOCKS, TX_POSITIONS},
+};
 
 /// Account versions: address ‖ revision (big endian) → encoded `Option<AccountRecord>`.
 const ACCOUNTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("account_history");
@@ -60,7 +63,7 @@ pub(crate) struct FlushBatch {
 
 /// The redb database of one chain's derived state.
 pub struct StateStore {
-    db: Database,
+    pub(super) db: Database,
     reader: RwLock<Reader>,
 }
 
@@ -70,7 +73,7 @@ impl std::fmt::Debug for StateStore {
     }
 }
 
-fn store_error(error: impl std::fmt::Display) -> StateReadError {
+pub(super) fn store_error(error: impl std::fmt::Display) -> StateReadError {
     StateReadError(format!("state store: {error}"))
 }
 
@@ -188,6 +191,9 @@ impl StateStore {
             txn.open_table(STORAGE).map_err(store_error)?;
             txn.open_table(CHANGES).map_err(store_error)?;
             txn.open_table(TRIE).map_err(store_error)?;
+            txn.open_table(BLOCKS).map_err(store_error)?;
+            txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
+            txn.open_table(TX_POSITIONS).map_err(store_error)?;
         }
         txn.commit().map_err(store_error)?;
         let reader = Self::open_reader(&db)?;
@@ -215,11 +221,17 @@ impl StateStore {
         txn.delete_table(STORAGE).map_err(store_error)?;
         txn.delete_table(CHANGES).map_err(store_error)?;
         txn.delete_table(TRIE).map_err(store_error)?;
+        txn.delete_table(BLOCKS).map_err(store_error)?;
+        txn.delete_table(BLOCK_NUMBERS).map_err(store_error)?;
+        txn.delete_table(TX_POSITIONS).map_err(store_error)?;
         {
             txn.open_table(ACCOUNTS).map_err(store_error)?;
             txn.open_table(STORAGE).map_err(store_error)?;
             txn.open_table(CHANGES).map_err(store_error)?;
             txn.open_table(TRIE).map_err(store_error)?;
+            txn.open_table(BLOCKS).map_err(store_error)?;
+            txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
+            txn.open_table(TX_POSITIONS).map_err(store_error)?;
         }
         txn.commit().map_err(store_error)?;
         self.refresh()

@@ -1,0 +1,209 @@
+//! Sealed blocks in the derived store: each block (header, transactions with their senders,
+//! receipts) by number, block numbers by hash, and every transaction's position by its hash.
+//! The chain keeps a window of recent blocks in memory and reads older ones from here.
+
+use std::sync::Arc;
+
+use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256, Log};
+use alloy_rlp::{Decodable, Encodable};
+use redb::{Durability, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::{StateReadError, StateStore, store::store_error};
+use crate::block::{SignedTx, StoredBlock, StoredReceipt};
+
+/// Blocks: number → encoded block.
+pub(super) const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blocks");
+/// Block numbers by block hash.
+pub(super) const BLOCK_NUMBERS: TableDefinition<'_, &[u8], u64> =
+    TableDefinition::new("block_numbers");
+/// Transaction positions: hash → block number ‖ index (big endian).
+pub(super) const TX_POSITIONS: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("tx_positions");
+
+#[derive(Serialize, Deserialize)]
+struct EncodedTx {
+    raw: Vec<u8>,
+    sender: [u8; 20],
+    impersonated: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EncodedReceipt {
+    envelope: Vec<u8>,
+    gas_used: u64,
+    effective_gas_price: u128,
+    contract_address: Option<[u8; 20]>,
+    first_log_index: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EncodedBlock {
+    header: Vec<u8>,
+    hash: [u8; 32],
+    size: u64,
+    transactions: Vec<EncodedTx>,
+    receipts: Vec<EncodedReceipt>,
+}
+
+fn encode_block(block: &StoredBlock) -> Result<Vec<u8>, StateReadError> {
+    let mut header = Vec::new();
+    block.header.encode(&mut header);
+    let encoded = EncodedBlock {
+        header,
+        hash: block.hash.0,
+        size: block.size,
+        transactions: block
+            .transactions
+            .iter()
+            .map(|tx| EncodedTx {
+                raw: tx.raw.to_vec(),
+                sender: tx.sender.0.0,
+                impersonated: tx.impersonated,
+            })
+            .collect(),
+        receipts: block
+            .receipts
+            .iter()
+            .map(|r| EncodedReceipt {
+                envelope: r.envelope.encoded_2718(),
+                gas_used: r.gas_used,
+                effective_gas_price: r.effective_gas_price,
+                contract_address: r.contract_address.map(|a| a.0.0),
+                first_log_index: r.first_log_index,
+            })
+            .collect(),
+    };
+    postcard::to_allocvec(&encoded).map_err(store_error)
+}
+
+fn decode_block(bytes: &[u8]) -> Result<StoredBlock, StateReadError> {
+    let encoded: EncodedBlock = postcard::from_bytes(bytes).map_err(store_error)?;
+    let header = Header::decode(&mut encoded.header.as_slice()).map_err(store_error)?;
+    let transactions = encoded
+        .transactions
+        .into_iter()
+        .map(|tx| {
+            let sender = Address::from(tx.sender);
+            let signed = if tx.impersonated {
+                SignedTx::decode_impersonated(&tx.raw, sender)
+            } else {
+                TxEnvelope::decode_2718(&mut tx.raw.as_slice())
+                    .map(|envelope| SignedTx::from_envelope(envelope, sender))
+                    .map_err(|e| crate::EvmError::TxDecode(e.to_string()))
+            };
+            signed.map(Arc::new).map_err(store_error)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let receipts = encoded
+        .receipts
+        .into_iter()
+        .map(|r| {
+            let envelope = ReceiptEnvelope::<Log>::decode_2718(&mut r.envelope.as_slice())
+                .map_err(store_error)?;
+            Ok(StoredReceipt {
+                envelope,
+                gas_used: r.gas_used,
+                effective_gas_price: r.effective_gas_price,
+                contract_address: r.contract_address.map(Address::from),
+                first_log_index: r.first_log_index,
+            })
+        })
+        .collect::<Result<Vec<_>, StateReadError>>()?;
+    Ok(StoredBlock {
+        header,
+        hash: B256::from(encoded.hash),
+        transactions,
+        receipts,
+        size: encoded.size,
+    })
+}
+
+fn position(number: u64, index: u32) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    out[..8].copy_from_slice(&number.to_be_bytes());
+    out[8..].copy_from_slice(&index.to_be_bytes());
+    out
+}
+
+impl StateStore {
+    /// Writes sealed blocks with their hash and transaction indexes (not fsynced).
+    pub(crate) fn put_blocks(&self, blocks: &[Arc<StoredBlock>]) -> Result<(), StateReadError> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.db.begin_write().map_err(store_error)?;
+        txn.set_durability(Durability::None).map_err(store_error)?;
+        {
+            let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
+            let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
+            let mut positions = txn.open_table(TX_POSITIONS).map_err(store_error)?;
+            for block in blocks {
+                let number = block.number();
+                by_number.insert(number, &encode_block(block)?[..]).map_err(store_error)?;
+                by_hash.insert(block.hash.as_slice(), number).map_err(store_error)?;
+                for (index, tx) in block.transactions.iter().enumerate() {
+                    let at = position(number, index as u32);
+                    positions.insert(tx.hash.as_slice(), &at[..]).map_err(store_error)?;
+                }
+            }
+        }
+        txn.commit().map_err(store_error)
+    }
+
+    /// Removes every block after `number` and its indexes.
+    pub(crate) fn remove_blocks_after(&self, number: u64) -> Result<(), StateReadError> {
+        let mut txn = self.db.begin_write().map_err(store_error)?;
+        txn.set_durability(Durability::None).map_err(store_error)?;
+        {
+            let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
+            let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
+            let mut positions = txn.open_table(TX_POSITIONS).map_err(store_error)?;
+            let removed = by_number
+                .extract_from_if((number.saturating_add(1)).., |_, _| true)
+                .map_err(store_error)?;
+            for entry in removed {
+                let (_, bytes) = entry.map_err(store_error)?;
+                let block = decode_block(bytes.value())?;
+                by_hash.remove(block.hash.as_slice()).map_err(store_error)?;
+                for tx in &block.transactions {
+                    positions.remove(tx.hash.as_slice()).map_err(store_error)?;
+                }
+            }
+        }
+        txn.commit().map_err(store_error)
+    }
+
+    /// The block with this number.
+    pub(crate) fn block(&self, number: u64) -> Result<Option<StoredBlock>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let table = txn.open_table(BLOCKS).map_err(store_error)?;
+        let Some(bytes) = table.get(number).map_err(store_error)? else { return Ok(None) };
+        decode_block(bytes.value()).map(Some)
+    }
+
+    /// The number of the block with this hash.
+    pub(crate) fn block_number(&self, hash: B256) -> Result<Option<u64>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let table = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
+        Ok(table.get(hash.as_slice()).map_err(store_error)?.map(|n| n.value()))
+    }
+
+    /// Where a transaction was mined: block number and index.
+    pub(crate) fn tx_position(&self, hash: B256) -> Result<Option<(u64, u32)>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let table = txn.open_table(TX_POSITIONS).map_err(store_error)?;
+        let Some(at) = table.get(hash.as_slice()).map_err(store_error)? else { return Ok(None) };
+        let at = at.value();
+        if at.len() != 12 {
+            return Err(store_error("malformed transaction position"));
+        }
+        let mut number = [0u8; 8];
+        number.copy_from_slice(&at[..8]);
+        let mut index = [0u8; 4];
+        index.copy_from_slice(&at[8..]);
+        Ok(Some((u64::from_be_bytes(number), u32::from_be_bytes(index))))
+    }
+}
