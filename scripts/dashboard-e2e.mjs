@@ -119,7 +119,7 @@ async function singleNode(context) {
   await step('accounts: balances, a key behind a click, an address lookup', async () => {
     await page.click('nav a[data-view="accounts"]');
     await page.waitForSelector('table[aria-label="dev accounts"] tbody tr:nth-child(10)', { timeout: T });
-    await page.waitForFunction(() => !document.querySelector('table[aria-label="dev accounts"]').textContent.includes('…'), null, { timeout: T });
+    await page.waitForFunction(() => [...document.querySelectorAll('table[aria-label="dev accounts"] td.num')].every((td) => td.textContent !== '…'), null, { timeout: T });
     check(!(await text(page, 'main')).includes(PK0), 'a private key is shown before the click');
     await page.click('table[aria-label="dev accounts"] tbody tr:first-child button');
     await page.waitForSelector('code.key', { timeout: T });

@@ -148,8 +148,8 @@ export async function renderTx(container, hash) {
     ),
     card(`Logs (${receipt?.logs.length ?? 0})`, receipt?.logs.length ? table(['#', 'address', 'event'], receipt.logs.map(logRow), { 'aria-label': 'logs' }) : h('p', { class: 'muted' }, 'No logs.')),
     card('Call tree', tree),
-    state.info?.networked ? card("Peers' answers", peers) : null,
   );
+  if (state.info?.networked) container.append(card("Peers' answers", peers));
   const trace = await tryRpc('debug_traceTransaction', [hash, { tracer: 'callTracer' }]);
   if (trace) {
     fill(tree, callTree(trace));
@@ -174,7 +174,7 @@ export async function renderTx(container, hash) {
         const block = tx.blockNumber ? await tryRpc('eth_getBlockByNumber', [tx.blockNumber, false]) : null;
         const since = block ? Date.now() - num(block.timestamp) * 1000 : null;
         final = true;
-        fill(statusCell, badge('final'), ' ', h('span', { class: 'muted' }, since !== null && Date.now() - opened > 300 ? `after ${ms(since)} from its block's time` : 'final'));
+        fill(statusCell, badge('final'), ' ', h('span', { class: 'muted' }, since !== null ? `${ms(since)} after its block's time` : ''));
       } else {
         fill(statusCell, badge(status.status, status.status === 'dropped' ? 'bad' : 'tentative'), status.reason ? ` ${status.reason}` : '', h('span', { class: 'muted' }, ` · watching for ${ms(Date.now() - opened)}`));
       }
