@@ -3,6 +3,9 @@
 //   IR3_HTTP  a single dev node (dev controls allowed)
 //   IR3_NET   optional: comma-separated URLs of a 3-gateway network (network mode)
 //   IR3_OUT   directory for the screenshots (default target/dashboard)
+//   IR3_BIN   optional: the ir3 binary; the script then starts a node of its own, kills it
+//             under the page and starts it again, and the page must reconnect by itself
+//   IR3_LOAD_TXS  transactions of the load step (default 2000; 0 skips it)
 //
 // Checks: the page loads; a transaction sent with cast appears as a block and a transaction;
 // its page shows the decoded Transfer log and the call tree; the dev keys are behind a click;
@@ -11,7 +14,8 @@
 // peers' YES answers show, the peers and the graph render. Any console error fails the run.
 // Prints {"ok":true,…} on success.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,7 +30,13 @@ const CAST = join(HERE, 'node_modules', '.bin', 'cast');
 const PK0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 const DEV0 = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266';
 const DEV1 = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+const BIN = process.env.IR3_BIN || '';
+const LOAD_TXS = Number(process.env.IR3_LOAD_TXS ?? 2000);
+const MNEMONIC = 'test test test test test test test test test test test junk';
 const T = 20_000;
+// What a browser logs while the node it talks to is down (the reconnect step expects these).
+const OUTAGE = /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|ERR_SOCKET_NOT_CONNECTED|WebSocket connection to .* failed|Failed to fetch/;
+let outage = false;
 
 const errors = [];
 const steps = [];
@@ -59,12 +69,15 @@ async function step(name, fn) {
 }
 
 function watch(page, label) {
+  const report = (what) => {
+    if (!(outage && OUTAGE.test(what))) errors.push(`${label} ${what}`);
+  };
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`${label} console: ${m.text()}`);
+    if (m.type() === 'error') report(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`${label} page error: ${e.message}`));
   page.on('requestfailed', (r) => {
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`${label} request failed: ${r.url()} ${r.failure()?.errorText}`);
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') report(`request failed: ${r.url()} ${r.failure()?.errorText}`);
   });
 }
 
@@ -77,6 +90,95 @@ const text = (page, selector) => page.locator(selector).first().innerText();
 
 async function waitHead(page, id, value) {
   await page.waitForFunction(([i, v]) => document.getElementById(i)?.textContent === String(v), [id, value], { timeout: T });
+}
+
+/** Sends `count` signed transfers from the ten dev accounts, in JSON-RPC batches, as fast as the
+ * node takes them; returns the rate achieved (tx/s). */
+async function blast(url, count) {
+  const { mnemonicToAccount } = await import('viem/accounts');
+  const accounts = Array.from({ length: 10 }, (_, i) => mnemonicToAccount(MNEMONIC, { addressIndex: i }));
+  const nonces = await Promise.all(accounts.map((a) => rpc(url, 'eth_getTransactionCount', [a.address, 'pending'])));
+  const raws = [];
+  for (let i = 0; i < count; i++) {
+    const k = i % 10;
+    const nonce = Number(nonces[k]) + Math.floor(i / 10);
+    raws.push(await accounts[k].signTransaction({ chainId: 1337, type: 'eip1559', to: DEV1, value: 1n, gas: 21000n, maxFeePerGas: 20_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n, nonce }));
+  }
+  const started = Date.now();
+  // Batches of 100, a sender's nonces in order across batches; four batches in flight.
+  const batches = [];
+  for (let i = 0; i < raws.length; i += 100) batches.push(raws.slice(i, i + 100));
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      const mine = batches[next++];
+      const body = mine.map((raw, j) => ({ jsonrpc: '2.0', id: j, method: 'eth_sendRawTransaction', params: [raw] }));
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const answers = await r.json();
+      const failed = answers.filter((a) => a.error);
+      if (failed.length) throw new Error(`load: ${failed.length} refused, e.g. ${failed[0].error.message}`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return Math.round((count * 1000) / Math.max(1, Date.now() - started));
+}
+
+async function freePort() {
+  return new Promise((done) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Starts the ir3 binary; resolves once it prints its banner. */
+function startNode(port, dataDir) {
+  const child = spawn(BIN, ['--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((done, fail) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('Listening on ')) done(child);
+    });
+    child.on('exit', (code) => fail(new Error(`ir3 exited with ${code}`)));
+  });
+}
+
+async function reconnect(context) {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'ir3-dash-node-'));
+  const url = `http://127.0.0.1:${port}`;
+  let node = await startNode(port, dataDir);
+  const page = await context.newPage();
+  watch(page, 'reconnect');
+  try {
+    await step('the page reconnects by itself when the node restarts', async () => {
+      await page.goto(`${url}/ui`);
+      await page.waitForSelector('#conn.up', { timeout: T });
+      cast(url, 'send', '--private-key', PK0, DEV1, '--value', '1');
+      await waitHead(page, 'head-latest', 1);
+      outage = true;
+      node.removeAllListeners('exit');
+      node.kill('SIGKILL');
+      await page.waitForSelector('#conn.down', { timeout: T });
+      await shot(page, 'reconnecting');
+      node = await startNode(port, dataDir);
+      await page.waitForSelector('#conn.up', { timeout: T });
+      await page.waitForTimeout(500);
+      outage = false;
+      cast(url, 'send', '--private-key', PK0, DEV1, '--value', '1');
+      await waitHead(page, 'head-latest', 2);
+      await page.waitForSelector('.vrow[data-number="2"]', { timeout: T });
+    });
+  } finally {
+    outage = false;
+    await page.close();
+    node.removeAllListeners('exit');
+    node.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 async function singleNode(context) {
@@ -169,6 +271,35 @@ async function singleNode(context) {
     await page.waitForSelector('.vlist', { timeout: T });
     await page.waitForFunction((n) => !document.querySelector(`.vrow[data-number="${n}"]`), start + 3, { timeout: T });
   });
+  if (LOAD_TXS > 0) {
+    await step(`${LOAD_TXS} transactions as fast as the node takes them: the page keeps painting`, async () => {
+      await page.click('nav a[data-view="chain"]');
+      await page.waitForSelector('.vlist', { timeout: T });
+      await page.evaluate(() => {
+        window.__gaps = [];
+        let last = performance.now();
+        const loop = (t) => {
+          window.__gaps.push(t - last);
+          last = t;
+          if (!window.__stop) requestAnimationFrame(loop);
+        };
+        requestAnimationFrame(loop);
+      });
+      const rate = await blast(HTTP, LOAD_TXS);
+      const latest = Number(await rpc(HTTP, 'eth_blockNumber'));
+      await waitHead(page, 'head-latest', latest);
+      await page.waitForSelector(`.vrow[data-number="${latest}"]`, { timeout: T });
+      const { maxGap, frames } = await page.evaluate(() => {
+        window.__stop = true;
+        return { maxGap: Math.max(...window.__gaps.slice(1)), frames: window.__gaps.length };
+      });
+      const rows = await page.locator('.vrow').count();
+      steps.push({ load: { txs: LOAD_TXS, sentPerSecond: rate, frames, longestFrameGapMs: Math.round(maxGap), rowsInDom: rows } });
+      check(rows <= 60, `the block list has ${rows} rows in the DOM (not virtualised?)`);
+      check(maxGap < 2000, `the page froze for ${Math.round(maxGap)} ms`);
+      await shot(page, 'chain-load');
+    });
+  }
   await step('dark theme', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await shot(page, 'chain-dark');
@@ -234,6 +365,7 @@ async function main() {
   });
   try {
     await singleNode(context);
+    if (BIN) await reconnect(context);
     if (NET.length) await network(context);
   } finally {
     await context.close().catch(() => {});

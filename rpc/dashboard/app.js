@@ -8,7 +8,7 @@ import { h, fill, num, isAddress, isHash, errorBox } from './util.js';
 
 /** Most blocks kept in memory (the list shows them virtualised). */
 export const MAX_BLOCKS = 1000;
-/** Seconds of throughput / latency history kept for the charts. */
+/** Seconds of latency history kept for the chart. */
 const HISTORY_S = 180;
 
 /** What the page knows of the node; views read it, the loops below write it. */
@@ -16,7 +16,6 @@ export const state = {
   info: null,
   heads: { latest: null, safe: null, finalized: null },
   blocks: [], // newest first: {number, hash, timestamp, gasUsed, txCount, seenAt, finalAt}
-  perSecond: new Map(), // second → {blocks, txs, gas}
   latency: [], // [time ms, tentative → final ms]
   online: null,
 };
@@ -82,22 +81,8 @@ async function show() {
 
 // ---- heads and blocks ----
 
-function secondOf(ms) {
-  return Math.floor(ms / 1000);
-}
-
-function account(second, blocks, txs, gas) {
-  const slot = state.perSecond.get(second) || { blocks: 0, txs: 0, gas: 0 };
-  slot.blocks += blocks;
-  slot.txs += txs;
-  slot.gas += gas;
-  state.perSecond.set(second, slot);
-  const oldest = second - HISTORY_S;
-  for (const key of state.perSecond.keys()) if (key < oldest) state.perSecond.delete(key);
-}
-
 /** Adds blocks (headers) to the list, newest first; a lower number means a rewind (revert). */
-function addBlocks(headers) {
+function addBlocks(headers, backfill = false) {
   const now = Date.now();
   for (const header of headers) {
     const block = {
@@ -108,7 +93,9 @@ function addBlocks(headers) {
       txCount: Array.isArray(header.transactions) ? header.transactions.length : null,
       seenAt: now,
       finalAt: null,
+      backfill, // loaded at start or after a reconnect: not counted as throughput
     };
+    block.seenTentative = state.heads.finalized !== null && block.number > state.heads.finalized;
     while (state.blocks.length && state.blocks[0].number >= block.number) state.blocks.shift();
     state.blocks.unshift(block);
   }
@@ -119,16 +106,13 @@ async function fillTxCounts() {
   const missing = state.blocks.filter((b) => b.txCount === null).slice(0, 100);
   if (!missing.length) return;
   const counts = await batch(missing.map((b) => ['eth_getBlockTransactionCountByHash', [b.hash]]));
-  const second = secondOf(Date.now());
   missing.forEach((b, i) => {
     b.txCount = counts[i] instanceof Error || counts[i] === null ? 0 : num(counts[i]);
-    account(second, 0, b.txCount, 0);
   });
   // Blocks beyond what one batch fetches are estimated from their gas (a transfer is 21 000).
   for (const b of state.blocks.filter((x) => x.txCount === null)) {
     b.txCount = Math.max(1, Math.round(b.gasUsed / 21000));
     b.estimated = true;
-    account(second, 0, b.txCount, 0);
   }
 }
 
@@ -137,9 +121,10 @@ async function flush() {
   if (pendingHeads.length) {
     const headers = pendingHeads.splice(0);
     addBlocks(headers);
-    account(secondOf(Date.now()), headers.length, 0, headers.reduce((s, x) => s + num(x.gasUsed), 0));
     const top = num(headers[headers.length - 1].number);
     if (state.heads.latest === null || top > state.heads.latest) state.heads.latest = top;
+    // A single node's blocks are final once sealed: no need to wait for the next poll.
+    if (state.info && !state.info.networked) state.heads.safe = state.heads.finalized = state.heads.latest;
     try {
       await fillTxCounts();
     } catch {
@@ -157,9 +142,11 @@ function scheduleFlush() {
 function markFinal(finalized) {
   const now = Date.now();
   for (const b of state.blocks) {
-    if (b.number <= finalized && b.finalAt === null) {
+    if (b.number > finalized) b.seenTentative = true;
+    else if (b.finalAt === null) {
       b.finalAt = now;
-      if (state.info?.networked) state.latency.push([now, now - b.seenAt]);
+      // Only blocks this page saw tentative have a latency worth plotting.
+      if (state.info?.networked && b.seenTentative) state.latency.push([now, now - b.seenAt]);
     }
   }
   const oldest = now - HISTORY_S * 1000;
@@ -189,8 +176,9 @@ async function loadRecent(latest) {
   const from = Math.max(state.blocks[0] ? state.blocks[0].number + 1 : 0, latest - 19);
   const numbers = [];
   for (let n = from; n <= latest; n++) numbers.push(n);
+  const backfill = state.blocks.length === 0;
   const blocks = await batch(numbers.map((n) => ['eth_getBlockByNumber', ['0x' + n.toString(16), false]]));
-  addBlocks(blocks.filter((b) => b && !(b instanceof Error)));
+  addBlocks(blocks.filter((b) => b && !(b instanceof Error)), backfill);
 }
 
 // ---- header ----
@@ -317,7 +305,6 @@ async function start() {
   });
   on('reconnected', async () => {
     state.blocks = [];
-    state.perSecond.clear();
     await tryRpc('eth_chainId');
     await loadInfo().catch(() => {});
     await pollHeads().catch(() => {});

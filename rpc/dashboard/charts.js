@@ -114,7 +114,7 @@ export function peerGraph(self, peers) {
   const r = 130;
   const c = w / 2;
   const nodes = peers.map((p, i) => {
-    const angle = (2 * Math.PI * i) / Math.max(1, peers.length) - Math.PI / 2;
+    const angle = (2 * Math.PI * i) / Math.max(1, peers.length) - Math.PI / 3;
     return { ...p, x: c + r * Math.cos(angle), y: c + r * Math.sin(angle) };
   });
   const health = (p) => (p.refused > 0 ? 'bad' : p.silence > p.yes / 4 ? 'warn' : 'ok');

@@ -1,5 +1,6 @@
 //! The node's web dashboard: served on the JSON-RPC port next to an unchanged JSON-RPC API, and
 //! driven in headless Chromium (Debian's package, through playwright-core) against a dev node
+//! (including 2 000 transactions sent as fast as it takes them, and a restart under the page)
 //! and a 3-gateway network; screenshots of each view land in `target/dashboard/`.
 
 use std::{
@@ -83,6 +84,9 @@ fn dashboard_in_headless_chromium_follows_a_dev_node_and_a_three_gateway_network
         .env("IR3_HTTP", node.http())
         .env("IR3_NET", net.join(","))
         .env("IR3_OUT", &out_dir)
+        // The script starts a node of its own with this binary, kills it under the page and
+        // starts it again: the page must reconnect by itself.
+        .env("IR3_BIN", env!("CARGO_BIN_EXE_ir3"))
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
