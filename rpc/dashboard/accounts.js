@@ -58,9 +58,11 @@ export async function renderAccounts(container) {
     return { balance, nonce };
   });
   let busy = false;
+  let last = 0;
   async function update() {
-    if (busy) return;
+    if (busy || Date.now() - last < 1000) return;
     busy = true;
+    last = Date.now();
     try {
       const results = await batch(accounts.flatMap((a) => [['eth_getBalance', [a, 'latest']], ['eth_getTransactionCount', [a, 'latest']]]));
       cells.forEach((c, i) => {

@@ -279,7 +279,8 @@ function buildShell() {
     h('span', { id: 'conn', class: 'conn', role: 'status' }, '…'),
     h('button', { id: 'theme', type: 'button', onclick: () => setTheme(nextTheme()) }, 'theme'),
   );
-  document.body.replaceChildren(header, nav, h('main', { id: 'view' }));
+  const footer = h('footer', { class: 'muted' }, 'Keys: 1–6 switch views · / search · Tab moves through links and buttons. Served by the node itself; it talks JSON-RPC to ', h('span', { class: 'mono' }, location.host), '.');
+  document.body.replaceChildren(header, nav, h('main', { id: 'view' }), footer);
 }
 
 function nextTheme() {

@@ -3,7 +3,8 @@
 
 import { state } from './app.js';
 import { chainStrip, chartCanvas, drawLines } from './charts.js';
-import { h, fill, card, badge, ago, short, kv } from './util.js';
+import { tryRpc } from './rpc.js';
+import { h, fill, card, badge, ago, short, kv, num } from './util.js';
 
 const ROW = 30;
 
@@ -106,8 +107,14 @@ export function renderChain(container) {
     ),
   );
   let lastDraw = 0;
+  let pool = null;
+  let lastPool = 0;
   function update() {
     const { latest, safe, finalized } = state.heads;
+    if (Date.now() - lastPool > 2000) {
+      lastPool = Date.now();
+      tryRpc('txpool_status').then((p) => (pool = p));
+    }
     fill(
       heads,
       kv([
@@ -115,6 +122,7 @@ export function renderChain(container) {
         ['safe', safe ?? '–'],
         ['finalized', finalized ?? '–'],
         ['tentative blocks', latest !== null && finalized !== null ? Math.max(0, latest - finalized) : '–'],
+        ['pool (pending / queued)', pool ? `${num(pool.pending)} / ${num(pool.queued)}` : '–'],
       ]),
     );
     fill(strip, chainStrip(state.blocks, finalized ?? -1, (n) => (location.hash = `#/block/${n}`)));

@@ -31,6 +31,45 @@ function chunkForm() {
   );
 }
 
+function epochForm() {
+  const out = h('div');
+  return h(
+    'div',
+    null,
+    h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const n = e.target.elements.epoch.value.trim();
+          if (!/^\d+$/.test(n)) return;
+          try {
+            fill(out, votesTable(await rpc('ir3_epoch', ['0x' + BigInt(n).toString(16)])));
+          } catch (err) {
+            fill(out, errorBox(err));
+          }
+        },
+      },
+      h('label', { for: 'epoch' }, 'Epoch'),
+      h('input', { id: 'epoch', name: 'epoch', placeholder: 'epoch number', size: 14, inputmode: 'numeric' }),
+      h('button', { type: 'submit' }, 'Votes'),
+    ),
+    out,
+  );
+}
+
+function votesTable(votes) {
+  return [
+    h('p', null, `epoch ${votes.epoch} `, votes.isFinal ? badge('final') : badge('tentative')),
+    table(
+      ['round', 'block', 'gateways'],
+      votes.perspectives.map((p) => h('tr', null, h('td', null, p.round), h('td', { class: 'mono small', title: p.blockHash }, /^0x0+$/.test(p.blockHash) ? 'no block' : short(p.blockHash, 8)), h('td', null, p.gateways.map((g) => `#${g}`).join(' ')))),
+      { 'aria-label': 'votes by outcome' },
+    ),
+  ];
+}
+
 /** Renders the Network view. */
 export async function renderNetwork(container) {
   if (!state.info?.networked) {
@@ -46,13 +85,15 @@ export async function renderNetwork(container) {
   container.append(
     h('div', { class: 'cols' }, card('Gateway set', status), card('Peer graph', graph)),
     card('Peers', peers),
-    h('div', { class: 'cols' }, card('Last final epoch: votes', epoch), card('Send → final (seen here)', latency)),
+    h('div', { class: 'cols' }, card('Last final epoch: votes', epoch, epochForm()), card('Send → final (seen here)', latency)),
     card('History sync and chunks', sync, chunkForm()),
   );
   let busy = false;
+  let last = 0;
   async function update() {
-    if (busy) return;
+    if (busy || Date.now() - last < 1000) return;
     busy = true;
+    last = Date.now();
     try {
       const [net, list, reputation, votes, syncing] = await batch([
         ['ir3_networkStatus', []],
@@ -110,17 +151,8 @@ export async function renderNetwork(container) {
             )
           : h('p', { class: 'muted' }, 'No peers yet.'),
       );
-      if (!(votes instanceof Error) && votes) {
-        fill(
-          epoch,
-          h('p', null, `epoch ${votes.epoch} `, votes.isFinal ? badge('final') : badge('tentative')),
-          table(
-            ['round', 'block', 'gateways'],
-            votes.perspectives.map((p) => h('tr', null, h('td', null, p.round), h('td', { class: 'mono small', title: p.blockHash }, /^0x0+$/.test(p.blockHash) ? 'no block' : short(p.blockHash, 8)), h('td', null, p.gateways.map((g) => `#${g}`).join(' ')))),
-            { 'aria-label': 'votes by outcome' },
-          ),
-        );
-      } else fill(epoch, h('p', { class: 'muted' }, 'No final epoch yet.'));
+      if (!(votes instanceof Error) && votes) fill(epoch, votesTable(votes));
+      else fill(epoch, h('p', { class: 'muted' }, 'No final epoch yet.'));
       if (syncing && typeof syncing === 'object' && !(syncing instanceof Error)) {
         fill(sync, bar(num(syncing.currentBlock) / Math.max(1, num(syncing.highestBlock)), `history sync: chunk ${num(syncing.currentBlock)} of ${num(syncing.highestBlock)}`));
       } else fill(sync, bar(1, `not syncing · ${net.historySegments} segments held`));

@@ -22,9 +22,11 @@ export async function renderSeries(container) {
   let detail = null;
   let lastDetail = 0;
   let busy = false;
+  let last = 0;
   async function update() {
-    if (busy) return;
+    if (busy || Date.now() - last < 1000) return;
     busy = true;
+    last = Date.now();
     try {
       const light = await rpc('ir3_seriesStatus', [false]);
       const now = Date.now();
