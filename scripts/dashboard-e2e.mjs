@@ -346,9 +346,16 @@ async function network(context) {
     await page.waitForSelector('svg.graph circle.peer', { timeout: T });
     await page.waitForSelector('table[aria-label="votes by outcome"]', { timeout: T });
     await shot(page, 'network');
+  });
+  await step('network: the chain view colours a new block tentative, then final', async () => {
     await page.click('nav a[data-view="chain"]');
     await page.waitForSelector('svg.strip .blk.final', { timeout: T });
+    cast(url0, 'send', '--private-key', PK0, '--async', DEV1, '--value', '2000');
+    const latest = Number(await rpc(url0, 'eth_blockNumber'));
+    await page.waitForSelector(`.vrow[data-number="${latest}"] .badge.tentative`, { timeout: T });
+    await page.waitForSelector('svg.strip .blk.tentative', { timeout: T });
     await shot(page, 'chain-network');
+    await page.waitForSelector(`.vrow[data-number="${latest}"] .badge.final`, { timeout: T });
   });
   await page.close();
 }

@@ -80,6 +80,7 @@ export function short(hash, keep = 6) {
 
 /** "12 s ago" from a Unix time in seconds. */
 export function ago(seconds) {
+  if (!seconds) return '–'; // a genesis at time 0
   const delta = Math.max(0, Math.round(Date.now() / 1000 - seconds));
   if (delta < 60) return `${delta} s ago`;
   if (delta < 3600) return `${Math.floor(delta / 60)} min ago`;

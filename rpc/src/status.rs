@@ -214,3 +214,32 @@ impl StatusApiServer for StatusHandler {
         Ok(status)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::B256;
+    use ir3_foundation::{intent::IntentRecord, net::P2pRecord};
+
+    use super::*;
+
+    #[test]
+    fn entries_are_counted_by_app_event_intent_and_p2p_kind() {
+        assert_eq!(entry_kind(&EntryBody::NodeStarted { version: "0.1.0".into() }), "node/started");
+        assert_eq!(entry_kind(&EntryBody::App { app: "money".into(), payload: vec![1] }), "money");
+        let intent = IntentRecord {
+            id: B256::ZERO,
+            app: "evm".into(),
+            kind: "execute_eth_tx".into(),
+            payload_digest: B256::ZERO,
+            payload_len: 0,
+        };
+        assert_eq!(entry_kind(&EntryBody::IntentPushed(intent)), "intent/evm/execute_eth_tx");
+        let sent = P2pRecord::IntentSent {
+            id: B256::ZERO,
+            app: "evm".into(),
+            kind: "execute_eth_tx".into(),
+            expected: vec![],
+        };
+        assert_eq!(entry_kind(&EntryBody::P2p(sent)), "p2p/IntentSent");
+    }
+}
