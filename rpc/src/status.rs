@@ -2,7 +2,11 @@
 //! is (`ir3_nodeInfo`), its series (`ir3_seriesStatus`) and the dev accounts' keys
 //! (`ir3_devAccounts`, refused where the dev methods are refused). None of them changes state.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256};
 use ir3_evm::{EvmNode, MiningMode, events::EvmEvent};
@@ -20,6 +24,9 @@ use crate::error::RpcError;
 pub const TIMELINE_BUCKET_MS: u64 = 5_000;
 /// Buckets in [`SeriesStatus::timeline`] (the last five minutes).
 pub const TIMELINE_BUCKETS: u64 = 60;
+/// A detailed scan is redone at most this often, and never sooner than ten times its own
+/// duration after the last one (scanning a long series stays under a tenth of one core).
+pub const MIN_RESCAN: Duration = Duration::from_secs(2);
 
 /// What kind of node this is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,7 +91,7 @@ pub trait StatusApi {
     #[method(name = "devAccounts")]
     fn dev_accounts(&self) -> RpcResult<Vec<DevAccount>>;
     /// The series' length; with `detail = true`, also its size and entries by kind (a scan of
-    /// the whole log, cached until the series grows).
+    /// the whole log, cached: redone once the series grew and [`MIN_RESCAN`] passed).
     #[method(name = "seriesStatus")]
     async fn series_status(&self, detail: Option<bool>) -> RpcResult<SeriesStatus>;
 }
@@ -93,8 +100,9 @@ pub trait StatusApi {
 #[derive(Debug)]
 pub struct StatusHandler {
     node: Arc<EvmNode>,
-    /// The last detailed scan (held across a scan: concurrent callers wait and share it).
-    scan: Arc<tokio::sync::Mutex<SeriesStatus>>,
+    /// The last detailed scan, when it ended and how long it took (held across a scan:
+    /// concurrent callers wait and share it).
+    scan: Arc<tokio::sync::Mutex<Option<(SeriesStatus, Instant, Duration)>>>,
 }
 
 impl StatusHandler {
@@ -202,14 +210,21 @@ impl StatusApiServer for StatusHandler {
             return Ok(SeriesStatus { entries, ..SeriesStatus::default() });
         }
         let mut cached = self.scan.clone().lock_owned().await;
-        if cached.scanned != entries || cached.entries == 0 {
+        let stale = match &*cached {
+            None => true,
+            Some((status, at, took)) => {
+                status.scanned != entries && at.elapsed() >= MIN_RESCAN.max(*took * 10)
+            }
+        };
+        if stale {
             let node = self.node.clone();
+            let started = Instant::now();
             let fresh = tokio::task::spawn_blocking(move || scan(&node))
                 .await
                 .map_err(|e| RpcError::InvalidParams(format!("series scan failed: {e}")))??;
-            *cached = fresh;
+            *cached = Some((fresh, Instant::now(), started.elapsed()));
         }
-        let mut status = cached.clone();
+        let mut status = cached.as_ref().map(|(s, _, _)| s.clone()).unwrap_or_default();
         status.entries = entries.max(status.scanned);
         Ok(status)
     }
