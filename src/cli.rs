@@ -59,6 +59,11 @@ pub struct Cli {
     #[arg(long)]
     pub ephemeral: bool,
 
+    /// Page cache of the derived state store (`<data-dir>/state/derived.redb`), in MiB: bounds
+    /// the memory its reads use, however long the chain grows.
+    #[arg(long, value_name = "MIB", default_value_t = ir3_evm::state::DEFAULT_CACHE_MB)]
+    pub cache_mb: usize,
+
     /// Start a new chain from a geth genesis file (chain id, fork schedule, alloc, gas limit,
     /// base fee, timestamp). Ignored when the data directory already holds a chain.
     #[arg(long, value_name = "GENESIS_JSON")]

@@ -134,7 +134,6 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     }
     let mining = if network.is_some() { Some(MiningMode::Manual) } else { mining_mode(&cli)? };
     let network_key = network.as_ref().map(|n| n.keypair.clone());
-    let options = NodeOptions { chain, accounts, mining, network };
 
     let series: SeriesHandle = if cli.ephemeral {
         Arc::new(MemorySeries::new())
@@ -143,6 +142,17 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         info!(dir = %dir.display(), "opening the series");
         Arc::new(SeriesLog::open(&SeriesConfig { dir, fsync: true })?)
     };
+    // The derived state store lives next to the series (whose lock makes it this process's
+    // alone); it is rebuilt from the series at every start.
+    let state_store = if cli.ephemeral {
+        None
+    } else {
+        let path = cli.data_dir().join("state").join("derived.redb");
+        Some(ir3_evm::StateStore::create(&path, cli.cache_mb).map_err(|e| {
+            NodeError::InvalidArgument(format!("state store {}: {e}", path.display()))
+        })?)
+    };
+    let options = NodeOptions { chain, accounts, mining, network, state_store };
     // A single node declares its intents to no one: the outbox drains them (network mode sends
     // them through the peer-to-peer task instead).
     let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_intent| {});

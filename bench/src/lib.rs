@@ -8,10 +8,12 @@
 //!   host's CPU model;
 //! - [`cluster`]: ir3 gateways and observers in network mode on loopback, the full mesh,
 //!   network status and the nodes' WARN/ERROR lines;
+//! - [`figures`]: figures of ir3 and Anvil side by side, aligned text tables, JSON, percentiles;
 //! - [`error`]: the error type of all programs.
 
 pub mod cluster;
 pub mod error;
+pub mod figures;
 pub mod node;
 pub mod rpc;
 pub mod wallet;

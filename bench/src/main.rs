@@ -21,7 +21,7 @@ use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
 use clap::{Parser, ValueEnum};
 use hyper::body::Bytes;
-use ir3_bench::{error, node, rpc, wallet};
+use ir3_bench::{error, figures, node, rpc, wallet};
 use serde_json::json;
 
 use crate::{
@@ -425,7 +425,7 @@ fn print_results(
                 "idle_secs": cli.idle_secs,
                 "mine_timeout_secs": cli.mine_timeout_secs,
             },
-            "figures": report::figures_json(&rows),
+            "figures": figures::figures_json(&rows),
             "nodes": reports,
         });
         println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
@@ -459,7 +459,7 @@ fn print_results(
         cli.idle_secs
     );
     println!();
-    print!("{}", report::table(&rows));
+    print!("{}", figures::table(&rows));
     for r in reports {
         for note in &r.notes {
             println!("note [{}]: {note}", r.name);

@@ -102,6 +102,41 @@ impl Node {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// Sends SIGTERM (a clean stop: the node's Ctrl-C/SIGTERM handler) and waits up to
+    /// `timeout` for the process to end; returns its exit status and how long it took. On
+    /// timeout the process is SIGKILLed and an error returned.
+    pub async fn terminate(&mut self, timeout: Duration) -> Result<(ExitStatus, Duration)> {
+        let start = Instant::now();
+        // `kill` from procps: no libc binding needed for one signal.
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .map_err(|e| BenchError::Setup(format!("cannot run kill: {e}")))?;
+        if !sent.success() {
+            return Err(BenchError::Setup(format!("kill -TERM {} failed ({sent})", self.pid())));
+        }
+        loop {
+            if let Some(status) = self.exited() {
+                return Ok((status, start.elapsed()));
+            }
+            if start.elapsed() > timeout {
+                self.kill_now();
+                return Err(BenchError::Timeout(format!(
+                    "{} still running {} s after SIGTERM (killed)",
+                    self.name,
+                    timeout.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// SIGKILLs the process (`kill -9`) and reaps it.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits until the node answers `eth_chainId` with chain id 1337.
     pub async fn wait_ready(&mut self) -> Result<()> {
         let start = Instant::now();
@@ -139,8 +174,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill_now();
     }
 }
 

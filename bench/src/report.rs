@@ -1,7 +1,7 @@
 //! Collected results and their presentation: a text table or JSON.
 
+use ir3_bench::figures::{Better, Cell, Figure};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::workloads::{Burst, ClosedLoop, Reads};
 
@@ -30,84 +30,6 @@ pub(crate) struct NodeReport {
     pub(crate) rss_after_idle_kib: Option<u64>,
     /// Errors, failures and anything else worth knowing.
     pub(crate) notes: Vec<String>,
-}
-
-/// Which direction of a figure is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Better {
-    /// Throughput-like figures.
-    Higher,
-    /// Latency, time and memory figures.
-    Lower,
-    /// Counts that are not compared.
-    Neither,
-}
-
-/// One node's value of a figure.
-#[derive(Debug, Clone)]
-pub(crate) enum Cell {
-    /// A measured number.
-    Num(f64),
-    /// A textual outcome (e.g. "3000/3000" or a timeout).
-    Text(String),
-    /// Not measured (node not run, or the workload failed).
-    Missing,
-}
-
-impl Cell {
-    fn from_opt(value: Option<f64>) -> Self {
-        value.map_or(Self::Missing, Self::Num)
-    }
-
-    fn render(&self, decimals: usize) -> String {
-        match self {
-            Self::Num(value) => format!("{value:.decimals$}"),
-            Self::Text(text) => text.clone(),
-            Self::Missing => "-".into(),
-        }
-    }
-
-    fn json(&self) -> Value {
-        match self {
-            Self::Num(value) => json!(value),
-            Self::Text(text) => json!(text),
-            Self::Missing => Value::Null,
-        }
-    }
-}
-
-/// One row of the comparison.
-#[derive(Debug, Clone)]
-pub(crate) struct Figure {
-    /// What is measured, with its unit.
-    pub(crate) name: String,
-    /// Which direction is better.
-    pub(crate) better: Better,
-    /// Decimals to print.
-    pub(crate) decimals: usize,
-    /// ir3's value.
-    pub(crate) ir3: Cell,
-    /// Anvil's value.
-    pub(crate) anvil: Cell,
-}
-
-impl Figure {
-    /// ir3 / anvil, for comparable figures measured on both.
-    pub(crate) fn ratio(&self) -> Option<f64> {
-        match (&self.ir3, &self.anvil, self.better) {
-            (_, _, Better::Neither) => None,
-            (Cell::Num(ir3), Cell::Num(anvil), _) if *anvil > 0.0 => Some(ir3 / anvil),
-            _ => None,
-        }
-    }
-
-    fn ratio_text(&self) -> String {
-        match (self.ratio(), self.better) {
-            (Some(ratio), Better::Higher) => format!("{ratio:.2} (higher is better)"),
-            (Some(ratio), _) => format!("{ratio:.2} (lower is better)"),
-            (None, _) => "-".into(),
-        }
-    }
 }
 
 fn mib(kib: Option<u64>) -> Cell {
@@ -183,66 +105,4 @@ pub(crate) fn figures(
         mib(r.rss_after_idle_kib)
     });
     rows
-}
-
-/// Renders the rows as an aligned text table.
-pub(crate) fn table(rows: &[Figure]) -> String {
-    let header = ["figure", "ir3", "anvil", "ir3/anvil"].map(String::from);
-    let body: Vec<[String; 4]> = rows
-        .iter()
-        .map(|f| {
-            [f.name.clone(), f.ir3.render(f.decimals), f.anvil.render(f.decimals), f.ratio_text()]
-        })
-        .collect();
-    let mut widths = header.clone().map(|h| h.len());
-    for line in &body {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let render = |line: &[String; 4]| {
-        format!(
-            "{:<w0$} | {:>w1$} | {:>w2$} | {}",
-            line[0],
-            line[1],
-            line[2],
-            line[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-        )
-    };
-    let mut out = render(&header);
-    out.push('\n');
-    out.push_str(&format!(
-        "{}-+-{}-+-{}-+-{}\n",
-        "-".repeat(widths[0]),
-        "-".repeat(widths[1]),
-        "-".repeat(widths[2]),
-        "-".repeat(widths[3])
-    ));
-    for line in &body {
-        out.push_str(render(line).trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// The rows as JSON objects.
-pub(crate) fn figures_json(rows: &[Figure]) -> Value {
-    rows.iter()
-        .map(|f| {
-            json!({
-                "figure": f.name,
-                "better": match f.better {
-                    Better::Higher => json!("higher"),
-                    Better::Lower => json!("lower"),
-                    Better::Neither => Value::Null,
-                },
-                "ir3": f.ir3.json(),
-                "anvil": f.anvil.json(),
-                "ratio": f.ratio(),
-            })
-        })
-        .collect()
 }

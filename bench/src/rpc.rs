@@ -1,6 +1,9 @@
 //! A minimal JSON-RPC client: one persistent (keep-alive) HTTP/1.1 connection per [`Conn`].
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256};
 use http_body_util::{BodyExt, Full};
@@ -14,7 +17,10 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use crate::error::{BenchError, Result};
+use crate::{
+    error::{BenchError, Result},
+    wallet::SignedTx,
+};
 
 /// How long one request may take before it counts as failed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -168,6 +174,37 @@ impl Conn {
         match self.call("eth_getTransactionReceipt", json!([hash])).await? {
             Value::Null => Ok(None),
             receipt => Ok(Some(receipt)),
+        }
+    }
+
+    /// Sends `tx`, then polls its receipt (at once, then every `poll`) until it is there, and
+    /// returns the receipt. Fails if the node reports another hash or after `timeout`.
+    pub async fn send_and_wait(
+        &mut self,
+        tx: &SignedTx,
+        poll: Duration,
+        timeout: Duration,
+    ) -> Result<Value> {
+        let hash = self.send_raw(&tx.raw_hex).await?;
+        if hash != tx.hash {
+            return Err(BenchError::Protocol(format!(
+                "node returned hash {hash}, expected {}",
+                tx.hash
+            )));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(receipt) = self.receipt(tx.hash).await? {
+                return Ok(receipt);
+            }
+            if Instant::now() >= deadline {
+                return Err(BenchError::Timeout(format!(
+                    "no receipt for {} after {} s",
+                    tx.hash,
+                    timeout.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(poll).await;
         }
     }
 }

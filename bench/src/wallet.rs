@@ -2,7 +2,7 @@
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, TxKind, U256, address, hex};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, hex};
 use alloy_signer::SignerSync;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 
@@ -50,16 +50,29 @@ pub fn sign_transfer(
     to: Address,
     value: U256,
 ) -> Result<SignedTx> {
+    sign_call(signer, nonce, TxKind::Call(to), value, Bytes::new(), TRANSFER_GAS)
+}
+
+/// Signs an EIP-1559 transaction from `signer` with the given nonce: a call of `to` (or a
+/// contract creation) with `value` wei, `input` and `gas_limit`, at the benchmark's fees.
+pub fn sign_call(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas_limit: u64,
+) -> Result<SignedTx> {
     let tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
-        gas_limit: TRANSFER_GAS,
+        gas_limit,
         max_fee_per_gas: MAX_FEE_PER_GAS,
         max_priority_fee_per_gas: PRIORITY_FEE_PER_GAS,
-        to: TxKind::Call(to),
+        to,
         value,
         access_list: Default::default(),
-        input: Default::default(),
+        input,
     };
     let signature = signer
         .sign_hash_sync(&tx.signature_hash())

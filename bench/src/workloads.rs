@@ -12,8 +12,9 @@ use serde::Serialize;
 
 use crate::{
     error::{BenchError, Result},
+    figures::percentile_ms,
     rpc::Conn,
-    wallet::{RECIPIENT, SignedTx, sign_transfer},
+    wallet::{RECIPIENT, sign_transfer},
 };
 
 /// Polling interval while waiting for a burst or a funding round to be mined.
@@ -68,9 +69,9 @@ pub(crate) async fn closed_loop(
                     let outcome = match sign_transfer(&signer, nonce + i, RECIPIENT, U256::ONE) {
                         Ok(tx) => {
                             let sent = Instant::now();
-                            send_and_wait(&mut conn, &tx, receipt_poll, receipt_timeout)
+                            conn.send_and_wait(&tx, receipt_poll, receipt_timeout)
                                 .await
-                                .map(|()| sent.elapsed())
+                                .map(|_receipt| sent.elapsed())
                         }
                         Err(error) => Err(error),
                     };
@@ -107,45 +108,6 @@ pub(crate) async fn closed_loop(
         p99_ms: percentile_ms(&latencies, 0.99),
         first_error,
     })
-}
-
-/// Sends `tx`, then polls its receipt (at once, then every `poll`) until it is there.
-async fn send_and_wait(
-    conn: &mut Conn,
-    tx: &SignedTx,
-    poll: Duration,
-    timeout: Duration,
-) -> Result<()> {
-    let hash = conn.send_raw(&tx.raw_hex).await?;
-    if hash != tx.hash {
-        return Err(BenchError::Protocol(format!(
-            "node returned hash {hash}, expected {}",
-            tx.hash
-        )));
-    }
-    let deadline = Instant::now() + timeout;
-    loop {
-        if conn.receipt(tx.hash).await?.is_some() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(BenchError::Timeout(format!(
-                "no receipt for {} after {} s",
-                tx.hash,
-                timeout.as_secs_f64()
-            )));
-        }
-        tokio::time::sleep(poll).await;
-    }
-}
-
-/// The `q` quantile of sorted latencies, in milliseconds (nearest rank).
-fn percentile_ms(sorted: &[Duration], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1].as_secs_f64() * 1e3)
 }
 
 /// Sends `value` wei from `funder` to each of `recipients` and waits until all are mined

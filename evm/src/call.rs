@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alloy_eips::BlockId;
+use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_rpc_types_eth::{AccessList, AccessListResult, TransactionRequest, state::StateOverride};
 use revm::{
@@ -57,7 +57,11 @@ impl EvmNode {
     ) -> Result<alloy_primitives::Bytes> {
         self.blocking(move |chain| {
             let number = chain.resolve(block)?;
-            let prepared = prepare(chain, &request, number)?;
+            let prepared = if targets_next_block(block, false) {
+                prepare_in(chain, &request, &chain.next_context(crate::node::unix_now()))?
+            } else {
+                prepare(chain, &request, number)?
+            };
             let db = overridden_db(chain.state_at(number), overrides.as_ref())?;
             let result = transact(db, &prepared, prepared.tx.clone())?;
             execution_output(result)
@@ -74,7 +78,13 @@ impl EvmNode {
     ) -> Result<u64> {
         self.blocking(move |chain| {
             let number = chain.resolve(block)?;
-            let prepared = prepare(chain, &request, number)?;
+            // The transaction will run in the next block: estimate it there (number, timestamp
+            // and base fee as the miner would choose them), not in the latest sealed one.
+            let prepared = if targets_next_block(block, true) {
+                prepare_in(chain, &request, &chain.next_context(crate::node::unix_now()))?
+            } else {
+                prepare(chain, &request, number)?
+            };
             let db = overridden_db(chain.state_at(number), overrides.as_ref())?;
             estimate(&db, &prepared)
         })
@@ -136,6 +146,18 @@ fn gas_cap(chain: &Chain, block_gas_limit: u64) -> u64 {
     }
 }
 
+/// Whether a call at `block` runs in the next block's context: `pending` always, and for an
+/// estimate also `latest` (the default), since the estimated transaction is mined in the next
+/// block (a contract whose gas depends on `block.timestamp` or `block.number` needs it).
+fn targets_next_block(block: Option<BlockId>, estimate: bool) -> bool {
+    match block {
+        Some(BlockId::Number(BlockNumberOrTag::Pending)) => true,
+        None | Some(BlockId::Number(BlockNumberOrTag::Latest)) => estimate,
+        _ => false,
+    }
+}
+
+/// A call prepared in block `number`'s context, on its post-state.
 pub(crate) fn prepare(
     chain: &Chain,
     request: &TransactionRequest,
@@ -153,9 +175,18 @@ pub(crate) fn prepare(
         coinbase: header.beneficiary,
         prevrandao: header.mix_hash,
     };
-    let (mut cfg, block) = evm_env(chain.config(), &context);
+    prepare_in(chain, request, &context)
+}
+
+/// A call prepared in the given block context.
+pub(crate) fn prepare_in(
+    chain: &Chain,
+    request: &TransactionRequest,
+    context: &BlockContext,
+) -> Result<PreparedCall> {
+    let (mut cfg, block) = evm_env(chain.config(), context);
     cfg.disable_nonce_check = true;
-    let cap = gas_cap(chain, header.gas_limit);
+    let cap = gas_cap(chain, context.gas_limit);
     let gas_limit = request.gas.unwrap_or(cap).min(cap);
     let gas_price = request.gas_price.or(request.max_fee_per_gas).unwrap_or_default();
     if gas_price == 0 {

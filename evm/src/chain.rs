@@ -22,7 +22,7 @@ use crate::{
     events::BlockContext,
     execute::BlockExecution,
     fork::ForkSource,
-    state::{AccountRecord, StateAt, VersionedState},
+    state::{AccountRecord, StateAt, StateStore, VersionedState},
 };
 
 /// The chain: configuration, world state with history, and every sealed block.
@@ -65,10 +65,20 @@ impl Chain {
     /// Builds the genesis block of a chain. A forked chain starts from its parent's fork
     /// block, whose header it takes as its first block.
     pub fn genesis(config: ChainConfig, mining: MiningMode) -> Result<Self> {
+        Self::genesis_in(config, mining, StateStore::in_memory())
+    }
+
+    /// Builds the genesis block of a chain whose state history goes to `store` (emptied
+    /// first).
+    pub fn genesis_in(
+        config: ChainConfig,
+        mining: MiningMode,
+        store: Arc<StateStore>,
+    ) -> Result<Self> {
         let fork_header = config.fork.as_ref().map(ForkSource::header).transpose()?;
         let mut state = match &config.fork {
-            Some(fork) => VersionedState::forked(Arc::new(ForkSource::new(fork.clone()))),
-            None => VersionedState::default(),
+            Some(fork) => VersionedState::forked(store, Arc::new(ForkSource::new(fork.clone()))),
+            None => VersionedState::new(store),
         };
         for (address, balance) in &config.alloc {
             // A fork keeps the parent's nonce and code of a funded account (as Anvil does).
@@ -172,6 +182,23 @@ impl Chain {
         StateAt {
             state: &self.state,
             revision: self.revision_of(number),
+            block_hashes: &self.block_hashes,
+            first_block: self.first_number,
+        }
+    }
+
+    /// A revm-readable view of the state block `number` was executed on: its parent's
+    /// post-state with every dev-mode change (`anvil_setCode`, `setBalance`, ...) made before it
+    /// was sealed. Traces and re-executions of the block's transactions read this.
+    pub fn pre_state_of(&self, number: u64) -> StateAt<'_> {
+        let sealed_at = self
+            .position(number)
+            .and_then(|n| self.block_revisions.get(n))
+            .copied()
+            .unwrap_or(self.revision + 1);
+        StateAt {
+            state: &self.state,
+            revision: sealed_at.saturating_sub(1),
             block_hashes: &self.block_hashes,
             first_block: self.first_number,
         }
@@ -284,6 +311,7 @@ impl Chain {
         self.block_hashes.push(block.hash);
         self.revision += 1;
         self.block_revisions.push(self.revision);
+        self.state.maybe_flush(self.revision);
         self.settings.next_timestamp = None;
         self.settings.next_base_fee = None;
         let block = Arc::new(block);

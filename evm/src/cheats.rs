@@ -407,6 +407,7 @@ mod tests {
             accounts,
             mining: None,
             network: None,
+            state_store: None,
         };
         let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_| {});
         tokio::task::block_in_place(|| EvmNode::open(options, series.clone(), outbox)).unwrap()

@@ -314,7 +314,8 @@ impl Chain {
                 let mining = self.settings.mining;
                 let next_snapshot_id = self.next_snapshot_id;
                 let rewinds = std::mem::take(&mut self.rewinds);
-                *self = Chain::genesis(config.clone(), mining)?;
+                let store = self.state.store().clone();
+                *self = Chain::genesis_in(config.clone(), mining, store)?;
                 self.next_snapshot_id = next_snapshot_id;
                 self.rewinds = rewinds;
                 self.rewinds.push(self.head_number());

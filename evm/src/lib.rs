@@ -38,3 +38,4 @@ pub use config::ChainConfig;
 pub use dev::MiningMode;
 pub use error::{EvmError, Result};
 pub use node::{EvmNode, NodeOptions};
+pub use state::StateStore;

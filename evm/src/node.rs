@@ -30,6 +30,7 @@ use crate::{
     network::{NetworkOptions, NetworkState},
     pool::Pool,
     replay::replay,
+    state::StateStore,
 };
 
 pub use crate::dev::MiningMode;
@@ -52,6 +53,8 @@ pub struct NodeOptions {
     pub mining: Option<MiningMode>,
     /// Network mode: blocks are derived from envelopes ordered by epoch, not mined.
     pub network: Option<NetworkOptions>,
+    /// The derived state store (on disk next to the series); `None` keeps it in memory.
+    pub state_store: Option<Arc<StateStore>>,
 }
 
 enum MinerSignal {
@@ -96,7 +99,9 @@ impl EvmNode {
     pub fn open(options: NodeOptions, series: SeriesHandle, outbox: Outbox) -> Result<Arc<Self>> {
         let started = std::time::Instant::now();
         let default_mining = options.mining.unwrap_or(MiningMode::Auto);
-        let (chain, pooled, network_events) = match replay(&*series, default_mining)? {
+        let store = options.state_store.clone().unwrap_or_else(StateStore::in_memory);
+        let (chain, pooled, network_events) = match replay(&*series, default_mining, store.clone())?
+        {
             Some(replayed) => {
                 let stored = replayed.chain.config();
                 let requested = ChainConfig {
@@ -111,7 +116,8 @@ impl EvmNode {
             None => {
                 let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
                 append_blocking(&*series, vec![genesis])?;
-                (Chain::genesis(options.chain.clone(), default_mining)?, Vec::new(), Vec::new())
+                let chain = Chain::genesis_in(options.chain.clone(), default_mining, store)?;
+                (chain, Vec::new(), Vec::new())
             }
         };
         let mut chain = chain;
@@ -359,8 +365,9 @@ impl EvmNode {
         if let Err(error) = append_blocking(&*self.series, events) {
             warn!(%error, number = block.number(), "block could not be made durable; rolled back");
             self.chain.write().rollback();
-            let mut waiters = self.waiters.lock();
+            // Lock order everywhere: the pool, then the waiters.
             let mut pool = self.pool.lock();
+            let mut waiters = self.waiters.lock();
             for tx in &block.transactions {
                 if let Some(waiter) = waiters.remove(&tx.hash) {
                     pool.remove(&tx.hash);

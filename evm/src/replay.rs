@@ -14,6 +14,7 @@ use crate::{
     events::EvmEvent,
     execute::execute_block,
     network::NetworkEvent,
+    state::StateStore,
 };
 
 /// The pool as the series describes it, in arrival order.
@@ -49,6 +50,8 @@ impl ReplayedPool {
 
 /// Everything replay carries between events.
 struct Replayer {
+    /// Where the chain's state history goes.
+    store: Arc<StateStore>,
     chain: Option<Chain>,
     block_txs: Vec<Arc<SignedTx>>,
     pool: ReplayedPool,
@@ -70,8 +73,13 @@ pub struct Replayed {
 /// Replays the series into a chain, the transactions still pooled and the network envelopes;
 /// `None` for a series without a genesis. `mining` is the mode of a chain whose series never
 /// set one.
-pub fn replay(series: &dyn Series, mining: MiningMode) -> Result<Option<Replayed>> {
+pub fn replay(
+    series: &dyn Series,
+    mining: MiningMode,
+    store: Arc<StateStore>,
+) -> Result<Option<Replayed>> {
     let mut replayer = Replayer {
+        store,
         chain: None,
         block_txs: Vec::new(),
         pool: ReplayedPool::default(),
@@ -108,7 +116,9 @@ impl Replayer {
 
     fn apply(&mut self, event: EvmEvent) -> Result<()> {
         match event {
-            EvmEvent::Genesis(config) => self.chain = Some(Chain::genesis(config, self.mining)?),
+            EvmEvent::Genesis(config) => {
+                self.chain = Some(Chain::genesis_in(config, self.mining, self.store.clone())?);
+            }
             EvmEvent::TxPooled { raw } => self.pool.add(Arc::new(SignedTx::decode(&raw)?)),
             EvmEvent::TxPooledAs { raw, sender } => {
                 self.pool.add(Arc::new(SignedTx::decode_impersonated(&raw, sender)?));

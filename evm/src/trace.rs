@@ -76,8 +76,7 @@ pub(crate) fn replay_block<'a>(
     last: usize,
     mut visit: impl FnMut(ReplayStep<'_, 'a>) -> Result<Option<EvmState>>,
 ) -> Result<()> {
-    let parent = block.number().saturating_sub(1);
-    let mut db = CacheDB::new(chain.state_at(parent));
+    let mut db = CacheDB::new(chain.pre_state_of(block.number()));
     let (cfg, block_env) = block_env_of(chain, block);
     for (index, tx) in block.transactions.iter().enumerate().take(last.saturating_add(1)) {
         let step = ReplayStep { index, tx, cfg: &cfg, block_env: &block_env, db: &mut db };

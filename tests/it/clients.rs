@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use crate::utils::{DEV0, DEV0_KEY, DEV1, Node, forge, run_node_script};
+use crate::{
+    anvil::Anvil,
+    utils::{DEV0, DEV0_KEY, DEV1, Node, forge, run_node_script, run_script_against},
+};
 
 #[test]
 fn viem_deploys_transfers_watches_logs_and_decodes_custom_errors() {
@@ -18,6 +21,21 @@ fn ethers_deploys_transfers_watches_logs_and_decodes_custom_errors() {
     let out = run_node_script(&node, "e2e-ethers.mjs");
     assert!(out.contains("\"ok\":true"), "{out}");
     assert!(out.contains("InsufficientBalance"), "custom error not decoded: {out}");
+}
+
+/// Issue 14's client regressions, with viem: an estimate of a timestamp-dependent call is made
+/// for the block it will be mined in (estimate + 20 % succeeds), and the callTracer of a
+/// transaction mined right after `anvil_setCode` sees the code it ran. The same script passes
+/// against Anvil.
+#[test]
+fn viem_estimate_for_the_next_block_and_trace_after_set_code_as_on_anvil() {
+    let node = Node::start(&[]);
+    let out = run_node_script(&node, "e2e-regressions.mjs");
+    assert!(out.contains("\"ok\":true"), "{out}");
+    let anvil = Anvil::start(&[]);
+    let url = |scheme: &str| format!("{scheme}://127.0.0.1:{}", anvil.port);
+    let out = run_script_against(&url("http"), &url("ws"), "e2e-regressions.mjs");
+    assert!(out.contains("\"ok\":true"), "anvil: {out}");
 }
 
 #[test]

@@ -303,10 +303,16 @@ fn dechunk(mut body: &str) -> String {
 
 /// Runs a node script from `scripts/` against the node; panics with its output on failure.
 pub(crate) fn run_node_script(node: &Node, script: &str) -> String {
+    run_script_against(&node.http(), &node.ws(), script)
+}
+
+/// Runs a Node.js script of `scripts/` against any node's HTTP and WebSocket URLs (ir3 or Anvil);
+/// panics with its output unless it exits 0.
+pub(crate) fn run_script_against(http: &str, ws: &str, script: &str) -> String {
     let output = Command::new("node")
         .arg(repo().join("scripts").join(script))
-        .env("IR3_HTTP", node.http())
-        .env("IR3_WS", node.ws())
+        .env("IR3_HTTP", http)
+        .env("IR3_WS", ws)
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();

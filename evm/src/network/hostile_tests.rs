@@ -54,6 +54,7 @@ async fn hostile_declarations_are_refused_and_counted() {
             keypair: keypair.clone(),
             segment_blocks: super::SEGMENT_BLOCKS,
         }),
+        state_store: None,
     };
     let memory = Arc::new(MemorySeries::new());
     let series: SeriesHandle = memory.clone();

@@ -177,15 +177,6 @@ fn sorted(values: impl Iterator<Item = Duration>) -> Vec<Duration> {
     all
 }
 
-/// The `q` quantile of sorted durations, in milliseconds (nearest rank).
-pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1].as_secs_f64() * 1e3)
-}
-
 /// State shared by the sender, the pollers and the supervisor.
 struct Shared {
     times: Mutex<Vec<TxTimes>>,

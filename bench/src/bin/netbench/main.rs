@@ -16,6 +16,7 @@ use clap::Parser;
 use ir3_bench::{
     cluster::{self, NetConfig, NetNode},
     error::{BenchError, Result},
+    figures::percentile_ms,
     node::{cpu_model, run_to_exit, workspace_root},
     rpc::{Conn, quantity},
     wallet::{RECIPIENT, derive_signers},
@@ -23,7 +24,7 @@ use ir3_bench::{
 use serde_json::json;
 
 use crate::{
-    load::{LoadConfig, LoadResult, percentile_ms},
+    load::{LoadConfig, LoadResult},
     wire::{Owners, Traffic},
 };
 

@@ -1,0 +1,751 @@
+//! Versioned world state, derived from the series block by block.
+//!
+//! Every account field and storage slot keeps the list of values it took, each tagged with the
+//! *revision* that set it, so any past state can be read without replaying: a read at revision
+//! `r` takes the last value set at or before `r`. A revision is one step of the chain's state:
+//! each sealed block is one, and so is each dev-mode state change (`anvil_setBalance`, a loaded
+//! state, ...). The chain maps block numbers to revisions; reverting to a snapshot forgets
+//! every revision after the snapshot's. The latest value is the common case and is the last
+//! element of each list. [`StateAt`] adapts a view at one revision to revm's `DatabaseRef`.
+//!
+//! Recent versions live in memory; in batches they move to the derived store on disk
+//! ([`StateStore`], redb), where a read at any revision is one seek, so memory stays flat however
+//! long the chain grows. Every change is also logged under its revision, so moving back to a revision (a revert, a
+//! failed seal, a network-mode rebuild) costs the number of changes undone, not the size of the
+//! state. The state root is a real Merkle-Patricia root kept incrementally ([`trie`]): sealing a
+//! block re-hashes only the paths of the accounts and slots changed since the last root.
+
+mod store;
+mod trie;
+
+use store::FlushBatch;
+pub use store::{DEFAULT_CACHE_MB, StateStore};
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
+
+use crate::fork::ForkSource;
+use alloy_primitives::{Address, B256, U256};
+use alloy_trie::KECCAK_EMPTY;
+use revm::{
+    bytecode::Bytecode,
+    database_interface::{DBErrorMarker, DatabaseRef},
+    state::{AccountInfo, EvmState},
+};
+use trie::StateTrie;
+pub use trie::TrieUpdateError;
+
+/// Error type of state reads. Reads from memory cannot fail; the type exists for revm.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("state read failed: {0}")]
+pub struct StateReadError(pub String);
+
+impl DBErrorMarker for StateReadError {}
+
+/// The values one item took over the chain's history, oldest first.
+#[derive(Debug, Clone)]
+struct Versions<T> {
+    entries: Vec<(u64, T)>,
+}
+
+impl<T> Versions<T> {
+    fn new(revision: u64, value: T) -> Self {
+        Self { entries: vec![(revision, value)] }
+    }
+
+    /// The value in force at revision `revision`.
+    fn at(&self, revision: u64) -> Option<&T> {
+        match self.entries.last() {
+            Some((set_at, value)) if *set_at <= revision => Some(value),
+            _ => {
+                let index = self.entries.partition_point(|(set_at, _)| *set_at <= revision);
+                index.checked_sub(1).and_then(|i| self.entries.get(i)).map(|(_, value)| value)
+            }
+        }
+    }
+
+    fn latest(&self) -> Option<&T> {
+        self.entries.last().map(|(_, value)| value)
+    }
+
+    fn set(&mut self, revision: u64, value: T) {
+        match self.entries.last_mut() {
+            Some((set_at, current)) if *set_at == revision => *current = value,
+            _ => self.entries.push((revision, value)),
+        }
+    }
+
+    /// Forgets every value set after `revision`; returns whether nothing is left.
+    fn truncate_after(&mut self, revision: u64) -> bool {
+        let keep = self.entries.partition_point(|(set_at, _)| *set_at <= revision);
+        self.entries.truncate(keep);
+        self.entries.is_empty()
+    }
+}
+
+/// An account's scalar fields. `None` in a version list means the account did not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Hash of the account's code, [`KECCAK_EMPTY`] without code.
+    pub code_hash: B256,
+}
+
+/// An item of the state: an account's fields or one storage slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateKey {
+    Account(Address),
+    Slot(Address, U256),
+}
+
+/// Changes held in memory before they are moved to the store.
+const FLUSH_AT_CHANGES: usize = 16_384;
+
+/// The whole world state with its history.
+#[derive(Debug)]
+pub struct VersionedState {
+    /// Versions set after revision `flushed` (older ones are in the store).
+    accounts: HashMap<Address, Versions<Option<AccountRecord>>>,
+    storage: HashMap<Address, HashMap<U256, Versions<U256>>>,
+    code: HashMap<B256, Bytecode>,
+    /// What each revision after `flushed` changed, so that moving back costs the changes
+    /// undone.
+    changes: BTreeMap<u64, Vec<StateKey>>,
+    /// Number of keys in `changes`.
+    change_count: usize,
+    /// `change_count` at which versions move to the store.
+    flush_at: usize,
+    /// The derived store: versions, change sets and trie nodes up to revision `flushed`.
+    store: Arc<StateStore>,
+    /// The highest revision whose versions are in the store.
+    flushed: u64,
+    /// The latest state as Merkle-Patricia tries.
+    trie: StateTrie,
+    /// Accounts changed since the last root.
+    dirty_accounts: HashSet<Address>,
+    /// Slots changed since the last root, by account.
+    dirty_slots: HashMap<Address, HashSet<U256>>,
+    /// The parent chain of a forked chain: what this state has not written is read there.
+    fork: Option<Arc<ForkSource>>,
+}
+
+impl Default for VersionedState {
+    fn default() -> Self {
+        Self::new(StateStore::in_memory())
+    }
+}
+
+impl VersionedState {
+    /// An empty state whose history goes to `store` (emptied first).
+    pub fn new(store: Arc<StateStore>) -> Self {
+        if let Err(error) = store.clear() {
+            tracing::error!(%error, "the state store could not be emptied");
+        }
+        let trie = StateTrie::new(store.clone());
+        Self {
+            accounts: HashMap::new(),
+            storage: HashMap::new(),
+            code: HashMap::new(),
+            changes: BTreeMap::new(),
+            change_count: 0,
+            flush_at: FLUSH_AT_CHANGES,
+            store,
+            flushed: 0,
+            trie,
+            dirty_accounts: HashSet::new(),
+            dirty_slots: HashMap::new(),
+            fork: None,
+        }
+    }
+
+    /// An empty state whose unwritten accounts and slots are read from a forked parent.
+    pub fn forked(store: Arc<StateStore>, fork: Arc<ForkSource>) -> Self {
+        Self { fork: Some(fork), ..Self::new(store) }
+    }
+
+    /// The derived store this state writes its history to.
+    pub fn store(&self) -> &Arc<StateStore> {
+        &self.store
+    }
+
+    /// An account's fields as this chain last set them at or before `revision` (`None`: never
+    /// written here).
+    fn local_account(
+        &self,
+        address: Address,
+        revision: u64,
+    ) -> Result<Option<Option<AccountRecord>>, StateReadError> {
+        match self.accounts.get(&address).and_then(|v| v.at(revision)) {
+            Some(record) => Ok(Some(*record)),
+            None => self.store.account_at(address, revision),
+        }
+    }
+
+    /// A slot as this chain last set it at or before `revision` (`None`: never written here).
+    fn local_slot(
+        &self,
+        address: Address,
+        slot: U256,
+        revision: u64,
+    ) -> Result<Option<U256>, StateReadError> {
+        let recent = self
+            .storage
+            .get(&address)
+            .and_then(|slots| slots.get(&slot))
+            .and_then(|v| v.at(revision));
+        match recent {
+            Some(value) => Ok(Some(*value)),
+            None => self.store.storage_at(address, slot, revision),
+        }
+    }
+
+    /// Account fields at revision `revision`; a store or forked parent's read can fail.
+    pub fn try_account_at(
+        &self,
+        address: Address,
+        revision: u64,
+    ) -> Result<Option<AccountRecord>, StateReadError> {
+        match (self.local_account(address, revision)?, &self.fork) {
+            (Some(record), _) => Ok(record),
+            (None, Some(fork)) => fork.account(address).map_err(|e| StateReadError(e.to_string())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Account fields at revision `revision` (a failed fork read counts as absent and is
+    /// logged).
+    pub fn account_at(&self, address: Address, revision: u64) -> Option<AccountRecord> {
+        self.try_account_at(address, revision).unwrap_or_else(|error| {
+            tracing::warn!(%error, %address, "state read failed");
+            None
+        })
+    }
+
+    /// A storage slot at revision `revision`; a forked parent's read can fail.
+    pub fn try_storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        revision: u64,
+    ) -> Result<U256, StateReadError> {
+        match (self.local_slot(address, slot, revision)?, &self.fork) {
+            (Some(value), _) => Ok(value),
+            (None, Some(fork)) => {
+                fork.storage(address, slot).map_err(|e| StateReadError(e.to_string()))
+            }
+            (None, None) => Ok(U256::ZERO),
+        }
+    }
+
+    /// A storage slot at revision `revision` (a failed fork read counts as zero and is
+    /// logged).
+    pub fn storage_at(&self, address: Address, slot: U256, revision: u64) -> U256 {
+        self.try_storage_at(address, slot, revision).unwrap_or_else(|error| {
+            tracing::warn!(%error, %address, "state read failed");
+            U256::ZERO
+        })
+    }
+
+    /// Code by hash (including code fetched from a forked parent).
+    pub fn code(&self, hash: B256) -> Option<Bytecode> {
+        match (self.code.get(&hash), &self.fork) {
+            (Some(code), _) => Some(code.clone()),
+            (None, Some(fork)) => fork.code(hash),
+            (None, None) => None,
+        }
+    }
+
+    /// The forked parent, if any.
+    pub fn fork(&self) -> Option<&Arc<ForkSource>> {
+        self.fork.as_ref()
+    }
+
+    /// The latest non-zero storage of an account (slot, value), for dumps and tests.
+    pub fn latest_storage(&self, address: Address) -> Vec<(U256, U256)> {
+        let mut latest: HashMap<U256, U256> = self
+            .store
+            .latest_storage(address)
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, %address, "state store read failed");
+                Vec::new()
+            })
+            .into_iter()
+            .collect();
+        if let Some(slots) = self.storage.get(&address) {
+            for (slot, versions) in slots {
+                if let Some(value) = versions.latest() {
+                    latest.insert(*slot, *value);
+                }
+            }
+        }
+        latest.into_iter().filter(|(_, value)| !value.is_zero()).collect()
+    }
+
+    /// Sets an account's fields at `revision` (genesis, commits and dev-mode changes).
+    pub fn set_account(&mut self, address: Address, revision: u64, record: Option<AccountRecord>) {
+        match self.accounts.get_mut(&address) {
+            Some(versions) => versions.set(revision, record),
+            None => {
+                self.accounts.insert(address, Versions::new(revision, record));
+            }
+        }
+        self.changes.entry(revision).or_default().push(StateKey::Account(address));
+        self.change_count += 1;
+        self.dirty_accounts.insert(address);
+    }
+
+    /// Sets a storage slot at `revision`.
+    pub fn set_storage(&mut self, address: Address, slot: U256, revision: u64, value: U256) {
+        let slots = self.storage.entry(address).or_default();
+        match slots.get_mut(&slot) {
+            Some(versions) => versions.set(revision, value),
+            None => {
+                slots.insert(slot, Versions::new(revision, value));
+            }
+        }
+        self.changes.entry(revision).or_default().push(StateKey::Slot(address, slot));
+        self.change_count += 1;
+        self.dirty_slots.entry(address).or_default().insert(slot);
+        self.dirty_accounts.insert(address);
+    }
+
+    /// Stores code under its hash.
+    pub fn insert_code(&mut self, code: Bytecode) -> B256 {
+        let hash = code.hash_slow();
+        self.code.entry(hash).or_insert(code);
+        hash
+    }
+
+    fn clear_storage(&mut self, address: Address, revision: u64) {
+        for (slot, _) in self.latest_storage(address) {
+            self.set_storage(address, slot, revision, U256::ZERO);
+        }
+    }
+
+    /// Applies the changes of one executed block, tagging them with `revision`.
+    pub fn commit(&mut self, revision: u64, changes: EvmState) {
+        for (address, account) in changes {
+            if !account.is_touched() {
+                continue;
+            }
+            if account.is_selfdestructed() {
+                self.clear_storage(address, revision);
+                self.set_account(address, revision, None);
+                continue;
+            }
+            if account.is_created() {
+                self.clear_storage(address, revision);
+            }
+            // Code is stored once per hash: touching a known contract costs no hashing.
+            let mut code_hash = account.info.code_hash;
+            if !self.code.contains_key(&code_hash)
+                && let Some(code) = account.info.code.as_ref().filter(|c| !c.is_empty())
+            {
+                code_hash = self.insert_code(code.clone());
+            }
+            for (slot, value) in account.storage.iter() {
+                if value.is_changed() {
+                    self.set_storage(address, *slot, revision, value.present_value());
+                }
+            }
+            let record = AccountRecord {
+                balance: account.info.balance,
+                nonce: account.info.nonce,
+                code_hash,
+            };
+            // EIP-161: touched accounts left empty are removed.
+            let empty = record.balance.is_zero() && record.nonce == 0 && code_hash == KECCAK_EMPTY;
+            self.set_account(address, revision, (!empty).then_some(record));
+        }
+    }
+
+    /// Forgets everything set after `revision` (a failed seal, or a revert to a snapshot). Costs
+    /// the number of changes made after `revision`.
+    pub fn truncate_after(&mut self, revision: u64) {
+        let undone = self.changes.split_off(&(revision + 1));
+        let mut undone: Vec<StateKey> = undone.into_values().flatten().collect();
+        self.change_count = self.changes.values().map(Vec::len).sum();
+        if revision < self.flushed {
+            match self.store.truncate_after(revision) {
+                Ok(keys) => undone.extend(keys),
+                Err(error) => {
+                    // The store cannot move back: forget it and start a new one from the
+                    // versions still in memory is not possible, so rebuild reads fail loudly.
+                    tracing::error!(%error, revision, "state store truncation failed");
+                }
+            }
+            self.flushed = revision;
+        }
+        for key in undone {
+            match key {
+                StateKey::Account(address) => {
+                    if self.accounts.get_mut(&address).is_some_and(|v| v.truncate_after(revision)) {
+                        self.accounts.remove(&address);
+                    }
+                    self.dirty_accounts.insert(address);
+                }
+                StateKey::Slot(address, slot) => {
+                    if let Some(slots) = self.storage.get_mut(&address) {
+                        if slots.get_mut(&slot).is_some_and(|v| v.truncate_after(revision)) {
+                            slots.remove(&slot);
+                        }
+                        if slots.is_empty() {
+                            self.storage.remove(&address);
+                        }
+                    }
+                    self.dirty_slots.entry(address).or_default().insert(slot);
+                    self.dirty_accounts.insert(address);
+                }
+            }
+        }
+    }
+
+    /// The latest value this chain wrote to a slot.
+    fn latest_slot(&self, address: &Address, slot: &U256) -> Result<U256, StateReadError> {
+        Ok(self.local_slot(*address, *slot, u64::MAX)?.unwrap_or_default())
+    }
+
+    /// The latest fields this chain wrote to an account (`None`: it does not exist).
+    fn latest_account(&self, address: &Address) -> Result<Option<AccountRecord>, StateReadError> {
+        Ok(self.local_account(*address, u64::MAX)?.flatten())
+    }
+
+    /// Moves the versions of every revision up to `revision` (the published head's) from memory
+    /// to the store once enough have gathered. A store that cannot be written keeps them in
+    /// memory (reads stay correct) and is tried again at the next block.
+    pub fn maybe_flush(&mut self, revision: u64) {
+        if self.change_count < self.flush_at {
+            return;
+        }
+        let mut batch = FlushBatch::default();
+        for (address, versions) in &self.accounts {
+            for (at, record) in versions.entries.iter().filter(|(at, _)| *at <= revision) {
+                batch.accounts.push((*address, *at, *record));
+            }
+        }
+        for (address, slots) in &self.storage {
+            for (slot, versions) in slots {
+                for (at, value) in versions.entries.iter().filter(|(at, _)| *at <= revision) {
+                    batch.storage.push((*address, *slot, *at, *value));
+                }
+            }
+        }
+        batch.changes =
+            self.changes.range(..=revision).map(|(at, keys)| (*at, keys.clone())).collect();
+        batch.trie = self.trie.pending_nodes();
+        if let Err(error) = self.store.flush(&batch) {
+            tracing::warn!(%error, "state store flush failed; versions stay in memory");
+            return;
+        }
+        self.trie.clear_pending();
+        self.accounts.retain(|_, versions| {
+            versions.entries.retain(|(at, _)| *at > revision);
+            !versions.entries.is_empty()
+        });
+        for slots in self.storage.values_mut() {
+            slots.retain(|_, versions| {
+                versions.entries.retain(|(at, _)| *at > revision);
+                !versions.entries.is_empty()
+            });
+        }
+        self.storage.retain(|_, slots| !slots.is_empty());
+        self.changes = self.changes.split_off(&(revision + 1));
+        self.change_count = self.changes.values().map(Vec::len).sum();
+        self.flushed = self.flushed.max(revision);
+    }
+
+    /// The Merkle-Patricia root of the latest state: only what changed since the last root is
+    /// re-hashed.
+    pub fn state_root(&mut self) -> B256 {
+        match self.update_trie() {
+            Ok(root) => root,
+            Err(error) => {
+                // The tries only ever hold values this state wrote: a failure is a bug. Build
+                // them again from the latest values rather than answer a wrong root.
+                tracing::error!(%error, "state trie update failed; rebuilding the tries");
+                self.rebuild_trie()
+            }
+        }
+    }
+
+    fn update_trie(&mut self) -> Result<B256, TrieUpdateError> {
+        let dirty_slots = std::mem::take(&mut self.dirty_slots);
+        for (address, slots) in dirty_slots {
+            let values = slots
+                .into_iter()
+                .map(|slot| Ok((slot, self.latest_slot(&address, &slot)?)))
+                .collect::<Result<Vec<_>, StateReadError>>()?;
+            self.trie.update_storage(address, values)?;
+        }
+        let dirty_accounts = std::mem::take(&mut self.dirty_accounts);
+        let mut accounts = dirty_accounts
+            .into_iter()
+            .map(|a| Ok((a, self.latest_account(&a)?)))
+            .collect::<Result<Vec<_>, StateReadError>>()?;
+        if accounts.is_empty() {
+            return Ok(self.trie.root());
+        }
+        accounts.sort_unstable_by_key(|(address, _)| *address);
+        self.trie.update_accounts(accounts)
+    }
+
+    /// Builds the tries again from the latest values (after a trie failure).
+    fn rebuild_trie(&mut self) -> B256 {
+        self.trie = StateTrie::new(self.store.clone());
+        self.dirty_slots.clear();
+        self.dirty_accounts.clear();
+        let owners = self.store.storage_owners().unwrap_or_default();
+        for address in owners.into_iter().chain(self.storage.keys().copied()) {
+            let slots = self.latest_storage(address).into_iter().map(|(slot, _)| slot).collect();
+            self.dirty_slots.insert(address, slots);
+        }
+        for (address, _) in self.latest_accounts() {
+            self.dirty_accounts.insert(address);
+        }
+        self.update_trie().unwrap_or_else(|error| {
+            tracing::error!(%error, "state trie rebuild failed");
+            B256::ZERO
+        })
+    }
+
+    /// Every account that exists at the latest block, for dumps.
+    pub fn latest_accounts(&self) -> Vec<(Address, AccountRecord)> {
+        let mut latest: HashMap<Address, Option<AccountRecord>> = self
+            .store
+            .latest_accounts()
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "state store read failed");
+                Vec::new()
+            })
+            .into_iter()
+            .collect();
+        for (address, versions) in &self.accounts {
+            if let Some(record) = versions.latest() {
+                latest.insert(*address, *record);
+            }
+        }
+        latest.into_iter().filter_map(|(address, record)| record.map(|r| (address, r))).collect()
+    }
+}
+
+/// A read-only view of the state at one revision, usable as a revm database.
+#[derive(Debug, Clone, Copy)]
+pub struct StateAt<'a> {
+    /// The state.
+    pub state: &'a VersionedState,
+    /// The revision read.
+    pub revision: u64,
+    /// Hashes of the chain's blocks, for the BLOCKHASH opcode.
+    pub block_hashes: &'a [B256],
+    /// Number of the block whose hash is `block_hashes[0]` (the fork block of a fork).
+    pub first_block: u64,
+}
+
+impl DatabaseRef for StateAt<'_> {
+    type Error = StateReadError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        Ok(self.state.try_account_at(address, self.revision)?.map(|record| {
+            let code = self.state.code(record.code_hash);
+            AccountInfo {
+                balance: record.balance,
+                nonce: record.nonce,
+                code_hash: record.code_hash,
+                code,
+                ..Default::default()
+            }
+        }))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        Ok(self.state.code(code_hash).unwrap_or_default())
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        self.state.try_storage_at(address, index, self.revision)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        if number < self.first_block {
+            return match self.state.fork() {
+                Some(fork) => fork.block_hash(number).map_err(|e| StateReadError(e.to_string())),
+                None => Ok(B256::ZERO),
+            };
+        }
+        Ok(usize::try_from(number - self.first_block)
+            .ok()
+            .and_then(|n| self.block_hashes.get(n))
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+    use proptest::prelude::*;
+
+    /// The root computed from scratch over the latest values, as the node did before the
+    /// incremental tries.
+    fn full_root(state: &VersionedState) -> B256 {
+        let accounts = state.latest_accounts().into_iter().map(|(address, record)| {
+            let storage = state.latest_storage(address);
+            let storage_root = alloy_trie::root::storage_root_unhashed(
+                storage.into_iter().map(|(slot, value)| (B256::from(slot), value)),
+            );
+            let account = TrieAccount {
+                nonce: record.nonce,
+                balance: record.balance,
+                storage_root,
+                code_hash: record.code_hash,
+            };
+            (address, account)
+        });
+        alloy_trie::root::state_root_unhashed(accounts)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Account(u8, Option<u64>),
+        Slot(u8, u8, u64),
+        Root,
+        Truncate(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..40, proptest::option::weighted(0.8, 0u64..5)).prop_map(|(a, b)| Op::Account(a, b)),
+            4 => (0u8..8, 0u8..20, 0u64..4).prop_map(|(a, s, v)| Op::Slot(a, s, v)),
+            2 => Just(Op::Root),
+            1 => (0u8..10).prop_map(Op::Truncate),
+        ]
+    }
+
+    fn apply(state: &mut VersionedState, op: &Op, revision: &mut u64) -> Option<B256> {
+        match *op {
+            Op::Account(a, balance) => {
+                let record = balance.map(|b| AccountRecord {
+                    balance: U256::from(b),
+                    nonce: u64::from(a % 3),
+                    code_hash: KECCAK_EMPTY,
+                });
+                state.set_account(Address::repeat_byte(a), *revision, record);
+            }
+            Op::Slot(a, slot, value) => {
+                let address = Address::repeat_byte(a);
+                if state.latest_account(&address).unwrap().is_none() {
+                    let record =
+                        AccountRecord { balance: U256::from(1), nonce: 1, code_hash: KECCAK_EMPTY };
+                    state.set_account(address, *revision, Some(record));
+                }
+                state.set_storage(address, U256::from(slot), *revision, U256::from(value));
+            }
+            Op::Root => {
+                let root = state.state_root();
+                state.maybe_flush(*revision);
+                *revision += 1;
+                return Some(root);
+            }
+            Op::Truncate(back) => {
+                let to = revision.saturating_sub(u64::from(back)).max(1);
+                state.truncate_after(to);
+                *revision = to + 1;
+            }
+        }
+        None
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Random changes, roots, flushes to the store and truncations: the incremental root
+        /// always equals the root computed from scratch, and every read at every revision equals
+        /// the one of a state that keeps everything in memory.
+        #[test]
+        fn incremental_root_and_store_reads_equal_the_in_memory_model(ops in proptest::collection::vec(op(), 1..150)) {
+            let mut stored = VersionedState { flush_at: 3, ..Default::default() };
+            let mut model = VersionedState { flush_at: usize::MAX, ..Default::default() };
+            let (mut revision, mut model_revision) = (1u64, 1u64);
+            for op in &ops {
+                let root = apply(&mut stored, op, &mut revision);
+                apply(&mut model, op, &mut model_revision);
+                if let Some(root) = root {
+                    prop_assert_eq!(root, full_root(&stored));
+                }
+            }
+            prop_assert_eq!(stored.state_root(), full_root(&stored));
+            prop_assert_eq!(stored.state_root(), model.state_root());
+            prop_assert!(stored.flushed > 0 || ops.len() < 10 || stored.change_count < 3);
+            for at in 0..=revision {
+                for a in 0u8..40 {
+                    let address = Address::repeat_byte(a);
+                    prop_assert_eq!(stored.account_at(address, at), model.account_at(address, at));
+                    for slot in 0u8..20 {
+                        let slot = U256::from(slot);
+                        prop_assert_eq!(stored.storage_at(address, slot, at), model.storage_at(address, slot, at));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reads_see_the_value_in_force_at_each_block() {
+        let mut state = VersionedState::default();
+        let a = Address::repeat_byte(1);
+        let rec = |balance: u64| AccountRecord {
+            balance: U256::from(balance),
+            nonce: 0,
+            code_hash: KECCAK_EMPTY,
+        };
+        state.set_account(a, 0, Some(rec(10)));
+        state.set_account(a, 3, Some(rec(7)));
+        state.set_storage(a, U256::from(1), 2, U256::from(99));
+        assert_eq!(state.account_at(a, 0).unwrap().balance, U256::from(10));
+        assert_eq!(state.account_at(a, 2).unwrap().balance, U256::from(10));
+        assert_eq!(state.account_at(a, 3).unwrap().balance, U256::from(7));
+        assert_eq!(state.account_at(a, 100).unwrap().balance, U256::from(7));
+        assert_eq!(state.storage_at(a, U256::from(1), 1), U256::ZERO);
+        assert_eq!(state.storage_at(a, U256::from(1), 2), U256::from(99));
+        state.truncate_after(2);
+        assert_eq!(state.account_at(a, 100).unwrap().balance, U256::from(10));
+    }
+
+    #[test]
+    fn empty_state_has_the_empty_root() {
+        assert_eq!(VersionedState::default().state_root(), EMPTY_ROOT_HASH);
+    }
+
+    #[test]
+    fn state_root_matches_a_full_recomputation() {
+        let mut state = VersionedState::default();
+        let a = Address::repeat_byte(1);
+        let b = Address::repeat_byte(2);
+        let rec = AccountRecord { balance: U256::from(5), nonce: 1, code_hash: KECCAK_EMPTY };
+        state.set_account(a, 0, Some(rec));
+        state.set_account(b, 0, Some(rec));
+        state.set_storage(b, U256::from(3), 0, U256::from(4));
+        let incremental = state.state_root();
+        let expected = alloy_trie::root::state_root_unhashed([
+            (a, TrieAccount { nonce: 1, balance: U256::from(5), ..Default::default() }),
+            (
+                b,
+                TrieAccount {
+                    nonce: 1,
+                    balance: U256::from(5),
+                    storage_root: alloy_trie::root::storage_root_unhashed([(
+                        B256::from(U256::from(3)),
+                        U256::from(4),
+                    )]),
+                    ..Default::default()
+                },
+            ),
+        ]);
+        assert_eq!(incremental, expected);
+    }
+}

@@ -1,0 +1,391 @@
+//! The derived state store: the state's history and trie nodes on disk, in redb.
+//!
+//! The series is the source of truth; this store is a cache of what replay computes, so it can
+//! be deleted at any time. It holds what would otherwise grow in memory for ever with the chain:
+//! every value each account and slot took (keyed by item and revision, so a read at any past
+//! revision is one B-tree seek), the per-revision change sets that let the chain move back, and
+//! the nodes of the state tries. Recent changes stay in memory ([`super::VersionedState`]) and
+//! are moved here in batches ([`StateStore::flush`]); commits are not fsynced (the series is),
+//! so the hot path never waits on this store's disk.
+//!
+//! Why redb: an embedded ACID B-tree store in pure Rust (no C toolchain), with MVCC readers that
+//! never block the writer, ordered keys (the "last value at or before revision r" read is a
+//! reverse range seek), non-durable commits for a cache that may lag its source, and a bounded
+//! page cache (`--cache-mb`).
+
+use std::{path::Path, sync::Arc};
+
+use alloy_primitives::{Address, B256, U256};
+use parking_lot::RwLock;
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition,
+    backends::InMemoryBackend,
+};
+
+use super::{AccountRecord, StateKey, StateReadError};
+
+/// Account versions: address ‖ revision (big endian) → encoded `Option<AccountRecord>`.
+const ACCOUNTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("account_history");
+/// Slot versions: address ‖ slot ‖ revision → value (32 bytes, big endian).
+const STORAGE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("storage_history");
+/// What each revision changed: revision → encoded list of state keys.
+const CHANGES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("revision_changes");
+/// Trie nodes: owner prefix ‖ node hash → encoded node.
+const TRIE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("trie_nodes");
+
+/// Default size of the store's page cache, in MiB.
+pub const DEFAULT_CACHE_MB: usize = 64;
+
+type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A snapshot of the store's tables as of its last commit.
+struct Reader {
+    accounts: Table,
+    storage: Table,
+    trie: Table,
+}
+
+/// Everything one flush moves from memory to the store.
+#[derive(Debug, Default)]
+pub(crate) struct FlushBatch {
+    /// (address, revision, record).
+    pub(crate) accounts: Vec<(Address, u64, Option<AccountRecord>)>,
+    /// (address, slot, revision, value).
+    pub(crate) storage: Vec<(Address, U256, u64, U256)>,
+    /// What each revision changed.
+    pub(crate) changes: Vec<(u64, Vec<StateKey>)>,
+    /// Trie nodes written (`Some`) or removed (`None`).
+    pub(crate) trie: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// The redb database of one chain's derived state.
+pub struct StateStore {
+    db: Database,
+    reader: RwLock<Reader>,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore").finish_non_exhaustive()
+    }
+}
+
+fn store_error(error: impl std::fmt::Display) -> StateReadError {
+    StateReadError(format!("state store: {error}"))
+}
+
+fn account_key(address: Address, revision: u64) -> [u8; 28] {
+    let mut key = [0u8; 28];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&revision.to_be_bytes());
+    key
+}
+
+fn slot_key(address: Address, slot: U256, revision: u64) -> [u8; 60] {
+    let mut key = [0u8; 60];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..52].copy_from_slice(&slot.to_be_bytes::<32>());
+    key[52..].copy_from_slice(&revision.to_be_bytes());
+    key
+}
+
+fn encode_record(record: Option<AccountRecord>) -> Vec<u8> {
+    let Some(record) = record else { return Vec::new() };
+    let mut out = Vec::with_capacity(72);
+    out.extend_from_slice(&record.balance.to_be_bytes::<32>());
+    out.extend_from_slice(&record.nonce.to_be_bytes());
+    out.extend_from_slice(record.code_hash.as_slice());
+    out
+}
+
+fn decode_record(bytes: &[u8]) -> Result<Option<AccountRecord>, StateReadError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if bytes.len() != 72 {
+        return Err(store_error(format!("account record of {} bytes", bytes.len())));
+    }
+    let mut nonce = [0u8; 8];
+    nonce.copy_from_slice(&bytes[32..40]);
+    Ok(Some(AccountRecord {
+        balance: U256::from_be_slice(&bytes[..32]),
+        nonce: u64::from_be_bytes(nonce),
+        code_hash: B256::from_slice(&bytes[40..]),
+    }))
+}
+
+/// Encodes a revision's change list: per key a tag (0 account, 1 slot), the address and, for a
+/// slot, the slot.
+fn encode_changes(keys: &[StateKey]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(keys.len() * 53);
+    for key in keys {
+        match key {
+            StateKey::Account(address) => {
+                out.push(0);
+                out.extend_from_slice(address.as_slice());
+            }
+            StateKey::Slot(address, slot) => {
+                out.push(1);
+                out.extend_from_slice(address.as_slice());
+                out.extend_from_slice(&slot.to_be_bytes::<32>());
+            }
+        }
+    }
+    out
+}
+
+fn decode_changes(mut bytes: &[u8]) -> Result<Vec<StateKey>, StateReadError> {
+    let mut keys = Vec::new();
+    while let Some((&tag, rest)) = bytes.split_first() {
+        let (key, len) = match (tag, rest.len()) {
+            (0, n) if n >= 20 => (StateKey::Account(Address::from_slice(&rest[..20])), 20),
+            (1, n) if n >= 52 => (
+                StateKey::Slot(
+                    Address::from_slice(&rest[..20]),
+                    U256::from_be_slice(&rest[20..52]),
+                ),
+                52,
+            ),
+            _ => return Err(store_error("malformed change list")),
+        };
+        keys.push(key);
+        bytes = &rest[len..];
+    }
+    Ok(keys)
+}
+
+impl StateStore {
+    /// Creates a new, empty store at `path` (an existing file is replaced: the store is derived
+    /// from the series, which the caller replays into it). `cache_mb` bounds its page cache.
+    pub fn create(path: &Path, cache_mb: usize) -> Result<Arc<Self>, StateReadError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(store_error)?;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(store_error(e)),
+        }
+        let db = Database::builder()
+            .set_cache_size(cache_mb.max(1) * 1024 * 1024)
+            .create(path)
+            .map_err(store_error)?;
+        Self::init(db)
+    }
+
+    /// A store held in memory (ephemeral nodes, tests).
+    pub fn in_memory() -> Arc<Self> {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .expect("an in-memory redb database opens");
+        Self::init(db).expect("an in-memory redb database initializes")
+    }
+
+    fn init(db: Database) -> Result<Arc<Self>, StateReadError> {
+        let txn = db.begin_write().map_err(store_error)?;
+        {
+            txn.open_table(ACCOUNTS).map_err(store_error)?;
+            txn.open_table(STORAGE).map_err(store_error)?;
+            txn.open_table(CHANGES).map_err(store_error)?;
+            txn.open_table(TRIE).map_err(store_error)?;
+        }
+        txn.commit().map_err(store_error)?;
+        let reader = Self::open_reader(&db)?;
+        Ok(Arc::new(Self { db, reader: RwLock::new(reader) }))
+    }
+
+    fn open_reader(db: &Database) -> Result<Reader, StateReadError> {
+        let txn = db.begin_read().map_err(store_error)?;
+        Ok(Reader {
+            accounts: txn.open_table(ACCOUNTS).map_err(store_error)?,
+            storage: txn.open_table(STORAGE).map_err(store_error)?,
+            trie: txn.open_table(TRIE).map_err(store_error)?,
+        })
+    }
+
+    fn refresh(&self) -> Result<(), StateReadError> {
+        *self.reader.write() = Self::open_reader(&self.db)?;
+        Ok(())
+    }
+
+    /// Empties every table (a chain reset).
+    pub(crate) fn clear(&self) -> Result<(), StateReadError> {
+        let txn = self.db.begin_write().map_err(store_error)?;
+        txn.delete_table(ACCOUNTS).map_err(store_error)?;
+        txn.delete_table(STORAGE).map_err(store_error)?;
+        txn.delete_table(CHANGES).map_err(store_error)?;
+        txn.delete_table(TRIE).map_err(store_error)?;
+        {
+            txn.open_table(ACCOUNTS).map_err(store_error)?;
+            txn.open_table(STORAGE).map_err(store_error)?;
+            txn.open_table(CHANGES).map_err(store_error)?;
+            txn.open_table(TRIE).map_err(store_error)?;
+        }
+        txn.commit().map_err(store_error)?;
+        self.refresh()
+    }
+
+    /// An account's fields as last set at or before `revision`: `None` if the store has no
+    /// version of it, `Some(None)` if it did not exist then.
+    pub(crate) fn account_at(
+        &self,
+        address: Address,
+        revision: u64,
+    ) -> Result<Option<Option<AccountRecord>>, StateReadError> {
+        let reader = self.reader.read();
+        let (low, high) = (account_key(address, 0), account_key(address, revision));
+        let mut range = reader.accounts.range(&low[..]..=&high[..]).map_err(store_error)?;
+        match range.next_back() {
+            Some(entry) => {
+                let (_, value) = entry.map_err(store_error)?;
+                Ok(Some(decode_record(value.value())?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A slot's value as last set at or before `revision`, `None` if the store has none.
+    pub(crate) fn storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        revision: u64,
+    ) -> Result<Option<U256>, StateReadError> {
+        let reader = self.reader.read();
+        let (low, high) = (slot_key(address, slot, 0), slot_key(address, slot, revision));
+        let mut range = reader.storage.range(&low[..]..=&high[..]).map_err(store_error)?;
+        match range.next_back() {
+            Some(entry) => {
+                let (_, value) = entry.map_err(store_error)?;
+                Ok(Some(U256::from_be_slice(value.value())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A trie node.
+    pub(crate) fn trie_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
+        let reader = self.reader.read();
+        Ok(reader.trie.get(key).map_err(store_error)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The latest version of every account the store holds (for dumps and trie rebuilds).
+    pub(crate) fn latest_accounts(
+        &self,
+    ) -> Result<Vec<(Address, Option<AccountRecord>)>, StateReadError> {
+        let reader = self.reader.read();
+        let mut latest: Vec<(Address, Option<AccountRecord>)> = Vec::new();
+        for entry in reader.accounts.range::<&[u8]>(..).map_err(store_error)? {
+            let (key, value) = entry.map_err(store_error)?;
+            let address = Address::from_slice(&key.value()[..20]);
+            let record = decode_record(value.value())?;
+            match latest.last_mut() {
+                Some((last, current)) if *last == address => *current = record,
+                _ => latest.push((address, record)),
+            }
+        }
+        Ok(latest)
+    }
+
+    /// The latest value of every slot of `address` the store holds.
+    pub(crate) fn latest_storage(
+        &self,
+        address: Address,
+    ) -> Result<Vec<(U256, U256)>, StateReadError> {
+        let reader = self.reader.read();
+        let low = slot_key(address, U256::ZERO, 0);
+        let high = slot_key(address, U256::MAX, u64::MAX);
+        let mut latest: Vec<(U256, U256)> = Vec::new();
+        for entry in reader.storage.range(&low[..]..=&high[..]).map_err(store_error)? {
+            let (key, value) = entry.map_err(store_error)?;
+            let slot = U256::from_be_slice(&key.value()[20..52]);
+            let value = U256::from_be_slice(value.value());
+            match latest.last_mut() {
+                Some((last, current)) if *last == slot => *current = value,
+                _ => latest.push((slot, value)),
+            }
+        }
+        Ok(latest)
+    }
+
+    /// Every address with storage in the store.
+    pub(crate) fn storage_owners(&self) -> Result<Vec<Address>, StateReadError> {
+        let reader = self.reader.read();
+        let mut owners: Vec<Address> = Vec::new();
+        for entry in reader.storage.range::<&[u8]>(..).map_err(store_error)? {
+            let (key, _) = entry.map_err(store_error)?;
+            let address = Address::from_slice(&key.value()[..20]);
+            if owners.last() != Some(&address) {
+                owners.push(address);
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Writes a batch of versions, change sets and trie nodes in one transaction (not fsynced:
+    /// the series is the durable copy).
+    pub(crate) fn flush(&self, batch: &FlushBatch) -> Result<(), StateReadError> {
+        let mut txn = self.db.begin_write().map_err(store_error)?;
+        txn.set_durability(Durability::None).map_err(store_error)?;
+        {
+            let mut accounts = txn.open_table(ACCOUNTS).map_err(store_error)?;
+            for (address, revision, record) in &batch.accounts {
+                let key = account_key(*address, *revision);
+                accounts.insert(&key[..], &encode_record(*record)[..]).map_err(store_error)?;
+            }
+            let mut storage = txn.open_table(STORAGE).map_err(store_error)?;
+            for (address, slot, revision, value) in &batch.storage {
+                let key = slot_key(*address, *slot, *revision);
+                storage.insert(&key[..], &value.to_be_bytes::<32>()[..]).map_err(store_error)?;
+            }
+            let mut changes = txn.open_table(CHANGES).map_err(store_error)?;
+            for (revision, keys) in &batch.changes {
+                changes.insert(*revision, &encode_changes(keys)[..]).map_err(store_error)?;
+            }
+            let mut trie = txn.open_table(TRIE).map_err(store_error)?;
+            for (key, node) in &batch.trie {
+                match node {
+                    Some(node) => trie.insert(&key[..], &node[..]).map_err(store_error)?,
+                    None => trie.remove(&key[..]).map_err(store_error)?,
+                };
+            }
+        }
+        txn.commit().map_err(store_error)?;
+        self.refresh()
+    }
+
+    /// Removes every version set after `revision`; returns the keys they belonged to. Costs the
+    /// number of changes removed.
+    pub(crate) fn truncate_after(&self, revision: u64) -> Result<Vec<StateKey>, StateReadError> {
+        let mut txn = self.db.begin_write().map_err(store_error)?;
+        txn.set_durability(Durability::None).map_err(store_error)?;
+        let mut undone = Vec::new();
+        {
+            let mut changes = txn.open_table(CHANGES).map_err(store_error)?;
+            let mut accounts = txn.open_table(ACCOUNTS).map_err(store_error)?;
+            let mut storage = txn.open_table(STORAGE).map_err(store_error)?;
+            let removed =
+                changes.extract_from_if((revision + 1).., |_, _| true).map_err(store_error)?;
+            for entry in removed {
+                let (at, keys) = entry.map_err(store_error)?;
+                let at = at.value();
+                for key in decode_changes(keys.value())? {
+                    match key {
+                        StateKey::Account(address) => {
+                            accounts.remove(&account_key(address, at)[..]).map_err(store_error)?;
+                        }
+                        StateKey::Slot(address, slot) => {
+                            storage
+                                .remove(&slot_key(address, slot, at)[..])
+                                .map_err(store_error)?;
+                        }
+                    }
+                    undone.push(key);
+                }
+            }
+        }
+        txn.commit().map_err(store_error)?;
+        self.refresh()?;
+        Ok(undone)
+    }
+}

@@ -1,0 +1,227 @@
+//! The incremental state root: the account trie and every account's storage trie kept as
+//! Merkle-Patricia tries (eth_trie) over one node store, so that sealing a block re-hashes only
+//! the nodes on the paths of the accounts and slots it changed — O(k log n) for k changes in a
+//! state of n accounts, where a from-scratch root costs O(n).
+//!
+//! The tries hold only the latest state: a change replaces the nodes of its path and the nodes
+//! no longer reachable are dropped from the store (eth_trie prunes on commit). Past states are
+//! served by the versioned values, not by the tries; moving back (a revert, a failed seal) writes
+//! the older values into the tries again, which costs the number of changes undone.
+//!
+//! The nodes live in the derived store ([`StateStore`]); those written since the last flush are
+//! held in memory until the next one. Storage tries share the node store with the account trie; their node keys are prefixed with
+//! the account's hashed address, so that pruning one trie never drops a node another trie uses.
+
+use std::{collections::HashMap, sync::Arc};
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+use eth_trie::{EthTrie, Trie, TrieError};
+use parking_lot::RwLock;
+
+use super::{AccountRecord, StateStore};
+
+/// Trie nodes by (optional owner prefix ‖ node hash): the account trie's and every storage
+/// trie's. Nodes written or removed since the last flush are held here; the rest are read from
+/// the derived store.
+#[derive(Debug)]
+pub(crate) struct NodeStore {
+    /// Pending writes (`Some`) and removals (`None`).
+    pending: RwLock<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    store: Arc<StateStore>,
+}
+
+impl NodeStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, NodeStoreError> {
+        if let Some(node) = self.pending.read().get(key) {
+            return Ok(node.clone());
+        }
+        self.store.trie_node(key).map_err(|e| NodeStoreError(e.to_string()))
+    }
+}
+
+/// One trie's view of the [`NodeStore`]: its node keys carry its owner's prefix.
+#[derive(Debug)]
+struct TrieNodes {
+    store: Arc<NodeStore>,
+    /// The hashed address of the storage trie's account; empty for the account trie.
+    prefix: Vec<u8>,
+}
+
+impl TrieNodes {
+    fn key(&self, key: &[u8]) -> Vec<u8> {
+        let mut full = Vec::with_capacity(self.prefix.len() + key.len());
+        full.extend_from_slice(&self.prefix);
+        full.extend_from_slice(key);
+        full
+    }
+}
+
+/// A node store read that failed (the derived store could not be read).
+#[derive(Debug, thiserror::Error)]
+#[error("trie node store: {0}")]
+pub(crate) struct NodeStoreError(String);
+
+impl eth_trie::DB for TrieNodes {
+    type Error = NodeStoreError;
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.store.get(&self.key(key))
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), Self::Error> {
+        self.store.pending.write().insert(self.key(key), Some(value));
+        Ok(())
+    }
+
+    fn insert_batch(&self, keys: Vec<Vec<u8>>, values: Vec<Vec<u8>>) -> Result<(), Self::Error> {
+        let mut pending = self.store.pending.write();
+        for (key, value) in keys.into_iter().zip(values) {
+            pending.insert(self.key(&key), Some(value));
+        }
+        Ok(())
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<(), Self::Error> {
+        self.store.pending.write().insert(self.key(key), None);
+        Ok(())
+    }
+
+    fn remove_batch(&self, keys: &[Vec<u8>]) -> Result<(), Self::Error> {
+        let mut pending = self.store.pending.write();
+        for key in keys {
+            pending.insert(self.key(key), None);
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// The latest state as Merkle-Patricia tries, updated with the changes of each block.
+#[derive(Debug)]
+pub(crate) struct StateTrie {
+    store: Arc<NodeStore>,
+    /// Root of the account trie.
+    root: B256,
+    /// Storage roots of the accounts that have storage.
+    storage_roots: HashMap<Address, B256>,
+}
+
+impl StateTrie {
+    /// Empty tries whose nodes go to `store`.
+    pub(crate) fn new(store: Arc<StateStore>) -> Self {
+        Self {
+            store: Arc::new(NodeStore { pending: RwLock::new(HashMap::new()), store }),
+            root: EMPTY_ROOT_HASH,
+            storage_roots: HashMap::new(),
+        }
+    }
+
+    /// The nodes written or removed since the last flush.
+    pub(crate) fn pending_nodes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.store.pending.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Forgets the pending nodes once the store holds them.
+    pub(crate) fn clear_pending(&mut self) {
+        self.store.pending.write().clear();
+    }
+}
+
+/// A trie failure. The tries are built only from values this node wrote, so a failure means a
+/// bug; it is reported rather than hidden behind a wrong root.
+#[derive(Debug, thiserror::Error)]
+#[error("state trie: {0}")]
+pub struct TrieUpdateError(String);
+
+impl From<super::StateReadError> for TrieUpdateError {
+    fn from(error: super::StateReadError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl From<TrieError> for TrieUpdateError {
+    fn from(error: TrieError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+fn open(
+    store: &Arc<NodeStore>,
+    prefix: Vec<u8>,
+    root: B256,
+) -> Result<EthTrie<TrieNodes>, TrieUpdateError> {
+    let nodes = Arc::new(TrieNodes { store: store.clone(), prefix });
+    if root == EMPTY_ROOT_HASH {
+        return Ok(EthTrie::new(nodes));
+    }
+    Ok(EthTrie::from(nodes, root)?)
+}
+
+impl StateTrie {
+    /// Storage root of an account (the empty root without storage).
+    pub(crate) fn storage_root(&self, address: &Address) -> B256 {
+        self.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH)
+    }
+
+    /// Writes the latest values of changed slots into an account's storage trie.
+    pub(crate) fn update_storage(
+        &mut self,
+        address: Address,
+        slots: impl IntoIterator<Item = (U256, U256)>,
+    ) -> Result<(), TrieUpdateError> {
+        let hashed = keccak256(address);
+        let mut trie = open(&self.store, hashed.to_vec(), self.storage_root(&address))?;
+        for (slot, value) in slots {
+            let key = keccak256(B256::from(slot));
+            if value.is_zero() {
+                trie.remove(key.as_slice())?;
+            } else {
+                trie.insert(key.as_slice(), &alloy_rlp::encode(value))?;
+            }
+        }
+        let root = trie.root_hash()?;
+        if root == EMPTY_ROOT_HASH {
+            self.storage_roots.remove(&address);
+        } else {
+            self.storage_roots.insert(address, root);
+        }
+        Ok(())
+    }
+
+    /// Writes the latest fields of changed accounts (`None`: the account no longer exists) and
+    /// returns the new state root. Their storage tries must be up to date.
+    pub(crate) fn update_accounts(
+        &mut self,
+        accounts: impl IntoIterator<Item = (Address, Option<AccountRecord>)>,
+    ) -> Result<B256, TrieUpdateError> {
+        let mut trie = open(&self.store, Vec::new(), self.root)?;
+        for (address, record) in accounts {
+            let key = keccak256(address);
+            match record {
+                Some(record) => {
+                    let account = TrieAccount {
+                        nonce: record.nonce,
+                        balance: record.balance,
+                        storage_root: self.storage_root(&address),
+                        code_hash: record.code_hash,
+                    };
+                    trie.insert(key.as_slice(), &alloy_rlp::encode(account))?;
+                }
+                None => {
+                    trie.remove(key.as_slice())?;
+                }
+            }
+        }
+        self.root = trie.root_hash()?;
+        Ok(self.root)
+    }
+
+    /// Root of the account trie as last computed.
+    pub(crate) fn root(&self) -> B256 {
+        self.root
+    }
+}
