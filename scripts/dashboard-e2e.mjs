@@ -300,6 +300,22 @@ async function singleNode(context) {
       await shot(page, 'chain-load');
     });
   }
+  await step('keyboard: "/" reaches the search, Enter opens a block of the chain strip', async () => {
+    await page.click('nav a[data-view="chain"]');
+    await page.waitForSelector('svg.strip a.blk', { timeout: T });
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.keyboard.press('/');
+    check(await page.evaluate(() => document.activeElement?.id === 'q'), '"/" did not focus the search box');
+    await page.keyboard.type('1');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#/block/1', null, { timeout: T });
+    await page.click('nav a[data-view="chain"]');
+    await page.waitForSelector('svg.strip a.blk', { timeout: T });
+    await page.focus('svg.strip a.blk');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash.startsWith('#/block/'), null, { timeout: T });
+    await page.click('nav a[data-view="chain"]');
+  });
   await step('dark theme', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await shot(page, 'chain-dark');

@@ -125,7 +125,7 @@ export function renderChain(container) {
         ['pool (pending / queued)', pool ? `${num(pool.pending)} / ${num(pool.queued)}` : '–'],
       ]),
     );
-    fill(strip, chainStrip(state.blocks, finalized ?? -1, (n) => (location.hash = `#/block/${n}`)));
+    if (!strip.contains(document.activeElement)) fill(strip, chainStrip(state.blocks, finalized ?? -1));
     list.set(state.blocks);
     count.textContent = `${state.blocks.length} most recent blocks kept (of ${latest ?? '–'} + 1)`;
     const now = Date.now();

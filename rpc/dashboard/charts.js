@@ -82,7 +82,7 @@ function formatTick(value) {
 }
 
 /** The last blocks as a strip of squares: final (solid) or tentative (hatched). */
-export function chainStrip(blocks, finalized, onPick) {
+export function chainStrip(blocks, finalized) {
   const size = 18;
   const gap = 4;
   const shown = blocks.slice(0, 40).reverse();
@@ -93,9 +93,10 @@ export function chainStrip(blocks, finalized, onPick) {
     shown.map((b, i) => {
       const final = b.number <= finalized;
       const x = i * (size + gap);
+      // A link: focusable and opened with Enter like any other.
       return svg(
-        'g',
-        { class: final ? 'blk final' : 'blk tentative', onclick: () => onPick(b.number) },
+        'a',
+        { class: final ? 'blk final' : 'blk tentative', href: `#/block/${b.number}`, 'aria-label': `block ${b.number}, ${final ? 'final' : 'tentative'}` },
         svg('title', null, `block ${b.number}: ${final ? 'final' : 'tentative'}`),
         svg('rect', { x, y: 0, width: size, height: size, rx: 3 }),
         i < shown.length - 1 ? svg('line', { x1: x + size, y1: size / 2, x2: x + size + gap, y2: size / 2 }) : null,
