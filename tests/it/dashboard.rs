@@ -40,6 +40,7 @@ fn get(host: &str, port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Str
 fn dashboard_is_served_on_the_rpc_port_and_rpc_is_unchanged() {
     let node = Node::start(&[]);
     let before = node.result("eth_blockNumber", json!([]));
+    let entries = node.result("ir3_seriesStatus", json!([]))["entries"].clone();
     let browser = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
     let (status, head, body) = get("127.0.0.1", node.port, "/", &browser);
     assert_eq!(status, 200, "{head}");
@@ -59,6 +60,7 @@ fn dashboard_is_served_on_the_rpc_port_and_rpc_is_unchanged() {
         post(node.port, br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#, &[]);
     assert_eq!((status, body.contains("\"0x539\"")), (200, true), "{body}");
     assert_eq!(node.result("eth_blockNumber", json!([])), before);
+    assert_eq!(node.result("ir3_seriesStatus", json!([]))["entries"], entries, "a GET appended");
     let info = node.result("ir3_nodeInfo", json!([]));
     assert_eq!(info["devMethods"], true, "{info}");
     let keys = node.result("ir3_devAccounts", json!([]));
