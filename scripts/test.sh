@@ -2,7 +2,8 @@
 # The one command that runs every test on a fresh machine (README: "Run the tests").
 #   1. installs the real clients the tests drive (forge, cast, anvil, viem, ethers, solc-js)
 #      from npm with the lockfile, and builds the Solidity contracts with them;
-#   2. installs iproute2 when missing (the partition test creates network namespaces);
+#   2. installs iproute2 when missing (the partition test creates network namespaces) and
+#      Debian's chromium (the dashboard test drives the page in it);
 #   3. checks formatting and lints;
 #   4. runs the whole workspace's tests with cargo-nextest;
 #   5. runs the Python client's tests (python/) in a virtualenv against the debug node.
@@ -18,6 +19,11 @@ fi
 if ! command -v ip >/dev/null; then
   echo "test: installing iproute2 (network namespaces for the partition test)" >&2
   apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null
+fi
+# The dashboard test drives the page in headless Chromium (Debian's package; never a download).
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "test: installing chromium (the dashboard's browser test)" >&2
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "test: installing cargo-nextest" >&2

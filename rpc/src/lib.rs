@@ -7,10 +7,12 @@
 //!
 //! Each namespace is declared as a trait in [`api`] and implemented in its own module; every
 //! handler delegates to the EVM app (`ir3-evm`). Errors become JSON-RPC error objects in one
-//! place: [`error`]. This crate holds no chain logic.
+//! place: [`error`]. This crate holds no chain logic. The node's web dashboard is served on the
+//! same port by [`dashboard`].
 
 pub mod api;
 pub mod apps;
+pub mod dashboard;
 pub mod dev;
 pub mod dev_api;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod network;
 pub mod peer_apps;
 pub mod pubsub;
 pub mod server;
+pub mod status;
 pub mod storage;
 
 pub use error::RpcError;

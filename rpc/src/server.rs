@@ -1,5 +1,6 @@
 //! The JSON-RPC server: HTTP and WebSocket on one port, open CORS (wallets run in browsers),
-//! batches, and limits on request size, response size and connections.
+//! batches, and limits on request size, response size and connections; the dashboard
+//! ([`crate::dashboard`]) is served on the same port.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -13,6 +14,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::{
     api::{EthApiServer, EthPubSubApiServer, NetApiServer, PersonalApiServer, Web3ApiServer},
+    dashboard::DashboardLayer,
     dev::DevApi,
     dev_api::{AnvilApiServer, EvmApiServer},
     error::RpcError,
@@ -88,6 +90,11 @@ pub fn rpc_module(
             crate::peer_apps::PeerAppsHandler::new(node.clone(), peers, apps),
         ))
         .map_err(merge_error)?;
+    module
+        .merge(crate::status::StatusApiServer::into_rpc(crate::status::StatusHandler::new(
+            node.clone(),
+        )))
+        .map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());
     module.merge(TxPoolApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
     module.merge(DebugApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
@@ -107,9 +114,11 @@ pub async fn serve(
     apps: Arc<ir3_apps::NativeApps>,
     peers: Arc<ir3_apps::peer::PeerApps>,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
+    let dashboard = DashboardLayer::new(!node.is_networked());
     let module = rpc_module(node, chunks, apps, peers)?;
     let cors = CorsLayer::new().allow_origin(Any).allow_headers(Any).allow_methods(Any);
-    let middleware = tower::ServiceBuilder::new().layer(cors);
+    // The dashboard answers its own GETs (`/ui`, a browser's `/`); the rest reaches jsonrpsee.
+    let middleware = tower::ServiceBuilder::new().layer(cors).layer(dashboard);
     let bind_error =
         |e: std::io::Error| RpcError::Bind { addr: addr.to_string(), reason: e.to_string() };
     let config = ServerConfig::builder()
