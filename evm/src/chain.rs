@@ -508,6 +508,66 @@ impl Chain {
         Some((self.block(number)?, index as usize))
     }
 
+    /// Positions (block number, index) of the transactions sent by, sent to or creating
+    /// `address` in blocks `from..=to`, newest first when `newest_first`, at most `limit`: from
+    /// the recent window, and from the store's address index below it (no scan of history).
+    pub fn address_positions(
+        &self,
+        address: alloy_primitives::Address,
+        from: u64,
+        to: u64,
+        newest_first: bool,
+        limit: usize,
+    ) -> Vec<(u64, usize)> {
+        let recent_first = self.recent.front().map_or(0, |b| b.number());
+        let mut recent: Vec<(u64, usize)> = self
+            .recent
+            .iter()
+            .filter(|b| (from..=to).contains(&b.number()))
+            .flat_map(|b| {
+                (0..b.transactions.len())
+                    .filter(|i| crate::state::touched_addresses(b, *i).contains(&address))
+                    .map(|i| (b.number(), i))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let stored = match recent_first.checked_sub(1) {
+            Some(below) if from <= below => self
+                .state
+                .store()
+                .address_positions(address, from, to.min(below), newest_first, limit)
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "address index read failed");
+                    Vec::new()
+                }),
+            _ => Vec::new(),
+        };
+        let stored = stored.into_iter().map(|(n, i)| (n, i as usize));
+        if newest_first {
+            recent.reverse();
+            recent.into_iter().chain(stored).take(limit).collect()
+        } else {
+            stored.chain(recent).take(limit).collect()
+        }
+    }
+
+    /// The hash of the transaction `sender` sent with `nonce`, if mined.
+    pub fn tx_by_sender_nonce(
+        &self,
+        sender: alloy_primitives::Address,
+        nonce: u64,
+    ) -> Option<B256> {
+        let recent = self.recent.iter().rev().find_map(|b| {
+            b.transactions
+                .iter()
+                .find_map(|tx| (tx.sender == sender && tx.nonce() == nonce).then_some(tx.hash))
+        });
+        recent.or_else(|| {
+            let hash = self.state.store().tx_by_sender_nonce(sender, nonce).ok().flatten()?;
+            self.contains_tx(&hash).then_some(hash)
+        })
+    }
+
     /// Whether a transaction with this hash is mined.
     pub fn contains_tx(&self, hash: &B256) -> bool {
         self.tx_position(hash).is_some()

@@ -499,6 +499,14 @@ mod tests {
             assert!(c.contains_tx(&first));
         });
         assert_eq!(locate(&node, first), Some((1, 0)));
+        // Otterscan's search and nonce lookup use the store's indexes below the window.
+        let page = node.ots_search_transactions(from, 0, 10, false);
+        let hashes: Vec<_> = page.txs.iter().map(|tx| *tx.inner.tx_hash()).collect();
+        assert_eq!(hashes, vec![late, first]);
+        assert!(page.last_page);
+        let page = node.ots_search_transactions(from, 0, 1, true);
+        assert_eq!(page.txs.iter().map(|tx| *tx.inner.tx_hash()).collect::<Vec<_>>(), vec![first]);
+        assert_eq!(node.ots_transaction_by_sender_and_nonce(from, 0), Some(first));
 
         assert!(node.revert(snapshot).await.unwrap());
         node.with_chain(|c| {
@@ -516,5 +524,6 @@ mod tests {
         assert_eq!(head(&replayed), head(&node));
         assert_eq!(locate(&replayed, first), Some((1, 0)));
         assert_eq!(locate(&replayed, late), None);
+        assert_eq!(replayed.ots_transaction_by_sender_and_nonce(from, 1), None);
     }
 }

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::Transaction as _;
 use alloy_eips::BlockId;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{self as rpc};
@@ -71,13 +70,6 @@ fn total_fees(block: &StoredBlock) -> U256 {
         .iter()
         .map(|r| U256::from(r.gas_used) * U256::from(r.effective_gas_price))
         .fold(U256::ZERO, |a, b| a + b)
-}
-
-fn touches(block: &StoredBlock, index: usize, address: Address) -> bool {
-    let tx = &block.transactions[index];
-    tx.sender == address
-        || tx.envelope.to() == Some(address)
-        || block.receipts[index].contract_address == Some(address)
 }
 
 impl EvmNode {
@@ -194,32 +186,25 @@ impl EvmNode {
         let page_size = page_size.clamp(1, MAX_OTS_PAGE_SIZE);
         self.with_chain(|chain| {
             let head = chain.head_number();
-            let mut found: Vec<(rpc::Transaction, OtsTransactionReceipt)> = Vec::new();
-            let mut exhausted = true;
-            let numbers: Box<dyn Iterator<Item = u64>> = if after {
-                Box::new(block.saturating_add(1).min(head + 1)..=head)
+            let (from, to) = if after {
+                (block.saturating_add(1), head)
             } else {
                 let top = if block == 0 { head } else { block.saturating_sub(1).min(head) };
-                Box::new((chain.first_number()..=top).rev())
+                (chain.first_number(), top)
             };
-            'blocks: for number in numbers {
-                let Some(stored) = chain.block(number) else { continue };
-                let mut indexes: Vec<usize> = (0..stored.transactions.len())
-                    .filter(|i| touches(&stored, *i, address))
-                    .collect();
-                if !after {
-                    indexes.reverse();
+            let positions = chain.address_positions(address, from, to, !after, page_size + 1);
+            let exhausted = positions.len() <= page_size;
+            let mut found: Vec<(rpc::Transaction, OtsTransactionReceipt)> = Vec::new();
+            let mut current: Option<Arc<StoredBlock>> = None;
+            for (number, index) in positions.into_iter().take(page_size) {
+                if current.as_ref().is_none_or(|b| b.number() != number) {
+                    current = chain.block(number);
                 }
-                for index in indexes {
-                    if found.len() == page_size {
-                        exhausted = false;
-                        break 'blocks;
-                    }
-                    if let (Some(tx), Some(receipt)) =
-                        (stored.rpc_transaction(index), ots_receipt(&stored, index))
-                    {
-                        found.push((tx, receipt));
-                    }
+                let Some(stored) = &current else { continue };
+                if let (Some(tx), Some(receipt)) =
+                    (stored.rpc_transaction(index), ots_receipt(stored, index))
+                {
+                    found.push((tx, receipt));
                 }
             }
             if after {
@@ -234,15 +219,7 @@ impl EvmNode {
 
     /// `ots_getTransactionBySenderAndNonce`.
     pub fn ots_transaction_by_sender_and_nonce(&self, sender: Address, nonce: u64) -> Option<B256> {
-        self.with_chain(|chain| {
-            (chain.first_number()..=chain.head_number()).rev().find_map(|number| {
-                chain
-                    .block(number)?
-                    .transactions
-                    .iter()
-                    .find_map(|tx| (tx.sender == sender && tx.nonce() == nonce).then_some(tx.hash))
-            })
-        })
+        self.with_chain(|chain| chain.tx_by_sender_nonce(sender, nonce))
     }
 
     /// `ots_getContractCreator`: the transaction and account that created a contract (a

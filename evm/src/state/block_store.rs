@@ -19,6 +19,12 @@ pub(super) const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(
 /// Block numbers by block hash.
 pub(super) const BLOCK_NUMBERS: TableDefinition<'_, &[u8], u64> =
     TableDefinition::new("block_numbers");
+/// Otterscan's address index: address ‖ block number ‖ index → nothing, for every
+/// transaction the address sent, received or created.
+pub(super) const ADDRESS_TXS: TableDefinition<'_, &[u8], ()> = TableDefinition::new("address_txs");
+/// Transactions by sender and nonce: sender ‖ nonce → transaction hash.
+pub(super) const SENDER_NONCES: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("sender_nonces");
 /// Transaction positions: hash → block number ‖ index (big endian).
 pub(super) const TX_POSITIONS: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("tx_positions");
@@ -121,6 +127,33 @@ fn decode_block(bytes: &[u8]) -> Result<StoredBlock, StateReadError> {
     })
 }
 
+/// The addresses a transaction touches for Otterscan's search: sender, recipient, created
+/// contract.
+pub(crate) fn touched_addresses(block: &StoredBlock, index: usize) -> Vec<Address> {
+    let tx = &block.transactions[index];
+    let mut addresses = vec![tx.sender];
+    addresses.extend(alloy_consensus::Transaction::to(&tx.envelope));
+    addresses.extend(block.receipts.get(index).and_then(|r| r.contract_address));
+    addresses.sort_unstable();
+    addresses.dedup();
+    addresses
+}
+
+fn address_key(address: Address, number: u64, index: u32) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..28].copy_from_slice(&number.to_be_bytes());
+    key[28..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn nonce_key(sender: Address, nonce: u64) -> [u8; 28] {
+    let mut key = [0u8; 28];
+    key[..20].copy_from_slice(sender.as_slice());
+    key[20..].copy_from_slice(&nonce.to_be_bytes());
+    key
+}
+
 fn position(number: u64, index: u32) -> [u8; 12] {
     let mut out = [0u8; 12];
     out[..8].copy_from_slice(&number.to_be_bytes());
@@ -140,6 +173,8 @@ impl StateStore {
             let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
             let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
             let mut positions = txn.open_table(TX_POSITIONS).map_err(store_error)?;
+            let mut by_address = txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+            let mut by_nonce = txn.open_table(SENDER_NONCES).map_err(store_error)?;
             for block in blocks {
                 let number = block.number();
                 by_number.insert(number, &encode_block(block)?[..]).map_err(store_error)?;
@@ -147,6 +182,12 @@ impl StateStore {
                 for (index, tx) in block.transactions.iter().enumerate() {
                     let at = position(number, index as u32);
                     positions.insert(tx.hash.as_slice(), &at[..]).map_err(store_error)?;
+                    for address in touched_addresses(block, index) {
+                        let key = address_key(address, number, index as u32);
+                        by_address.insert(&key[..], ()).map_err(store_error)?;
+                    }
+                    let key = nonce_key(tx.sender, tx.nonce());
+                    by_nonce.insert(&key[..], tx.hash.as_slice()).map_err(store_error)?;
                 }
             }
         }
@@ -161,6 +202,8 @@ impl StateStore {
             let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
             let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
             let mut positions = txn.open_table(TX_POSITIONS).map_err(store_error)?;
+            let mut by_address = txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+            let mut by_nonce = txn.open_table(SENDER_NONCES).map_err(store_error)?;
             let removed = by_number
                 .extract_from_if((number.saturating_add(1)).., |_, _| true)
                 .map_err(store_error)?;
@@ -168,8 +211,13 @@ impl StateStore {
                 let (_, bytes) = entry.map_err(store_error)?;
                 let block = decode_block(bytes.value())?;
                 by_hash.remove(block.hash.as_slice()).map_err(store_error)?;
-                for tx in &block.transactions {
+                for (index, tx) in block.transactions.iter().enumerate() {
                     positions.remove(tx.hash.as_slice()).map_err(store_error)?;
+                    for address in touched_addresses(&block, index) {
+                        let key = address_key(address, block.number(), index as u32);
+                        by_address.remove(&key[..]).map_err(store_error)?;
+                    }
+                    by_nonce.remove(&nonce_key(tx.sender, tx.nonce())[..]).map_err(store_error)?;
                 }
             }
         }
@@ -205,5 +253,55 @@ impl StateStore {
         let mut index = [0u8; 4];
         index.copy_from_slice(&at[8..]);
         Ok(Some((u64::from_be_bytes(number), u32::from_be_bytes(index))))
+    }
+
+    /// Positions (block number, index) of the transactions touching `address` in blocks
+    /// `from..=to`, newest first when `newest_first`, at most `limit`.
+    pub(crate) fn address_positions(
+        &self,
+        address: Address,
+        from: u64,
+        to: u64,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>, StateReadError> {
+        if from > to || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let table = txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+        let (low, high) = (address_key(address, from, 0), address_key(address, to, u32::MAX));
+        let range = table.range(&low[..]..=&high[..]).map_err(store_error)?;
+        let decode = |entry: Result<
+            (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, ()>),
+            redb::StorageError,
+        >| {
+            let (key, _) = entry.map_err(store_error)?;
+            let key = key.value();
+            let mut number = [0u8; 8];
+            number.copy_from_slice(&key[20..28]);
+            let mut index = [0u8; 4];
+            index.copy_from_slice(&key[28..32]);
+            Ok((u64::from_be_bytes(number), u32::from_be_bytes(index)))
+        };
+        if newest_first {
+            range.rev().take(limit).map(decode).collect()
+        } else {
+            range.take(limit).map(decode).collect()
+        }
+    }
+
+    /// The hash of the transaction `sender` sent with `nonce`.
+    pub(crate) fn tx_by_sender_nonce(
+        &self,
+        sender: Address,
+        nonce: u64,
+    ) -> Result<Option<B256>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let table = txn.open_table(SENDER_NONCES).map_err(store_error)?;
+        Ok(table
+            .get(&nonce_key(sender, nonce)[..])
+            .map_err(store_error)?
+            .map(|h| B256::from_slice(h.value())))
     }
 }

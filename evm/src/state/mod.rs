@@ -19,6 +19,8 @@ mod block_store;
 mod store;
 mod trie;
 
+pub(crate) use block_store::touched_addresses;
+
 use store::FlushBatch;
 pub use store::{DEFAULT_CACHE_MB, StateStore};
 

@@ -24,7 +24,7 @@ use redb::{
 
 use super::{
     AccountRecord, StateKey, StateReadError,
-    block_store::{BLOCK_NUMBERS, BLOCKS, TX_POSITIONS},
+    block_store::{ADDRESS_TXS, BLOCK_NUMBERS, BLOCKS, SENDER_NONCES, TX_POSITIONS},
 };
 
 /// Account versions: address ‖ revision (big endian) → encoded `Option<AccountRecord>`.
@@ -194,6 +194,8 @@ impl StateStore {
             txn.open_table(BLOCKS).map_err(store_error)?;
             txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
             txn.open_table(TX_POSITIONS).map_err(store_error)?;
+            txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+            txn.open_table(SENDER_NONCES).map_err(store_error)?;
         }
         txn.commit().map_err(store_error)?;
         let reader = Self::open_reader(&db)?;
@@ -224,6 +226,8 @@ impl StateStore {
         txn.delete_table(BLOCKS).map_err(store_error)?;
         txn.delete_table(BLOCK_NUMBERS).map_err(store_error)?;
         txn.delete_table(TX_POSITIONS).map_err(store_error)?;
+        txn.delete_table(ADDRESS_TXS).map_err(store_error)?;
+        txn.delete_table(SENDER_NONCES).map_err(store_error)?;
         {
             txn.open_table(ACCOUNTS).map_err(store_error)?;
             txn.open_table(STORAGE).map_err(store_error)?;
@@ -232,6 +236,8 @@ impl StateStore {
             txn.open_table(BLOCKS).map_err(store_error)?;
             txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
             txn.open_table(TX_POSITIONS).map_err(store_error)?;
+            txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+            txn.open_table(SENDER_NONCES).map_err(store_error)?;
         }
         txn.commit().map_err(store_error)?;
         self.refresh()
