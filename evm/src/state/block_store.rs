@@ -8,7 +8,7 @@ use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Log};
 use alloy_rlp::{Decodable, Encodable};
-use redb::{Durability, ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{StateReadError, StateStore, store::store_error};
@@ -168,7 +168,7 @@ impl StateStore {
             return Ok(());
         }
         let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(Durability::None).map_err(store_error)?;
+        txn.set_durability(self.durability()).map_err(store_error)?;
         {
             let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
             let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
@@ -197,7 +197,7 @@ impl StateStore {
     /// Removes every block after `number` and its indexes.
     pub(crate) fn remove_blocks_after(&self, number: u64) -> Result<(), StateReadError> {
         let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(Durability::None).map_err(store_error)?;
+        txn.set_durability(self.durability()).map_err(store_error)?;
         {
             let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
             let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;

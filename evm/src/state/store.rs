@@ -13,10 +13,14 @@
 //! reverse range seek), non-durable commits for a cache that may lag its source, and a bounded
 //! page cache (`--cache-mb`).
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, U256};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition,
     backends::InMemoryBackend,
@@ -38,6 +42,10 @@ const TRIE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("trie_nodes
 
 /// Default size of the store's page cache, in MiB.
 pub const DEFAULT_CACHE_MB: usize = 64;
+/// How often a commit is made durable. redb reuses the pages that non-durable commits free only
+/// after a durable one, so without them the file grows with every batch; the fsync this costs
+/// is paid once per interval, not per block.
+const DURABLE_EVERY: Duration = Duration::from_secs(2);
 
 type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
@@ -65,6 +73,8 @@ pub(crate) struct FlushBatch {
 pub struct StateStore {
     pub(super) db: Database,
     reader: RwLock<Reader>,
+    /// When the last durable commit was made.
+    last_durable: Mutex<Instant>,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -199,7 +209,11 @@ impl StateStore {
         }
         txn.commit().map_err(store_error)?;
         let reader = Self::open_reader(&db)?;
-        Ok(Arc::new(Self { db, reader: RwLock::new(reader) }))
+        Ok(Arc::new(Self {
+            db,
+            reader: RwLock::new(reader),
+            last_durable: Mutex::new(Instant::now()),
+        }))
     }
 
     fn open_reader(db: &Database) -> Result<Reader, StateReadError> {
@@ -209,6 +223,16 @@ impl StateStore {
             storage: txn.open_table(STORAGE).map_err(store_error)?,
             trie: txn.open_table(TRIE).map_err(store_error)?,
         })
+    }
+
+    /// The durability of the next commit: durable once per [`DURABLE_EVERY`].
+    pub(super) fn durability(&self) -> Durability {
+        let mut last = self.last_durable.lock();
+        if last.elapsed() < DURABLE_EVERY {
+            return Durability::None;
+        }
+        *last = Instant::now();
+        Durability::Immediate
     }
 
     fn refresh(&self) -> Result<(), StateReadError> {
@@ -344,7 +368,7 @@ impl StateStore {
     /// the series is the durable copy).
     pub(crate) fn flush(&self, batch: &FlushBatch) -> Result<(), StateReadError> {
         let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(Durability::None).map_err(store_error)?;
+        txn.set_durability(self.durability()).map_err(store_error)?;
         {
             let mut accounts = txn.open_table(ACCOUNTS).map_err(store_error)?;
             for (address, revision, record) in &batch.accounts {
@@ -376,7 +400,7 @@ impl StateStore {
     /// number of changes removed.
     pub(crate) fn truncate_after(&self, revision: u64) -> Result<Vec<StateKey>, StateReadError> {
         let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(Durability::None).map_err(store_error)?;
+        txn.set_durability(self.durability()).map_err(store_error)?;
         let mut undone = Vec::new();
         {
             let mut changes = txn.open_table(CHANGES).map_err(store_error)?;
