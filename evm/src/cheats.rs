@@ -23,18 +23,25 @@ use crate::{
 pub const MAX_MINE_BLOCKS: u64 = 100_000;
 
 impl EvmNode {
-    /// Decides events from the current chain and pool (under the mutation lock), makes them
-    /// durable, then applies them. Returns what `decide` computed.
-    pub(crate) async fn record<T: Send + 'static>(
-        self: &Arc<Self>,
-        decide: impl FnOnce(&Chain, &Pool) -> Result<(Vec<EvmEvent>, T)> + Send + 'static,
-    ) -> Result<T> {
+    /// Refuses a dev-mode change in network mode, before any of its work is done (a fork URL
+    /// is not connected to, a state file is not decompressed).
+    pub fn refuse_in_network_mode(&self) -> Result<()> {
         if self.is_networked() {
             return Err(EvmError::InvalidParams(
                 "network mode: dev-mode changes would make this gateway diverge from its peers"
                     .into(),
             ));
         }
+        Ok(())
+    }
+
+    /// Decides events from the current chain and pool (under the mutation lock), makes them
+    /// durable, then applies them. Returns what `decide` computed.
+    pub(crate) async fn record<T: Send + 'static>(
+        self: &Arc<Self>,
+        decide: impl FnOnce(&Chain, &Pool) -> Result<(Vec<EvmEvent>, T)> + Send + 'static,
+    ) -> Result<T> {
+        self.refuse_in_network_mode()?;
         let node = self.clone();
         tokio::task::spawn_blocking(move || {
             let _mutation = node.mutation.lock();
@@ -182,6 +189,7 @@ impl EvmNode {
         url: Option<String>,
         block: Option<u64>,
     ) -> Result<()> {
+        self.refuse_in_network_mode()?;
         let current = self.config();
         let url = url
             .or_else(|| current.fork.as_ref().map(|f| f.url.clone()))

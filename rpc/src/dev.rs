@@ -228,6 +228,7 @@ impl AnvilApiServer for DevApi {
     }
 
     async fn load_state(&self, state: Bytes) -> RpcResult<bool> {
+        ok(self.node.refuse_in_network_mode())?;
         let dump = ok(StateDump::decode(&state))?;
         ok(self.node.load_state(dump).await)?;
         Ok(true)
