@@ -17,7 +17,7 @@ use std::{collections::HashMap, sync::Arc};
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use eth_trie::{EthTrie, Trie, TrieError};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
 use super::{AccountRecord, StateStore};
 
@@ -28,44 +28,7 @@ use super::{AccountRecord, StateStore};
 pub(crate) struct NodeStore {
     /// Pending writes (`Some`) and removals (`None`).
     pending: RwLock<HashMap<Vec<u8>, Option<Vec<u8>>>>,
-    /// Nodes read from the store recently: the top of the tries, which every update walks.
-    cache: Mutex<NodeCache>,
     store: Arc<StateStore>,
-}
-
-/// Bytes of trie nodes kept by [`NodeCache`].
-const NODE_CACHE_BYTES: usize = 24 * 1024 * 1024;
-
-/// A bounded cache of trie nodes read from the store, in two generations: a hit in the older
-/// one moves the node to the newer one, and when the newer one is full it becomes the older one
-/// (an LRU approximation without per-entry bookkeeping). Nodes are named by the hash of their
-/// bytes, so a cached node is never stale: a node removed from the trie and later referenced
-/// again has the same bytes.
-#[derive(Debug, Default)]
-struct NodeCache {
-    young: HashMap<Vec<u8>, Vec<u8>>,
-    old: HashMap<Vec<u8>, Vec<u8>>,
-    young_bytes: usize,
-}
-
-impl NodeCache {
-    fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
-        if let Some(node) = self.young.get(key) {
-            return Some(node.clone());
-        }
-        let node = self.old.remove(key)?;
-        self.insert(key.to_vec(), node.clone());
-        Some(node)
-    }
-
-    fn insert(&mut self, key: Vec<u8>, node: Vec<u8>) {
-        self.young_bytes += key.len() + node.len();
-        self.young.insert(key, node);
-        if self.young_bytes > NODE_CACHE_BYTES / 2 {
-            self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
-        }
-    }
 }
 
 impl NodeStore {
@@ -73,14 +36,7 @@ impl NodeStore {
         if let Some(node) = self.pending.read().get(key) {
             return Ok(node.clone());
         }
-        if let Some(node) = self.cache.lock().get(key) {
-            return Ok(Some(node));
-        }
-        let node = self.store.trie_node(key).map_err(|e| NodeStoreError(e.to_string()))?;
-        if let Some(node) = &node {
-            self.cache.lock().insert(key.to_vec(), node.clone());
-        }
-        Ok(node)
+        self.store.trie_node(key).map_err(|e| NodeStoreError(e.to_string()))
     }
 }
 
@@ -158,11 +114,7 @@ impl StateTrie {
     /// Empty tries whose nodes go to `store`.
     pub(crate) fn new(store: Arc<StateStore>) -> Self {
         Self {
-            store: Arc::new(NodeStore {
-                pending: RwLock::new(HashMap::new()),
-                cache: Mutex::new(NodeCache::default()),
-                store,
-            }),
+            store: Arc::new(NodeStore { pending: RwLock::new(HashMap::new()), store }),
             root: EMPTY_ROOT_HASH,
             storage_roots: HashMap::new(),
         }
