@@ -118,3 +118,53 @@ impl ProbeClient {
         value["result"].as_str().map(str::to_string)
     }
 }
+
+/// The derived store (`<data-dir>/state/derived.redb`) is a cache of the series: deleted,
+/// corrupted or truncated, the node comes back with the same answers (a chain longer than the
+/// in-memory window, so old blocks, receipts and historical balances come from the store).
+#[test]
+fn a_deleted_corrupted_or_truncated_store_is_rebuilt_with_the_same_answers() {
+    let mut node = Node::start(&[]);
+    let mut hashes = Vec::new();
+    for value in 1..=3 {
+        let tx = json!([{"from": SENDERS[0], "to": DEV1, "value": format!("0x{value:x}")}]);
+        hashes.push(node.result("eth_sendTransaction", tx));
+    }
+    node.result("anvil_mine", json!(["0x200"]));
+    hashes.push(
+        node.result(
+            "eth_sendTransaction",
+            json!([{"from": SENDERS[1], "to": DEV1, "value": "0x9"}]),
+        ),
+    );
+    let answers = |node: &Node| -> Vec<Value> {
+        let mut out = vec![
+            node.result("eth_getBlockByNumber", json!(["latest", false])),
+            node.result("eth_getBlockByNumber", json!(["0x2", true])),
+            node.result("eth_getBalance", json!([DEV1, "0x2"])),
+            node.result("eth_getBalance", json!([DEV1, "latest"])),
+            node.result("ots_searchTransactionsBefore", json!([SENDERS[0], 0, 10])),
+        ];
+        out.extend(hashes.iter().map(|h| node.result("eth_getTransactionReceipt", json!([h]))));
+        out
+    };
+    let expected = answers(&node);
+    let store = node.data_dir.join("state").join("derived.redb");
+    assert!(store.exists(), "the derived store lives at {}", store.display());
+
+    node.stop();
+    std::fs::remove_dir_all(node.data_dir.join("state")).unwrap();
+    node.restart();
+    assert_eq!(answers(&node), expected, "after deleting the store");
+
+    node.kill9();
+    std::fs::write(&store, vec![0xA5u8; 64 * 1024]).unwrap();
+    node.restart();
+    assert_eq!(answers(&node), expected, "after corrupting the store");
+
+    node.kill9();
+    let length = std::fs::metadata(&store).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&store).unwrap().set_len(length / 2).unwrap();
+    node.restart();
+    assert_eq!(answers(&node), expected, "after truncating the store");
+}
