@@ -19,14 +19,14 @@ use std::{
 
 use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use hyper::body::Bytes;
 use ir3_bench::{error, figures, node, rpc, wallet};
 use serde_json::json;
 
 use crate::{
     error::{BenchError, Result},
-    node::{Node, cpu_model, rss_kib, workspace_root},
+    node::{Node, Which, cpu_model, require_binaries, rss_kib, workspace_root},
     report::NodeReport,
     rpc::Conn,
     wallet::{MAX_FEE_PER_GAS, TRANSFER_GAS, derive_signers},
@@ -36,15 +36,6 @@ use crate::{
 const FUNDED: usize = 10;
 /// Senders of the 100-sender closed loop and of the burst (indexes 10..110, funded by index 0).
 const MANY: usize = 100;
-
-/// Which node(s) to benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Which {
-    /// The ir3 node.
-    Ir3,
-    /// The Anvil node.
-    Anvil,
-}
 
 /// Benchmarks ir3 against Anvil with identical JSON-RPC workloads.
 #[derive(Debug, Clone, Parser)]
@@ -120,17 +111,7 @@ async fn run(cli: &Cli) -> Result<()> {
         Some(only) => vec![only],
         None => vec![Which::Ir3, Which::Anvil],
     };
-    for kind in &which {
-        let (bin, hint) = match kind {
-            Which::Ir3 => {
-                (&ir3_bin, "build it with `cargo build --release -p ir3` or pass --ir3-bin")
-            }
-            Which::Anvil => (&anvil_bin, "run `bash scripts/setup.sh` or pass --anvil-bin"),
-        };
-        if !bin.is_file() {
-            return Err(BenchError::Setup(format!("{} not found: {hint}", bin.display())));
-        }
-    }
+    require_binaries(&which, &ir3_bin, &anvil_bin)?;
 
     let signers = tokio::task::spawn_blocking(|| derive_signers((FUNDED + MANY) as u32)).await??;
     // Declared before the nodes so it is removed after they are killed.

@@ -250,3 +250,39 @@ pub fn cpu_model() -> Option<String> {
         .and_then(|rest| rest.split_once(':'))
         .map(|(_, model)| model.trim().to_string())
 }
+
+/// Which node(s) to benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Which {
+    /// The ir3 node.
+    Ir3,
+    /// The Anvil node.
+    Anvil,
+}
+
+impl Which {
+    /// Display name (`ir3` or `anvil`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ir3 => "ir3",
+            Self::Anvil => "anvil",
+        }
+    }
+}
+
+/// Checks that the binary of every node to benchmark exists, with a hint on how to get it.
+pub fn require_binaries(nodes: &[Which], ir3_bin: &Path, anvil_bin: &Path) -> Result<()> {
+    for kind in nodes {
+        let (bin, hint) = match kind {
+            Which::Ir3 => {
+                (ir3_bin, "build it with `cargo build --release -p ir3` or pass --ir3-bin")
+            }
+            Which::Anvil => (anvil_bin, "run `bash scripts/setup.sh` or pass --anvil-bin"),
+        };
+        if !bin.is_file() {
+            return Err(BenchError::Setup(format!("{} not found: {hint}", bin.display())));
+        }
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@ use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Log};
 use alloy_rlp::{Decodable, Encodable};
-use redb::{ReadableDatabase, TableDefinition};
+use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 use super::{StateReadError, StateStore, store::store_error};
@@ -161,6 +161,58 @@ fn position(number: u64, index: u32) -> [u8; 12] {
     out
 }
 
+/// The block tables of one write transaction.
+struct BlockTables<'t> {
+    by_number: redb::Table<'t, u64, &'static [u8]>,
+    by_hash: redb::Table<'t, &'static [u8], u64>,
+    positions: redb::Table<'t, &'static [u8], &'static [u8]>,
+    by_address: redb::Table<'t, &'static [u8], ()>,
+    by_nonce: redb::Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl<'t> BlockTables<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StateReadError> {
+        Ok(Self {
+            by_number: txn.open_table(BLOCKS).map_err(store_error)?,
+            by_hash: txn.open_table(BLOCK_NUMBERS).map_err(store_error)?,
+            positions: txn.open_table(TX_POSITIONS).map_err(store_error)?,
+            by_address: txn.open_table(ADDRESS_TXS).map_err(store_error)?,
+            by_nonce: txn.open_table(SENDER_NONCES).map_err(store_error)?,
+        })
+    }
+
+    /// Adds (`add`) or removes a block's entries in the hash and transaction indexes.
+    fn index(&mut self, block: &StoredBlock, add: bool) -> Result<(), StateReadError> {
+        let number = block.number();
+        if add {
+            self.by_hash.insert(block.hash.as_slice(), number).map_err(store_error)?;
+        } else {
+            self.by_hash.remove(block.hash.as_slice()).map_err(store_error)?;
+        }
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let at = position(number, index as u32);
+            let nonce = nonce_key(tx.sender, tx.nonce());
+            let addresses = touched_addresses(block, index)
+                .into_iter()
+                .map(|address| address_key(address, number, index as u32));
+            if add {
+                self.positions.insert(tx.hash.as_slice(), &at[..]).map_err(store_error)?;
+                for key in addresses {
+                    self.by_address.insert(&key[..], ()).map_err(store_error)?;
+                }
+                self.by_nonce.insert(&nonce[..], tx.hash.as_slice()).map_err(store_error)?;
+            } else {
+                self.positions.remove(tx.hash.as_slice()).map_err(store_error)?;
+                for key in addresses {
+                    self.by_address.remove(&key[..]).map_err(store_error)?;
+                }
+                self.by_nonce.remove(&nonce[..]).map_err(store_error)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl StateStore {
     /// Writes sealed blocks with their hash and transaction indexes (not fsynced).
     pub(crate) fn put_blocks(&self, blocks: &[Arc<StoredBlock>]) -> Result<(), StateReadError> {
@@ -170,28 +222,15 @@ impl StateStore {
         let mut txn = self.db.begin_write().map_err(store_error)?;
         txn.set_durability(self.durability()).map_err(store_error)?;
         {
-            let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
-            let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
-            let mut positions = txn.open_table(TX_POSITIONS).map_err(store_error)?;
-            let mut by_address = txn.open_table(ADDRESS_TXS).map_err(store_error)?;
-            let mut by_nonce = txn.open_table(SENDER_NONCES).map_err(store_error)?;
+            let mut tables = BlockTables::open(&txn)?;
             for block in blocks {
-                let number = block.number();
-                by_number.insert(number, &encode_block(block)?[..]).map_err(store_error)?;
-                by_hash.insert(block.hash.as_slice(), number).map_err(store_error)?;
-                for (index, tx) in block.transactions.iter().enumerate() {
-                    let at = position(number, index as u32);
-                    positions.insert(tx.hash.as_slice(), &at[..]).map_err(store_error)?;
-                    for address in touched_addresses(block, index) {
-                        let key = address_key(address, number, index as u32);
-                        by_address.insert(&key[..], ()).map_err(store_error)?;
-                    }
-                    let key = nonce_key(tx.sender, tx.nonce());
-                    by_nonce.insert(&key[..], tx.hash.as_slice()).map_err(store_error)?;
-                }
+                let encoded = encode_block(block)?;
+                tables.by_number.insert(block.number(), &encoded[..]).map_err(store_error)?;
+                tables.index(block, true)?;
             }
         }
-        txn.commit().map_err(store_error)
+        txn.commit().map_err(store_error)?;
+        self.refresh()
     }
 
     /// Removes every block after `number` and its indexes.
@@ -199,51 +238,43 @@ impl StateStore {
         let mut txn = self.db.begin_write().map_err(store_error)?;
         txn.set_durability(self.durability()).map_err(store_error)?;
         {
-            let mut by_number = txn.open_table(BLOCKS).map_err(store_error)?;
-            let mut by_hash = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
-            let mut positions = txn.open_table(TX_POSITIONS).map_err(store_error)?;
-            let mut by_address = txn.open_table(ADDRESS_TXS).map_err(store_error)?;
-            let mut by_nonce = txn.open_table(SENDER_NONCES).map_err(store_error)?;
-            let removed = by_number
+            let mut tables = BlockTables::open(&txn)?;
+            let mut removed = Vec::new();
+            for entry in tables
+                .by_number
                 .extract_from_if((number.saturating_add(1)).., |_, _| true)
-                .map_err(store_error)?;
-            for entry in removed {
+                .map_err(store_error)?
+            {
                 let (_, bytes) = entry.map_err(store_error)?;
-                let block = decode_block(bytes.value())?;
-                by_hash.remove(block.hash.as_slice()).map_err(store_error)?;
-                for (index, tx) in block.transactions.iter().enumerate() {
-                    positions.remove(tx.hash.as_slice()).map_err(store_error)?;
-                    for address in touched_addresses(&block, index) {
-                        let key = address_key(address, block.number(), index as u32);
-                        by_address.remove(&key[..]).map_err(store_error)?;
-                    }
-                    by_nonce.remove(&nonce_key(tx.sender, tx.nonce())[..]).map_err(store_error)?;
-                }
+                removed.push(decode_block(bytes.value())?);
+            }
+            for block in &removed {
+                tables.index(block, false)?;
             }
         }
-        txn.commit().map_err(store_error)
+        txn.commit().map_err(store_error)?;
+        self.refresh()
     }
 
     /// The block with this number.
     pub(crate) fn block(&self, number: u64) -> Result<Option<StoredBlock>, StateReadError> {
-        let txn = self.db.begin_read().map_err(store_error)?;
-        let table = txn.open_table(BLOCKS).map_err(store_error)?;
-        let Some(bytes) = table.get(number).map_err(store_error)? else { return Ok(None) };
+        let reader = self.reader.read();
+        let Some(bytes) = reader.blocks.get(number).map_err(store_error)? else { return Ok(None) };
         decode_block(bytes.value()).map(Some)
     }
 
     /// The number of the block with this hash.
     pub(crate) fn block_number(&self, hash: B256) -> Result<Option<u64>, StateReadError> {
-        let txn = self.db.begin_read().map_err(store_error)?;
-        let table = txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
-        Ok(table.get(hash.as_slice()).map_err(store_error)?.map(|n| n.value()))
+        let reader = self.reader.read();
+        Ok(reader.block_numbers.get(hash.as_slice()).map_err(store_error)?.map(|n| n.value()))
     }
 
     /// Where a transaction was mined: block number and index.
     pub(crate) fn tx_position(&self, hash: B256) -> Result<Option<(u64, u32)>, StateReadError> {
-        let txn = self.db.begin_read().map_err(store_error)?;
-        let table = txn.open_table(TX_POSITIONS).map_err(store_error)?;
-        let Some(at) = table.get(hash.as_slice()).map_err(store_error)? else { return Ok(None) };
+        let reader = self.reader.read();
+        let Some(at) = reader.tx_positions.get(hash.as_slice()).map_err(store_error)? else {
+            return Ok(None);
+        };
         let at = at.value();
         if at.len() != 12 {
             return Err(store_error("malformed transaction position"));
@@ -268,10 +299,9 @@ impl StateStore {
         if from > to || limit == 0 {
             return Ok(Vec::new());
         }
-        let txn = self.db.begin_read().map_err(store_error)?;
-        let table = txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+        let reader = self.reader.read();
         let (low, high) = (address_key(address, from, 0), address_key(address, to, u32::MAX));
-        let range = table.range(&low[..]..=&high[..]).map_err(store_error)?;
+        let range = reader.address_txs.range(&low[..]..=&high[..]).map_err(store_error)?;
         let decode = |entry: Result<
             (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, ()>),
             redb::StorageError,
@@ -297,11 +327,8 @@ impl StateStore {
         sender: Address,
         nonce: u64,
     ) -> Result<Option<B256>, StateReadError> {
-        let txn = self.db.begin_read().map_err(store_error)?;
-        let table = txn.open_table(SENDER_NONCES).map_err(store_error)?;
-        Ok(table
-            .get(&nonce_key(sender, nonce)[..])
-            .map_err(store_error)?
-            .map(|h| B256::from_slice(h.value())))
+        let reader = self.reader.read();
+        let hash = reader.sender_nonces.get(&nonce_key(sender, nonce)[..]).map_err(store_error)?;
+        Ok(hash.map(|h| B256::from_slice(h.value())))
     }
 }

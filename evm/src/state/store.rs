@@ -22,7 +22,7 @@ use std::{
 use alloy_primitives::{Address, B256, U256};
 use parking_lot::{Mutex, RwLock};
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition,
+    Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition, WriteTransaction,
     backends::InMemoryBackend,
 };
 
@@ -49,11 +49,17 @@ const DURABLE_EVERY: Duration = Duration::from_secs(2);
 
 type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
-/// A snapshot of the store's tables as of its last commit.
-struct Reader {
+/// A snapshot of the store's tables as of its last commit, opened once per commit rather than
+/// once per read.
+pub(super) struct Reader {
     accounts: Table,
     storage: Table,
     trie: Table,
+    pub(super) blocks: ReadOnlyTable<u64, &'static [u8]>,
+    pub(super) block_numbers: ReadOnlyTable<&'static [u8], u64>,
+    pub(super) tx_positions: Table,
+    pub(super) address_txs: ReadOnlyTable<&'static [u8], ()>,
+    pub(super) sender_nonces: Table,
 }
 
 /// Everything one flush moves from memory to the store.
@@ -72,7 +78,7 @@ pub(crate) struct FlushBatch {
 /// The redb database of one chain's derived state.
 pub struct StateStore {
     pub(super) db: Database,
-    reader: RwLock<Reader>,
+    pub(super) reader: RwLock<Reader>,
     /// When the last durable commit was made.
     last_durable: Mutex<Instant>,
 }
@@ -167,6 +173,29 @@ fn decode_changes(mut bytes: &[u8]) -> Result<Vec<StateKey>, StateReadError> {
     Ok(keys)
 }
 
+/// Creates every table (a read transaction can open only tables that exist).
+fn create_tables(txn: &WriteTransaction) -> Result<(), StateReadError> {
+    txn.open_table(ACCOUNTS).map_err(store_error)?;
+    txn.open_table(STORAGE).map_err(store_error)?;
+    txn.open_table(CHANGES).map_err(store_error)?;
+    txn.open_table(TRIE).map_err(store_error)?;
+    txn.open_table(BLOCKS).map_err(store_error)?;
+    txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
+    txn.open_table(TX_POSITIONS).map_err(store_error)?;
+    txn.open_table(ADDRESS_TXS).map_err(store_error)?;
+    txn.open_table(SENDER_NONCES).map_err(store_error)?;
+    Ok(())
+}
+
+/// Appends `(key, value)` to `latest`, or replaces the last value when it has the same key: over
+/// rows sorted by key then revision, this keeps each key's latest value.
+fn keep_latest<K: PartialEq, V>(latest: &mut Vec<(K, V)>, key: K, value: V) {
+    match latest.last_mut() {
+        Some((last, current)) if *last == key => *current = value,
+        _ => latest.push((key, value)),
+    }
+}
+
 impl StateStore {
     /// Creates a new, empty store at `path` (an existing file is replaced: the store is derived
     /// from the series, which the caller replays into it). `cache_mb` bounds its page cache.
@@ -196,17 +225,7 @@ impl StateStore {
 
     fn init(db: Database) -> Result<Arc<Self>, StateReadError> {
         let txn = db.begin_write().map_err(store_error)?;
-        {
-            txn.open_table(ACCOUNTS).map_err(store_error)?;
-            txn.open_table(STORAGE).map_err(store_error)?;
-            txn.open_table(CHANGES).map_err(store_error)?;
-            txn.open_table(TRIE).map_err(store_error)?;
-            txn.open_table(BLOCKS).map_err(store_error)?;
-            txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
-            txn.open_table(TX_POSITIONS).map_err(store_error)?;
-            txn.open_table(ADDRESS_TXS).map_err(store_error)?;
-            txn.open_table(SENDER_NONCES).map_err(store_error)?;
-        }
+        create_tables(&txn)?;
         txn.commit().map_err(store_error)?;
         let reader = Self::open_reader(&db)?;
         Ok(Arc::new(Self {
@@ -222,6 +241,11 @@ impl StateStore {
             accounts: txn.open_table(ACCOUNTS).map_err(store_error)?,
             storage: txn.open_table(STORAGE).map_err(store_error)?,
             trie: txn.open_table(TRIE).map_err(store_error)?,
+            blocks: txn.open_table(BLOCKS).map_err(store_error)?,
+            block_numbers: txn.open_table(BLOCK_NUMBERS).map_err(store_error)?,
+            tx_positions: txn.open_table(TX_POSITIONS).map_err(store_error)?,
+            address_txs: txn.open_table(ADDRESS_TXS).map_err(store_error)?,
+            sender_nonces: txn.open_table(SENDER_NONCES).map_err(store_error)?,
         })
     }
 
@@ -235,7 +259,7 @@ impl StateStore {
         Durability::Immediate
     }
 
-    fn refresh(&self) -> Result<(), StateReadError> {
+    pub(super) fn refresh(&self) -> Result<(), StateReadError> {
         *self.reader.write() = Self::open_reader(&self.db)?;
         Ok(())
     }
@@ -252,17 +276,7 @@ impl StateStore {
         txn.delete_table(TX_POSITIONS).map_err(store_error)?;
         txn.delete_table(ADDRESS_TXS).map_err(store_error)?;
         txn.delete_table(SENDER_NONCES).map_err(store_error)?;
-        {
-            txn.open_table(ACCOUNTS).map_err(store_error)?;
-            txn.open_table(STORAGE).map_err(store_error)?;
-            txn.open_table(CHANGES).map_err(store_error)?;
-            txn.open_table(TRIE).map_err(store_error)?;
-            txn.open_table(BLOCKS).map_err(store_error)?;
-            txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
-            txn.open_table(TX_POSITIONS).map_err(store_error)?;
-            txn.open_table(ADDRESS_TXS).map_err(store_error)?;
-            txn.open_table(SENDER_NONCES).map_err(store_error)?;
-        }
+        create_tables(&txn)?;
         txn.commit().map_err(store_error)?;
         self.refresh()
     }
@@ -320,11 +334,7 @@ impl StateStore {
         for entry in reader.accounts.range::<&[u8]>(..).map_err(store_error)? {
             let (key, value) = entry.map_err(store_error)?;
             let address = Address::from_slice(&key.value()[..20]);
-            let record = decode_record(value.value())?;
-            match latest.last_mut() {
-                Some((last, current)) if *last == address => *current = record,
-                _ => latest.push((address, record)),
-            }
+            keep_latest(&mut latest, address, decode_record(value.value())?);
         }
         Ok(latest)
     }
@@ -341,11 +351,7 @@ impl StateStore {
         for entry in reader.storage.range(&low[..]..=&high[..]).map_err(store_error)? {
             let (key, value) = entry.map_err(store_error)?;
             let slot = U256::from_be_slice(&key.value()[20..52]);
-            let value = U256::from_be_slice(value.value());
-            match latest.last_mut() {
-                Some((last, current)) if *last == slot => *current = value,
-                _ => latest.push((slot, value)),
-            }
+            keep_latest(&mut latest, slot, U256::from_be_slice(value.value()));
         }
         Ok(latest)
     }

@@ -23,11 +23,11 @@ use std::{
 
 use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use ir3_bench::{
     cluster::dir_bytes,
     error::{BenchError, Result},
-    node::{Node, run_to_exit, workspace_root},
+    node::{Node, Which, require_binaries, run_to_exit, workspace_root},
     rpc::Conn,
     wallet::{RECIPIENT, derive_signers, sign_call},
 };
@@ -42,25 +42,6 @@ use crate::{
 
 /// Senders of every closed loop: dev accounts 0..9, funded at genesis by both nodes.
 const SENDERS: usize = 10;
-
-/// Which node(s) to benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Which {
-    /// The ir3 node.
-    Ir3,
-    /// The Anvil node.
-    Anvil,
-}
-
-impl Which {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Ir3 => "ir3",
-            Self::Anvil => "anvil",
-        }
-    }
-}
 
 /// Measures state growth (fresh-address transfers per slice), restarts and reads on a big chain.
 #[derive(Debug, Clone, Parser)]
@@ -243,17 +224,7 @@ async fn run(cli: &Cli) -> Result<()> {
         root.join("scripts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
     });
     let nodes = cli.nodes();
-    for kind in &nodes {
-        let (bin, hint) = match kind {
-            Which::Ir3 => {
-                (&ir3_bin, "build it with `cargo build --release -p ir3` or pass --ir3-bin")
-            }
-            Which::Anvil => (&anvil_bin, "run `bash scripts/setup.sh` or pass --anvil-bin"),
-        };
-        if !bin.is_file() {
-            return Err(BenchError::Setup(format!("{} not found: {hint}", bin.display())));
-        }
-    }
+    require_binaries(&nodes, &ir3_bin, &anvil_bin)?;
     // Declared before the nodes so it is removed after they are killed.
     let scratch;
     let work: PathBuf = match &cli.keep_data {
