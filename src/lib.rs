@@ -143,12 +143,17 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         Arc::new(SeriesLog::open(&SeriesConfig { dir, fsync: true })?)
     };
     // The derived state store lives next to the series (whose lock makes it this process's
-    // alone); it is rebuilt from the series at every start.
+    // alone). A single node resumes from it; network mode (whose chain is rebuilt from
+    // epochs) rebuilds it at every start.
     let state_store = if cli.ephemeral {
         None
     } else {
         let path = cli.data_dir().join("state").join("derived.redb");
-        Some(ir3_evm::StateStore::create(&path, cli.cache_mb).map_err(|e| {
+        let store = match network {
+            Some(_) => ir3_evm::StateStore::create(&path, cli.cache_mb),
+            None => ir3_evm::StateStore::open(&path, cli.cache_mb),
+        };
+        Some(store.map_err(|e| {
             NodeError::InvalidArgument(format!("state store {}: {e}", path.display()))
         })?)
     };
@@ -207,6 +212,10 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     info!("shutting down");
     let _ = handle.stop();
     handle.stopped().await;
+    if p2p.is_none() {
+        let flushing = node.clone();
+        tokio::task::spawn_blocking(move || flushing.flush_store()).await.ok();
+    }
     if let Some(path) = &cli.state {
         write_state_file(&node, path)?;
     }

@@ -28,7 +28,7 @@ use crate::{
     events::BlockContext,
     execute::BlockExecution,
     fork::ForkSource,
-    state::{AccountRecord, StateAt, StateStore, VersionedState},
+    state::{AccountRecord, BlockHashes, StateAt, StateStore, VersionedState},
 };
 
 /// Blocks kept in memory behind the head (older ones are read from the store).
@@ -43,9 +43,10 @@ pub struct Chain {
     pub(crate) state: VersionedState,
     /// The most recent blocks, consecutive, ending with the head.
     recent: VecDeque<Arc<StoredBlock>>,
+    /// The state revision of each block in `recent` (older ones are in the store).
+    recent_revisions: VecDeque<u64>,
     /// Number of the first block not yet written to the store.
     unstored_from: u64,
-    block_hashes: Vec<B256>,
     /// Hashes and transaction positions of the blocks in `recent`.
     by_hash: HashMap<B256, u64>,
     tx_index: HashMap<B256, (u64, u32)>,
@@ -56,14 +57,28 @@ pub struct Chain {
     pub(crate) rewinds: Vec<u64>,
     /// The state revision readers see at the head (blocks and dev-mode changes).
     pub(crate) revision: u64,
-    /// The revision each block's post-state was sealed at.
-    block_revisions: Vec<u64>,
+    /// Where the chain stands in its series, for the store's resume checkpoints.
+    pub(crate) series: SeriesPosition,
     pub(crate) settings: DevSettings,
     pub(crate) snapshots: Snapshots,
     pub(crate) next_snapshot_id: u64,
     /// Network mode: the `safe` and `finalized` block numbers (`None`: the head, as a single
     /// node's blocks are final once durable).
     finality_tags: Option<FinalityTags>,
+}
+
+/// Where a chain stands in the series it is derived from. A single node's chain records it so
+/// that the store's checkpoints say from which entry a restart resumes; network mode (whose
+/// chain is rebuilt from epochs) leaves `next` unset and writes none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeriesPosition {
+    /// The first series entry not yet reflected in the chain.
+    pub next: Option<u64>,
+    /// The last `BlockSealed` entry applied: its position and block hash (a resume checks that
+    /// the series still holds it there).
+    pub sealed: Option<(u64, B256)>,
+    /// Hash of the payload of the series' first `Genesis` event: the chain's identity.
+    pub origin: B256,
 }
 
 /// The block numbers the `safe` and `finalized` tags resolve to in network mode.
@@ -117,13 +132,13 @@ impl Chain {
             config,
             state,
             revision: 0,
-            block_revisions: Vec::new(),
+            series: SeriesPosition::default(),
             settings,
             snapshots: Snapshots::new(),
             next_snapshot_id: 0,
             recent: VecDeque::new(),
+            recent_revisions: VecDeque::new(),
             unstored_from: fork_header.as_ref().map_or(0, |h| h.number),
-            block_hashes: Vec::new(),
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
             first_number: fork_header.as_ref().map_or(0, |h| h.number),
@@ -151,14 +166,122 @@ impl Chain {
         Ok(chain)
     }
 
+    /// The chain as the store's resume checkpoint describes it: state, tries and recent blocks
+    /// from the store, the rest from the checkpoint. `Ok(None)`: the store has no checkpoint
+    /// (new, or moved back since its last flush). An error says why the store cannot be
+    /// resumed from; the caller rebuilds it from the series.
+    pub(crate) fn resume(
+        store: Arc<StateStore>,
+    ) -> std::result::Result<Option<(Self, crate::resume::Checkpoint)>, String> {
+        let reason = |e: crate::state::StateReadError| e.to_string();
+        let Some(bytes) = store.checkpoint().map_err(reason)? else { return Ok(None) };
+        let checkpoint = crate::resume::Checkpoint::decode(&bytes)?;
+        let head = checkpoint.head;
+        // Blocks written after the checkpoint's flush (a crash between the two commits).
+        if store.block_hash_revision(head + 1).map_err(reason)?.is_some() {
+            store.remove_blocks_after(head).map_err(reason)?;
+        }
+        let fork = checkpoint.config.fork.as_ref().map(|f| Arc::new(ForkSource::new(f.clone())));
+        let state =
+            VersionedState::resume(store.clone(), fork, checkpoint.revision, checkpoint.trie_root)
+                .map_err(reason)?;
+        let mut recent = VecDeque::new();
+        let mut recent_revisions = VecDeque::new();
+        let (mut by_hash, mut tx_index) = (HashMap::new(), HashMap::new());
+        let from = head.saturating_sub(RECENT_BLOCKS as u64 - 1).max(checkpoint.first_number);
+        for number in from..=head {
+            let block = store.block(number).map_err(reason)?;
+            let hash_revision = store.block_hash_revision(number).map_err(reason)?;
+            let (Some(block), Some((_, revision))) = (block, hash_revision) else {
+                return Err(format!("block {number} is missing from the store"));
+            };
+            by_hash.insert(block.hash, number);
+            for (index, tx) in block.transactions.iter().enumerate() {
+                tx_index.insert(tx.hash, (number, index as u32));
+            }
+            recent.push_back(Arc::new(block));
+            recent_revisions.push_back(revision);
+        }
+        if recent.back().map(|b| b.hash) != Some(checkpoint.head_hash) {
+            return Err(format!("the stored head block {head} is not the checkpoint's"));
+        }
+        let snapshots = checkpoint
+            .snapshots
+            .iter()
+            .map(|s| s.restore())
+            .collect::<Result<_>>()
+            .map_err(|e| e.to_string())?;
+        let chain = Self {
+            config: checkpoint.config.clone(),
+            state,
+            recent,
+            recent_revisions,
+            unstored_from: head + 1,
+            by_hash,
+            tx_index,
+            first_number: checkpoint.first_number,
+            rewinds: Vec::new(),
+            revision: checkpoint.revision,
+            series: SeriesPosition {
+                next: Some(checkpoint.series_next),
+                sealed: checkpoint.sealed,
+                origin: checkpoint.origin,
+            },
+            settings: checkpoint.settings.clone(),
+            snapshots,
+            next_snapshot_id: checkpoint.next_snapshot_id,
+            finality_tags: None,
+        };
+        Ok(Some((chain, checkpoint)))
+    }
+
+    /// Records that the series entry `seq` (a dev event) has been applied.
+    pub(crate) fn note_applied(&mut self, seq: u64) {
+        if self.series.next.is_some() {
+            self.series.next = Some(seq + 1);
+            // A revert or reset moved the store back and dropped its checkpoint: write a new
+            // one now rather than at the next flush, so a crash meanwhile does not rebuild.
+            if self.state.store().checkpoint_forgotten() {
+                self.flush();
+            }
+        }
+    }
+
+    /// Records that the series entry `seq` sealed the block `hash` about to be published.
+    pub(crate) fn note_sealed(&mut self, seq: u64, hash: B256) {
+        if self.series.next.is_some() {
+            self.series.next = Some(seq + 1);
+            self.series.sealed = Some((seq, hash));
+        }
+    }
+
     /// Number of the chain's first block (0, or the fork block of a forked chain).
     pub fn first_number(&self) -> u64 {
         self.first_number
     }
 
-    /// Position of block `number` in the block lists.
-    fn position(&self, number: u64) -> Option<usize> {
-        number.checked_sub(self.first_number).and_then(|n| usize::try_from(n).ok())
+    /// The revision block `number`'s post-state was sealed at (from memory if recent, else from
+    /// the store).
+    fn sealed_revision(&self, number: u64) -> Option<u64> {
+        let first = self.recent.front()?.number();
+        if let Some(offset) = number.checked_sub(first) {
+            return usize::try_from(offset)
+                .ok()
+                .and_then(|n| self.recent_revisions.get(n))
+                .copied();
+        }
+        match self.state.store().block_hash_revision(number) {
+            Ok(found) => found.map(|(_, revision)| revision),
+            Err(error) => {
+                tracing::error!(%error, number, "block revision read failed");
+                None
+            }
+        }
+    }
+
+    /// Block hashes for the BLOCKHASH opcode.
+    fn block_hashes(&self) -> BlockHashes<'_> {
+        BlockHashes { recent: &self.recent, first_block: self.first_number }
     }
 
     /// The chain's configuration.
@@ -187,10 +310,7 @@ impl Chain {
         if number >= self.head_number() {
             return self.revision;
         }
-        self.position(number)
-            .and_then(|n| self.block_revisions.get(n))
-            .copied()
-            .unwrap_or(self.revision)
+        self.sealed_revision(number).unwrap_or(self.revision)
     }
 
     /// A revm-readable view of the state after block `number`.
@@ -198,8 +318,7 @@ impl Chain {
         StateAt {
             state: &self.state,
             revision: self.revision_of(number),
-            block_hashes: &self.block_hashes,
-            first_block: self.first_number,
+            block_hashes: self.block_hashes(),
         }
     }
 
@@ -207,16 +326,11 @@ impl Chain {
     /// post-state with every dev-mode change (`anvil_setCode`, `setBalance`, ...) made before it
     /// was sealed. Traces and re-executions of the block's transactions read this.
     pub fn pre_state_of(&self, number: u64) -> StateAt<'_> {
-        let sealed_at = self
-            .position(number)
-            .and_then(|n| self.block_revisions.get(n))
-            .copied()
-            .unwrap_or(self.revision + 1);
+        let sealed_at = self.sealed_revision(number).unwrap_or(self.revision + 1);
         StateAt {
             state: &self.state,
             revision: sealed_at.saturating_sub(1),
-            block_hashes: &self.block_hashes,
-            first_block: self.first_number,
+            block_hashes: self.block_hashes(),
         }
     }
 
@@ -324,16 +438,30 @@ impl Chain {
             self.tx_index.insert(tx.hash, (number, index as u32));
         }
         self.by_hash.insert(block.hash, number);
-        self.block_hashes.push(block.hash);
         self.revision += 1;
-        self.block_revisions.push(self.revision);
-        self.state.maybe_flush(self.revision);
         self.settings.next_timestamp = None;
         self.settings.next_base_fee = None;
         let block = Arc::new(block);
         self.recent.push_back(block.clone());
-        self.store_blocks(false);
+        self.recent_revisions.push_back(self.revision);
+        if self.state.wants_flush() {
+            self.flush();
+        } else {
+            self.store_blocks(false);
+        }
         block
+    }
+
+    /// Moves everything held in memory to the store: the blocks not yet written, then the
+    /// state's versions and tries with a resume checkpoint (when the chain knows its series
+    /// position and every block is stored) in one transaction.
+    pub(crate) fn flush(&mut self) {
+        self.store_blocks(true);
+        let _ = self.state.state_root();
+        let checkpoint = (self.unstored_from > self.head_number())
+            .then(|| crate::resume::Checkpoint::of(self))
+            .flatten();
+        self.state.flush(self.revision, checkpoint);
     }
 
     /// Writes the blocks not yet in the store once a batch has gathered (or all of them when
@@ -346,7 +474,13 @@ impl Chain {
         }
         let first = self.recent.front().map_or(head, |b| b.number());
         let from = usize::try_from(self.unstored_from.saturating_sub(first)).unwrap_or(usize::MAX);
-        let batch: Vec<_> = self.recent.iter().skip(from).cloned().collect();
+        let batch: Vec<_> = self
+            .recent
+            .iter()
+            .cloned()
+            .zip(self.recent_revisions.iter().copied())
+            .skip(from)
+            .collect();
         if let Err(error) = self.state.store().put_blocks(&batch) {
             tracing::warn!(%error, "blocks could not be written to the store; kept in memory");
             return;
@@ -354,6 +488,7 @@ impl Chain {
         self.unstored_from = head + 1;
         while self.recent.len() > RECENT_BLOCKS {
             let Some(old) = self.recent.pop_front() else { break };
+            self.recent_revisions.pop_front();
             self.by_hash.remove(&old.hash);
             for tx in &old.transactions {
                 self.tx_index.remove(&tx.hash);
@@ -368,9 +503,9 @@ impl Chain {
 
     /// Moves the chain back to block `head` and state revision `revision` (a snapshot's).
     pub(crate) fn truncate_to(&mut self, head: u64, revision: u64) {
-        let keep = self.position(head).map_or(self.block_hashes.len(), |h| h + 1);
         while self.recent.back().is_some_and(|b| b.number() > head) {
             let Some(block) = self.recent.pop_back() else { break };
+            self.recent_revisions.pop_back();
             self.by_hash.remove(&block.hash);
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);
@@ -384,19 +519,19 @@ impl Chain {
         }
         if self.recent.is_empty() {
             // Moved back past the recent window: the new head comes from the store.
-            match self.state.store().block(head) {
-                Ok(Some(block)) => {
+            let store = self.state.store();
+            match (store.block(head), store.block_hash_revision(head)) {
+                (Ok(Some(block)), Ok(Some((_, sealed_at)))) => {
                     self.by_hash.insert(block.hash, head);
                     for (index, tx) in block.transactions.iter().enumerate() {
                         self.tx_index.insert(tx.hash, (head, index as u32));
                     }
                     self.recent.push_back(Arc::new(block));
+                    self.recent_revisions.push_back(sealed_at);
                 }
                 other => tracing::error!(?other, head, "the new head is missing from the store"),
             }
         }
-        self.block_hashes.truncate(keep);
-        self.block_revisions.truncate(keep);
         self.state.truncate_after(revision);
         self.revision = revision;
         self.rewinds.push(self.head_number());

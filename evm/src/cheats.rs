@@ -54,7 +54,8 @@ impl EvmNode {
                 return Ok(value);
             }
             let bodies = events.iter().map(EvmEvent::to_body).collect::<Result<Vec<_>>>()?;
-            append_blocking(&*node.series, bodies)?;
+            let count = bodies.len() as u64;
+            let first = append_blocking(&*node.series, bodies)?;
             let mut mining_changed = false;
             for event in events {
                 match event {
@@ -69,6 +70,7 @@ impl EvmNode {
                     _ => {}
                 }
             }
+            node.chain.write().note_applied(first + count - 1);
             if mining_changed || node.mining() == MiningMode::Auto {
                 node.kick_miner();
             }

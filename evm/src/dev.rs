@@ -154,7 +154,7 @@ pub struct LoadedAccount {
 }
 
 /// Settings derived from the series' dev events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevSettings {
     /// Mining mode.
     pub mining: MiningMode,
@@ -314,9 +314,11 @@ impl Chain {
                 let mining = self.settings.mining;
                 let next_snapshot_id = self.next_snapshot_id;
                 let rewinds = std::mem::take(&mut self.rewinds);
+                let series = self.series;
                 let store = self.state.store().clone();
                 *self = Chain::genesis_in(config.clone(), mining, store)?;
                 self.next_snapshot_id = next_snapshot_id;
+                self.series = series;
                 self.rewinds = rewinds;
                 self.rewinds.push(self.head_number());
                 outcome.new_pool = Some(Vec::new());

@@ -27,6 +27,7 @@ pub mod pool;
 pub mod queries;
 pub mod raw;
 pub mod replay;
+mod resume;
 pub mod state;
 pub mod state_dump;
 pub mod submit;

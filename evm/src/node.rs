@@ -79,6 +79,8 @@ pub struct EvmNode {
     miner: std_mpsc::SyncSender<MinerSignal>,
     pub(crate) new_blocks: broadcast::Sender<Arc<StoredBlock>>,
     pub(crate) new_transactions: broadcast::Sender<B256>,
+    /// How the chain was derived at start-up.
+    startup: crate::replay::Startup,
 }
 
 impl std::fmt::Debug for MinerSignal {
@@ -100,6 +102,7 @@ impl EvmNode {
         let started = std::time::Instant::now();
         let default_mining = options.mining.unwrap_or(MiningMode::Auto);
         let store = options.state_store.clone().unwrap_or_else(StateStore::in_memory);
+        let mut startup = crate::replay::Startup::default();
         let (chain, pooled, network_events) = match replay(&*series, default_mining, store.clone())?
         {
             Some(replayed) => {
@@ -111,26 +114,38 @@ impl EvmNode {
                 if stored != &requested {
                     info!("series holds an existing chain; its genesis wins over the command line");
                 }
+                startup = replayed.startup;
                 (replayed.chain, replayed.pooled, replayed.network)
             }
             None => {
                 let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
-                append_blocking(&*series, vec![genesis])?;
-                let chain = Chain::genesis_in(options.chain.clone(), default_mining, store)?;
+                let origin = match &genesis {
+                    EntryBody::App { payload, .. } => alloy_primitives::keccak256(payload),
+                    _ => B256::ZERO,
+                };
+                let seq = append_blocking(&*series, vec![genesis])?;
+                let mut chain = Chain::genesis_in(options.chain.clone(), default_mining, store)?;
+                chain.series.origin = origin;
+                chain.series.next = Some(seq + 1);
                 (chain, Vec::new(), Vec::new())
             }
         };
         let mut chain = chain;
         let mut started_events =
             vec![EntryBody::NodeStarted { version: env!("CARGO_PKG_VERSION").to_string() }];
-        if let Some(mode) = options.mining
-            && chain.settings().mining != mode
-        {
-            let event = DevEvent::Setting(Setting::Mining(mode));
-            started_events.push(EvmEvent::Dev(event.clone()).to_body()?);
-            chain.apply_dev(&event)?;
+        let mining_change = options.mining.filter(|mode| chain.settings().mining != *mode);
+        if let Some(mode) = mining_change {
+            started_events.push(EvmEvent::Dev(DevEvent::Setting(Setting::Mining(mode))).to_body()?);
         }
-        append_blocking(&*series, started_events)?;
+        let first = append_blocking(&*series, started_events)?;
+        if let Some(mode) = mining_change {
+            chain.apply_dev(&DevEvent::Setting(Setting::Mining(mode)))?;
+            chain.note_applied(first + 1);
+        }
+        if options.network.is_some() {
+            // Network mode's chain is rebuilt from epochs: it writes no resume checkpoints.
+            chain.series.next = None;
+        }
         info!(
             head = chain.head_number(),
             entries = series.len(),
@@ -160,6 +175,7 @@ impl EvmNode {
             miner,
             new_blocks: broadcast::channel(NOTIFICATION_CAPACITY).0,
             new_transactions: broadcast::channel(NOTIFICATION_CAPACITY).0,
+            startup,
         });
         let weak = Arc::downgrade(&node);
         std::thread::Builder::new()
@@ -170,6 +186,22 @@ impl EvmNode {
             node.kick_miner();
         }
         Ok(node)
+    }
+
+    /// Moves everything the chain holds in memory to the derived store with a resume checkpoint
+    /// and makes it durable, so that the next start resumes from here (a clean shutdown).
+    pub fn flush_store(&self) {
+        let _mutation = self.mutation.lock();
+        let mut chain = self.chain.write();
+        chain.flush();
+        if let Err(error) = chain.state().store().make_durable() {
+            warn!(%error, "the derived store could not be made durable");
+        }
+    }
+
+    /// How the chain was derived at start-up: resumed from the store or rebuilt.
+    pub fn startup(&self) -> crate::replay::Startup {
+        self.startup
     }
 
     /// The chain's configuration.
@@ -362,25 +394,33 @@ impl EvmNode {
         if let Some(setting) = &forced_time {
             events.push(EvmEvent::Dev(DevEvent::Setting(setting.clone())).to_body()?);
         }
-        if let Err(error) = append_blocking(&*self.series, events) {
-            warn!(%error, number = block.number(), "block could not be made durable; rolled back");
-            self.chain.write().rollback();
-            // Lock order everywhere: the pool, then the waiters.
-            let mut pool = self.pool.lock();
-            let mut waiters = self.waiters.lock();
-            for tx in &block.transactions {
-                if let Some(waiter) = waiters.remove(&tx.hash) {
-                    pool.remove(&tx.hash);
-                    let _ = waiter.send(Err(EvmError::Series(error.replicate())));
+        let event_count = events.len() as u64;
+        let appended = append_blocking(&*self.series, events);
+        let first = match appended {
+            Ok(first) => first,
+            Err(error) => {
+                warn!(%error, number = block.number(), "block could not be made durable; rolled back");
+                self.chain.write().rollback();
+                // Lock order everywhere: the pool, then the waiters.
+                let mut pool = self.pool.lock();
+                let mut waiters = self.waiters.lock();
+                for tx in &block.transactions {
+                    if let Some(waiter) = waiters.remove(&tx.hash) {
+                        pool.remove(&tx.hash);
+                        let _ = waiter.send(Err(EvmError::Series(error.replicate())));
+                    }
                 }
+                return Err(error.into());
             }
-            return Err(error.into());
-        }
+        };
         let block = {
             let mut chain = self.chain.write();
+            let sealed_at = first + block.transactions.len() as u64;
+            chain.note_sealed(sealed_at, block.hash);
             let block = chain.publish(block);
             if let Some(setting) = forced_time {
                 chain.apply_dev(&DevEvent::Setting(setting))?;
+                chain.note_applied(first + event_count - 1);
             }
             block
         };

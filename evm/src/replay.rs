@@ -1,32 +1,51 @@
-//! Deriving the chain from the series: every EVM event applied in order, each sealed block
-//! re-executed and checked against its recorded hash.
+//! Deriving the chain from the series.
+//!
+//! A restart resumes from the derived store's checkpoint ([`crate::resume`]): one pass over
+//! the series re-applies only the entries after the checkpoint's position, and reads the earlier
+//! ones just for what the store does not keep (the pool) and to check that the store belongs to
+//! this series (its genesis event, and the sealed block the checkpoint names at its position).
+//! A store without a checkpoint, from another chain, ahead of its series or failing a check is
+//! emptied and rebuilt by a full replay, which re-executes every sealed block and checks it
+//! against its recorded hash, with a progress line.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use alloy_primitives::B256;
-use ir3_foundation::{FoundationError, Series};
+use alloy_primitives::{B256, keccak256};
+use ir3_foundation::{Entry, EntryBody, FoundationError, Series};
+use tracing::{info, warn};
 
 use crate::{
     block::SignedTx,
     chain::Chain,
-    dev::{DevEvent, MiningMode},
+    dev::{DevEvent, MiningMode, PooledRaw},
     error::{EvmError, Result},
-    events::EvmEvent,
+    events::{EVM_APP, EvmEvent},
     execute::execute_block,
     network::NetworkEvent,
+    resume::Checkpoint,
     state::StateStore,
 };
 
-/// The pool as the series describes it, in arrival order.
+/// How often a full rebuild reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// The pool as the series describes it, in arrival order. Transactions are kept encoded and
+/// decoded (sender recovery) only if still pooled at the end.
 #[derive(Debug, Default)]
 struct ReplayedPool {
-    entries: HashMap<B256, (u64, Arc<SignedTx>)>,
+    entries: HashMap<B256, (u64, PooledRaw)>,
     next: u64,
+    /// The pool each live snapshot recorded (a revert restores it).
+    snapshots: BTreeMap<u64, Vec<PooledRaw>>,
 }
 
 impl ReplayedPool {
-    fn add(&mut self, tx: Arc<SignedTx>) {
-        self.entries.insert(tx.hash, (self.next, tx));
+    fn add(&mut self, tx: PooledRaw) {
+        self.entries.insert(keccak256(&tx.raw), (self.next, tx));
         self.next += 1;
     }
 
@@ -34,18 +53,66 @@ impl ReplayedPool {
         self.entries.remove(hash);
     }
 
-    fn replace(&mut self, txs: Vec<Arc<SignedTx>>) {
+    fn replace(&mut self, txs: Vec<PooledRaw>) {
         self.entries.clear();
         for tx in txs {
             self.add(tx);
         }
     }
 
-    fn into_ordered(self) -> Vec<Arc<SignedTx>> {
-        let mut entries: Vec<_> = self.entries.into_values().collect();
-        entries.sort_by_key(|(seq, _)| *seq);
-        entries.into_iter().map(|(_, tx)| tx).collect()
+    /// Follows a dev event's effect on the pool (a revert restores the snapshot's, a reset
+    /// empties it), exactly as [`Chain::apply_dev`] does for the chain.
+    fn apply_dev(&mut self, event: &DevEvent) {
+        match event {
+            DevEvent::Snapshot { id, pool } => {
+                self.snapshots.insert(*id, pool.clone());
+            }
+            DevEvent::Revert { id } => {
+                if let Some(pool) = self.snapshots.get(id).cloned() {
+                    self.snapshots.split_off(id);
+                    self.replace(pool);
+                }
+            }
+            DevEvent::Reset(_) => {
+                self.snapshots.clear();
+                self.replace(Vec::new());
+            }
+            _ => {}
+        }
     }
+
+    fn into_ordered(self, chain: &Chain) -> Vec<Arc<SignedTx>> {
+        let mut entries: Vec<_> = self
+            .entries
+            .into_iter()
+            .filter(|(hash, _)| !chain.contains_tx(hash))
+            .map(|(_, entry)| entry)
+            .collect();
+        entries.sort_by_key(|(seq, _)| *seq);
+        entries
+            .into_iter()
+            .filter_map(|(_, tx)| {
+                tx.decode()
+                    .map_err(|error| warn!(%error, "a pooled transaction no longer decodes"))
+                    .ok()
+            })
+            .map(Arc::new)
+            .collect()
+    }
+}
+
+/// What a resume checks on the way to its position.
+#[derive(Debug)]
+struct ResumeChecks {
+    /// The first entry applied in full.
+    from: u64,
+    /// Expected hash of the first genesis event's payload.
+    origin: B256,
+    /// The sealed block the checkpoint names: entry and hash.
+    sealed: Option<(u64, B256)>,
+    /// Whether the first genesis event was seen.
+    genesis_seen: bool,
+    sealed_seen: bool,
 }
 
 /// Everything replay carries between events.
@@ -57,6 +124,27 @@ struct Replayer {
     pool: ReplayedPool,
     mining: MiningMode,
     network: Vec<NetworkEvent>,
+    /// `Some` when resuming from a checkpoint.
+    resume: Option<ResumeChecks>,
+    /// Full rebuild: when progress was last reported.
+    progress: Option<Instant>,
+    total_entries: u64,
+    /// Full replay: hash of the first genesis event's payload.
+    origin: Option<B256>,
+}
+
+/// How the chain was derived at start-up (reported by `ir3_nodeInfo`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Startup {
+    /// Whether the node resumed from the derived store (else a full replay rebuilt it).
+    pub resumed: bool,
+    /// The first series entry re-applied (0 for a full replay).
+    pub from_entry: u64,
+    /// Entries in the series at start.
+    pub entries: u64,
+    /// Time taken to derive the chain, in milliseconds.
+    pub elapsed_ms: u64,
 }
 
 /// What replay derives.
@@ -68,28 +156,109 @@ pub struct Replayed {
     pub pooled: Vec<Arc<SignedTx>>,
     /// Network mode: every envelope admitted and vote recorded, in series order.
     pub network: Vec<NetworkEvent>,
+    /// How it was derived.
+    pub startup: Startup,
 }
 
 /// Replays the series into a chain, the transactions still pooled and the network envelopes;
-/// `None` for a series without a genesis. `mining` is the mode of a chain whose series never
-/// set one.
+/// `None` for a series without a genesis. Resumes from the store's checkpoint when it has a
+/// valid one, else empties the store and rebuilds it. `mining` is the mode of a chain whose
+/// series never set one.
 pub fn replay(
     series: &dyn Series,
     mining: MiningMode,
     store: Arc<StateStore>,
 ) -> Result<Option<Replayed>> {
+    let started = Instant::now();
+    match Chain::resume(store.clone()) {
+        Ok(Some((chain, checkpoint))) if checkpoint.series_next <= series.len() => {
+            match run(series, mining, store.clone(), Some((chain, &checkpoint))) {
+                Ok(mut replayed) => {
+                    if let Some(replayed) = &mut replayed {
+                        replayed.startup = Startup {
+                            resumed: true,
+                            from_entry: checkpoint.series_next,
+                            entries: series.len(),
+                            elapsed_ms: started.elapsed().as_millis() as u64,
+                        };
+                    }
+                    info!(
+                        from_entry = checkpoint.series_next,
+                        entries = series.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "resumed from the derived store"
+                    );
+                    return Ok(replayed);
+                }
+                Err(error) => warn!(%error, "the derived store cannot be resumed from"),
+            }
+        }
+        Ok(Some((_, checkpoint))) => warn!(
+            checkpoint = checkpoint.series_next,
+            entries = series.len(),
+            "the derived store is ahead of its series"
+        ),
+        Ok(None) => {}
+        Err(reason) => warn!(%reason, "the derived store cannot be resumed from"),
+    }
+    if !series.is_empty() {
+        info!(entries = series.len(), "rebuilding the derived store from the series");
+    }
+    let mut replayed = run(series, mining, store, None)?;
+    if let Some(replayed) = &mut replayed {
+        replayed.startup = Startup {
+            resumed: false,
+            from_entry: 0,
+            entries: series.len(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        info!(
+            head = replayed.chain.head_number(),
+            entries = series.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "derived store rebuilt"
+        );
+    }
+    Ok(replayed)
+}
+
+/// One pass over the series: from the start (`resume` is `None`), or re-applying only the
+/// entries after a checkpoint's position.
+fn run(
+    series: &dyn Series,
+    mining: MiningMode,
+    store: Arc<StateStore>,
+    resume: Option<(Chain, &Checkpoint)>,
+) -> Result<Option<Replayed>> {
+    let (chain, resume) = match resume {
+        Some((chain, checkpoint)) => {
+            let checks = ResumeChecks {
+                from: checkpoint.series_next,
+                origin: checkpoint.origin,
+                sealed: checkpoint.sealed,
+                genesis_seen: false,
+                sealed_seen: checkpoint.sealed.is_none(),
+            };
+            (Some(chain), Some(checks))
+        }
+        None => (None, None),
+    };
+    let full = resume.is_none();
     let mut replayer = Replayer {
         store,
-        chain: None,
+        chain,
         block_txs: Vec::new(),
         pool: ReplayedPool::default(),
         mining,
         network: Vec::new(),
+        resume,
+        progress: full.then(Instant::now),
+        total_entries: series.len(),
+        origin: None,
     };
     let mut failure: Option<EvmError> = None;
     let outcome = series.replay(&mut |entry| {
-        let Some(event) = EvmEvent::from_body(&entry.body) else { return Ok(()) };
-        event.and_then(|event| replayer.apply(event)).map_err(|error| {
+        replayer.entry(entry).map_err(|error| {
             failure = Some(error);
             FoundationError::Encode("replay stopped".into())
         })
@@ -98,13 +267,35 @@ pub fn replay(
         return Err(error);
     }
     outcome?;
+    if let Some(checks) = &replayer.resume
+        && !(checks.genesis_seen && checks.sealed_seen)
+    {
+        return Err(EvmError::Internal(
+            "the series does not hold the checkpoint's genesis or sealed block".into(),
+        ));
+    }
     let Replayer { chain, pool, network, .. } = replayer;
     Ok(chain.map(|chain| {
-        let pooled =
-            pool.into_ordered().into_iter().filter(|tx| !chain.contains_tx(&tx.hash)).collect();
-        Replayed { chain, pooled, network }
+        let pooled = pool.into_ordered(&chain);
+        Replayed { chain, pooled, network, startup: Startup::default() }
     }))
 }
+
+/// The variant tag of an EVM event's payload (postcard writes it first; every tag is below
+/// 128, so one byte).
+fn event_tag(body: &EntryBody) -> Option<u8> {
+    match body {
+        EntryBody::App { app, payload } if app == EVM_APP => payload.first().copied(),
+        _ => None,
+    }
+}
+
+/// Tags of the events a resume must decode before its position (see [`EvmEvent`]'s order).
+const TAG_GENESIS: u8 = 0;
+const TAG_TX_EXECUTED: u8 = 2;
+const TAG_BLOCK_SEALED: u8 = 3;
+const TAG_TX_EXECUTED_AS: u8 = 5;
+const TAG_ENVELOPE: u8 = 8;
 
 impl Replayer {
     fn chain(&mut self, number: u64) -> Result<&mut Chain> {
@@ -114,29 +305,112 @@ impl Replayer {
         })
     }
 
-    fn apply(&mut self, event: EvmEvent) -> Result<()> {
+    fn entry(&mut self, entry: Entry) -> Result<()> {
+        let Some(tag) = event_tag(&entry.body) else { return Ok(()) };
+        if let Some(progress) = &mut self.progress
+            && progress.elapsed() >= PROGRESS_EVERY
+        {
+            *progress = Instant::now();
+            info!(
+                entry = entry.seq,
+                of = self.total_entries,
+                head = self.chain.as_ref().map_or(0, |c| c.head_number()),
+                "rebuilding the derived store"
+            );
+        }
+        let before_position = self.resume.as_ref().is_some_and(|r| entry.seq < r.from);
+        if before_position {
+            // Executed transactions only matter to a pool that holds some; sealed blocks only
+            // at the checkpoint's; network events never (network mode writes no checkpoints).
+            let skip = match tag {
+                TAG_TX_EXECUTED | TAG_TX_EXECUTED_AS => self.pool.entries.is_empty(),
+                TAG_BLOCK_SEALED => self
+                    .resume
+                    .as_ref()
+                    .is_none_or(|r| r.sealed.is_none_or(|(seq, _)| seq != entry.seq)),
+                tag => tag >= TAG_ENVELOPE,
+            };
+            if skip && tag != TAG_GENESIS {
+                return Ok(());
+            }
+        }
+        if tag == TAG_GENESIS {
+            self.check_origin(&entry.body)?;
+        }
+        let Some(event) = EvmEvent::from_body(&entry.body) else { return Ok(()) };
+        let event = event?;
+        self.follow_pool(&event);
+        if before_position {
+            if let (EvmEvent::BlockSealed { hash, .. }, Some(checks)) = (&event, &mut self.resume)
+                && checks.sealed.is_some_and(|(seq, sealed)| seq == entry.seq && sealed == *hash)
+            {
+                checks.sealed_seen = true;
+            }
+            return Ok(());
+        }
+        self.apply(entry.seq, event)
+    }
+
+    /// The first genesis event names the chain: a resume checks it is the checkpoint's; a full
+    /// replay records it.
+    fn check_origin(&mut self, body: &EntryBody) -> Result<()> {
+        let EntryBody::App { payload, .. } = body else { return Ok(()) };
+        let origin = keccak256(payload);
+        match &mut self.resume {
+            Some(checks) if !checks.genesis_seen => {
+                if checks.origin != origin {
+                    return Err(EvmError::Internal("the store holds another chain".into()));
+                }
+                checks.genesis_seen = true;
+            }
+            Some(_) => {}
+            None => {
+                self.origin.get_or_insert(origin);
+            }
+        }
+        Ok(())
+    }
+
+    /// The pool's side of an event (every entry, before and after the resume position).
+    fn follow_pool(&mut self, event: &EvmEvent) {
         match event {
-            EvmEvent::Genesis(config) => {
-                self.chain = Some(Chain::genesis_in(config, self.mining, self.store.clone())?);
+            EvmEvent::TxPooled { raw } => {
+                self.pool.add(PooledRaw { raw: raw.clone(), impersonated_sender: None });
             }
-            EvmEvent::TxPooled { raw } => self.pool.add(Arc::new(SignedTx::decode(&raw)?)),
             EvmEvent::TxPooledAs { raw, sender } => {
-                self.pool.add(Arc::new(SignedTx::decode_impersonated(&raw, sender)?));
+                self.pool.add(PooledRaw { raw: raw.clone(), impersonated_sender: Some(*sender) });
             }
-            EvmEvent::TxExecuted { raw, .. } => {
-                let tx = Arc::new(SignedTx::decode(&raw)?);
-                self.pool.remove(&tx.hash);
-                self.block_txs.push(tx);
-            }
-            EvmEvent::TxExecutedAs { raw, sender, .. } => {
-                let tx = Arc::new(SignedTx::decode_impersonated(&raw, sender)?);
-                self.pool.remove(&tx.hash);
-                self.block_txs.push(tx);
+            EvmEvent::TxExecuted { raw, .. } | EvmEvent::TxExecutedAs { raw, .. }
+                if !self.pool.entries.is_empty() =>
+            {
+                self.pool.remove(&keccak256(raw));
             }
             EvmEvent::TxDropped { hashes } => {
-                for hash in &hashes {
+                for hash in hashes {
                     self.pool.remove(hash);
                 }
+            }
+            EvmEvent::Dev(event) => self.pool.apply_dev(event),
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, seq: u64, event: EvmEvent) -> Result<()> {
+        match event {
+            EvmEvent::Genesis(config) => {
+                let mut chain = Chain::genesis_in(config, self.mining, self.store.clone())?;
+                chain.series.origin = self.origin.unwrap_or_default();
+                chain.series.next = Some(seq + 1);
+                self.chain = Some(chain);
+            }
+            EvmEvent::TxPooled { .. }
+            | EvmEvent::TxPooledAs { .. }
+            | EvmEvent::TxDropped { .. } => {}
+            EvmEvent::TxExecuted { raw, .. } => {
+                self.block_txs.push(Arc::new(SignedTx::decode(&raw)?));
+            }
+            EvmEvent::TxExecutedAs { raw, sender, .. } => {
+                self.block_txs.push(Arc::new(SignedTx::decode_impersonated(&raw, sender)?));
             }
             EvmEvent::BlockSealed { context, tx_count, hash } => {
                 let txs = std::mem::take(&mut self.block_txs);
@@ -163,6 +437,7 @@ impl Replayer {
                         block.hash
                     )));
                 }
+                chain.note_sealed(seq, hash);
                 chain.publish(block);
             }
             EvmEvent::Envelope(envelope) => self.network.push(NetworkEvent::Envelope(envelope)),
@@ -174,12 +449,11 @@ impl Replayer {
                 }
                 let chain = self.chain(0)?;
                 let head = chain.head_number();
-                let outcome = chain.apply_dev(&event).map_err(|error| {
-                    EvmError::ReplayDiverged { number: head, reason: error.to_string() }
+                chain.apply_dev(&event).map_err(|error| EvmError::ReplayDiverged {
+                    number: head,
+                    reason: error.to_string(),
                 })?;
-                if let Some(pool) = outcome.new_pool {
-                    self.pool.replace(pool);
-                }
+                chain.note_applied(seq);
             }
         }
         Ok(())

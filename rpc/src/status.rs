@@ -48,6 +48,8 @@ pub struct NodeInfo {
     pub series_entries: u64,
     /// The number of dev accounts.
     pub dev_accounts: usize,
+    /// How the chain was derived at start-up (resumed from the derived store, or rebuilt).
+    pub startup: ir3_evm::replay::Startup,
 }
 
 /// One dev account and its private key.
@@ -185,6 +187,7 @@ impl StatusApiServer for StatusHandler {
             interval_secs,
             series_entries: self.node.series_handle().len(),
             dev_accounts: self.node.accounts().addresses().len(),
+            startup: self.node.startup(),
         })
     }
 

@@ -168,3 +168,119 @@ fn a_deleted_corrupted_or_truncated_store_is_rebuilt_with_the_same_answers() {
     node.restart();
     assert_eq!(answers(&node), expected, "after truncating the store");
 }
+
+/// `ir3_nodeInfo`'s account of the start: whether the chain was resumed from the store.
+fn resumed(node: &Node) -> bool {
+    node.result("ir3_nodeInfo", json!([]))["startup"]["resumed"] == json!(true)
+}
+
+/// A state dump (Anvil's format, plain JSON, hex-encoded as `anvil_loadState` takes it) of `n`
+/// accounts 0x1000…, each with balance `index + 1`: enough changes to make the node flush its
+/// state to the store with a checkpoint.
+fn many_accounts(n: u64) -> (String, Vec<String>) {
+    let addresses: Vec<String> = (0..n).map(|i| format!("0x{:040x}", 0x1000 + i)).collect();
+    let accounts: serde_json::Map<String, Value> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.clone(), json!({"nonce": 0, "balance": format!("0x{:x}", i + 1)})))
+        .collect();
+    let dump = serde_json::to_vec(&json!({ "accounts": accounts })).unwrap();
+    let hex: String = dump.iter().map(|b| format!("{b:02x}")).collect();
+    (format!("0x{hex}"), addresses)
+}
+
+/// A restart resumes from the derived store's checkpoint, after a clean stop and after
+/// `kill -9`, with everything a dev node keeps: blocks and receipts older than the in-memory
+/// window, historical balances, the pooled transaction of a node with mining off, settings,
+/// and a snapshot taken before the restart that can still be reverted to.
+#[test]
+fn a_restart_resumes_from_the_store_with_pool_settings_and_snapshots() {
+    let mut node = Node::start(&[]);
+    let first = node
+        .result("eth_sendTransaction", json!([{"from": SENDERS[0], "to": DEV1, "value": "0x5"}]));
+    // 17 000 accounts: more changes than the node keeps in memory, so it flushes them to the
+    // store with a checkpoint at the next block.
+    let (dump, loaded) = many_accounts(17_000);
+    assert_eq!(node.result("anvil_loadState", json!([dump])), true);
+    node.result("anvil_mine", json!(["0x300"]));
+    let snapshot = node.result("evm_snapshot", json!([]));
+    let before_snapshot = node.result("eth_getBalance", json!([DEV1, "latest"]));
+    node.result("eth_sendTransaction", json!([{"from": SENDERS[1], "to": DEV1, "value": "0x7"}]));
+    node.result("evm_setAutomine", json!([false]));
+    let pooled = node
+        .result("eth_sendTransaction", json!([{"from": SENDERS[2], "to": DEV1, "value": "0x9"}]));
+    let answers = |node: &Node| -> Vec<Value> {
+        vec![
+            node.result("eth_getBlockByNumber", json!(["latest", false])),
+            node.result("eth_getBlockByNumber", json!(["0x1", true])),
+            node.result("eth_getTransactionReceipt", json!([first])),
+            node.result("eth_getBalance", json!([DEV1, "0x1"])),
+            node.result("eth_getBalance", json!([DEV1, "latest"])),
+            node.result("eth_getBalance", json!([loaded[0], "latest"])),
+            node.result("eth_getBalance", json!([loaded[16_999], "latest"])),
+            node.result("eth_getTransactionByHash", json!([pooled])),
+            node.result("txpool_status", json!([])),
+            node.result("ir3_nodeInfo", json!([]))["mining"].clone(),
+        ]
+    };
+    let expected = answers(&node);
+
+    node.kill9();
+    node.restart();
+    assert!(resumed(&node), "after kill -9 the node resumes from the store's last checkpoint");
+    assert_eq!(answers(&node), expected, "after kill -9");
+
+    node.stop();
+    node.restart();
+    assert!(resumed(&node), "after a clean stop the node resumes from the store");
+    assert_eq!(answers(&node), expected, "after a clean stop");
+
+    // The snapshot taken before the restarts still reverts, and the chain goes on from there.
+    assert_eq!(node.result("evm_revert", json!([snapshot])), true);
+    assert_eq!(node.result("eth_getBalance", json!([DEV1, "latest"])), before_snapshot);
+    assert_eq!(node.result("txpool_status", json!([]))["pending"], "0x0");
+    node.result("evm_mine", json!([]));
+    let head = node.result("eth_getBlockByNumber", json!(["latest", false]));
+    node.kill9();
+    node.restart();
+    assert!(resumed(&node), "a revert writes a new checkpoint at once");
+    assert_eq!(node.result("eth_getBlockByNumber", json!(["latest", false])), head);
+}
+
+/// A store that is ahead of its series (the series was put back to an older copy) or that
+/// belongs to another chain is refused at start-up and rebuilt from the series.
+#[test]
+fn a_store_ahead_of_its_series_or_from_another_chain_is_rebuilt() {
+    let mut node = Node::start(&[]);
+    for value in 1..=2 {
+        let tx = json!([{"from": SENDERS[0], "to": DEV1, "value": format!("0x{value:x}")}]);
+        node.result("eth_sendTransaction", tx);
+    }
+    let head = node.result("eth_getBlockByNumber", json!(["latest", false]));
+    let balance = node.result("eth_getBalance", json!([DEV1, "latest"]));
+    node.stop();
+    let series = node.data_dir.join("series.log");
+    let older = node.data_dir.join("series.older");
+    std::fs::copy(&series, &older).unwrap();
+
+    node.restart();
+    node.result("eth_sendTransaction", json!([{"from": SENDERS[0], "to": DEV1, "value": "0x3"}]));
+    node.stop();
+    std::fs::rename(&older, &series).unwrap();
+    node.restart();
+    assert!(!resumed(&node), "a store ahead of its series is rebuilt");
+    assert_eq!(node.result("eth_getBlockByNumber", json!(["latest", false])), head);
+    assert_eq!(node.result("eth_getBalance", json!([DEV1, "latest"])), balance);
+
+    let mut other = Node::start(&["--chain-id", "31337"]);
+    other.result("eth_sendTransaction", json!([{"from": SENDERS[3], "to": DEV1, "value": "0x1"}]));
+    other.stop();
+    node.stop();
+    let store = |n: &Node| n.data_dir.join("state").join("derived.redb");
+    std::fs::copy(store(&other), store(&node)).unwrap();
+    node.restart();
+    assert!(!resumed(&node), "another chain's store is rebuilt");
+    assert_eq!(node.result("eth_getBlockByNumber", json!(["latest", false])), head);
+    assert_eq!(node.result("eth_getBalance", json!([DEV1, "latest"])), balance);
+    assert_eq!(node.result("eth_chainId", json!([])), "0x539");
+}

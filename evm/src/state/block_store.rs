@@ -11,11 +11,17 @@ use alloy_rlp::{Decodable, Encodable};
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
-use super::{StateReadError, StateStore, store::store_error};
+use super::{
+    StateReadError, StateStore,
+    store::{forget_checkpoint, store_error},
+};
 use crate::block::{SignedTx, StoredBlock, StoredReceipt};
 
 /// Blocks: number → encoded block.
 pub(super) const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blocks");
+/// Block hashes and the state revision of each block's post-state: number → hash ‖ revision.
+pub(super) const BLOCK_HASHES: TableDefinition<'_, u64, &[u8]> =
+    TableDefinition::new("block_hashes");
 /// Block numbers by block hash.
 pub(super) const BLOCK_NUMBERS: TableDefinition<'_, &[u8], u64> =
     TableDefinition::new("block_numbers");
@@ -164,6 +170,7 @@ fn position(number: u64, index: u32) -> [u8; 12] {
 /// The block tables of one write transaction.
 struct BlockTables<'t> {
     by_number: redb::Table<'t, u64, &'static [u8]>,
+    hashes: redb::Table<'t, u64, &'static [u8]>,
     by_hash: redb::Table<'t, &'static [u8], u64>,
     positions: redb::Table<'t, &'static [u8], &'static [u8]>,
     by_address: redb::Table<'t, &'static [u8], ()>,
@@ -174,6 +181,7 @@ impl<'t> BlockTables<'t> {
     fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StateReadError> {
         Ok(Self {
             by_number: txn.open_table(BLOCKS).map_err(store_error)?,
+            hashes: txn.open_table(BLOCK_HASHES).map_err(store_error)?,
             by_hash: txn.open_table(BLOCK_NUMBERS).map_err(store_error)?,
             positions: txn.open_table(TX_POSITIONS).map_err(store_error)?,
             by_address: txn.open_table(ADDRESS_TXS).map_err(store_error)?,
@@ -214,8 +222,12 @@ impl<'t> BlockTables<'t> {
 }
 
 impl StateStore {
-    /// Writes sealed blocks with their hash and transaction indexes (not fsynced).
-    pub(crate) fn put_blocks(&self, blocks: &[Arc<StoredBlock>]) -> Result<(), StateReadError> {
+    /// Writes sealed blocks, each with the revision of its post-state, and their hash and
+    /// transaction indexes (not fsynced).
+    pub(crate) fn put_blocks(
+        &self,
+        blocks: &[(Arc<StoredBlock>, u64)],
+    ) -> Result<(), StateReadError> {
         if blocks.is_empty() {
             return Ok(());
         }
@@ -223,9 +235,13 @@ impl StateStore {
         txn.set_durability(self.durability()).map_err(store_error)?;
         {
             let mut tables = BlockTables::open(&txn)?;
-            for block in blocks {
+            for (block, revision) in blocks {
                 let encoded = encode_block(block)?;
                 tables.by_number.insert(block.number(), &encoded[..]).map_err(store_error)?;
+                let mut hash_revision = [0u8; 40];
+                hash_revision[..32].copy_from_slice(block.hash.as_slice());
+                hash_revision[32..].copy_from_slice(&revision.to_be_bytes());
+                tables.hashes.insert(block.number(), &hash_revision[..]).map_err(store_error)?;
                 tables.index(block, true)?;
             }
         }
@@ -237,8 +253,14 @@ impl StateStore {
     pub(crate) fn remove_blocks_after(&self, number: u64) -> Result<(), StateReadError> {
         let mut txn = self.db.begin_write().map_err(store_error)?;
         txn.set_durability(self.durability()).map_err(store_error)?;
+        forget_checkpoint(self, &txn)?;
         {
             let mut tables = BlockTables::open(&txn)?;
+            tables
+                .hashes
+                .extract_from_if((number.saturating_add(1)).., |_, _| true)
+                .map_err(store_error)?
+                .for_each(drop);
             let mut removed = Vec::new();
             for entry in tables
                 .by_number
@@ -261,6 +283,24 @@ impl StateStore {
         let reader = self.reader.read();
         let Some(bytes) = reader.blocks.get(number).map_err(store_error)? else { return Ok(None) };
         decode_block(bytes.value()).map(Some)
+    }
+
+    /// The hash of block `number` and the revision of its post-state.
+    pub(crate) fn block_hash_revision(
+        &self,
+        number: u64,
+    ) -> Result<Option<(B256, u64)>, StateReadError> {
+        let reader = self.reader.read();
+        let Some(bytes) = reader.block_hashes.get(number).map_err(store_error)? else {
+            return Ok(None);
+        };
+        let bytes = bytes.value();
+        if bytes.len() != 40 {
+            return Err(store_error("malformed block hash entry"));
+        }
+        let mut revision = [0u8; 8];
+        revision.copy_from_slice(&bytes[32..]);
+        Ok(Some((B256::from_slice(&bytes[..32]), u64::from_be_bytes(revision))))
     }
 
     /// The number of the block with this hash.

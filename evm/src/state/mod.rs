@@ -22,7 +22,7 @@ mod trie;
 pub(crate) use block_store::touched_addresses;
 
 use store::FlushBatch;
-pub use store::{DEFAULT_CACHE_MB, StateStore};
+pub use store::{DEFAULT_CACHE_MB, STORE_SCHEMA, StateStore};
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -115,7 +115,11 @@ pub struct VersionedState {
     /// Versions set after revision `flushed` (older ones are in the store).
     accounts: HashMap<Address, Versions<Option<AccountRecord>>>,
     storage: HashMap<Address, HashMap<U256, Versions<U256>>>,
-    code: HashMap<B256, Bytecode>,
+    /// Code by hash: everything this process has seen (contracts are few next to accounts);
+    /// code written before a restart is read from the store and kept here.
+    code: parking_lot::RwLock<HashMap<B256, Bytecode>>,
+    /// Code first seen since the last flush, to be written to the store.
+    unflushed_code: Vec<(B256, alloy_primitives::Bytes)>,
     /// What each revision after `flushed` changed, so that moving back costs the changes
     /// undone.
     changes: BTreeMap<u64, Vec<StateKey>>,
@@ -135,6 +139,8 @@ pub struct VersionedState {
     dirty_slots: HashMap<Address, HashSet<U256>>,
     /// The parent chain of a forked chain: what this state has not written is read there.
     fork: Option<Arc<ForkSource>>,
+    /// How many times the tries had to be rebuilt after a failed update (a bug if not 0).
+    trie_failures: u32,
 }
 
 impl Default for VersionedState {
@@ -153,7 +159,8 @@ impl VersionedState {
         Self {
             accounts: HashMap::new(),
             storage: HashMap::new(),
-            code: HashMap::new(),
+            code: Default::default(),
+            unflushed_code: Vec::new(),
             changes: BTreeMap::new(),
             change_count: 0,
             flush_at: FLUSH_AT_CHANGES,
@@ -163,7 +170,36 @@ impl VersionedState {
             dirty_accounts: HashSet::new(),
             dirty_slots: HashMap::new(),
             fork: None,
+            trie_failures: 0,
         }
+    }
+
+    /// The state the store holds at `revision` (its last flush), whose tries have root
+    /// `trie_root`: a restarted node resumes from it instead of replaying its whole series.
+    pub(crate) fn resume(
+        store: Arc<StateStore>,
+        fork: Option<Arc<ForkSource>>,
+        revision: u64,
+        trie_root: B256,
+    ) -> Result<Self, StateReadError> {
+        let storage_roots = store.storage_roots()?;
+        let trie = StateTrie::resume(store.clone(), trie_root, storage_roots);
+        Ok(Self {
+            accounts: HashMap::new(),
+            storage: HashMap::new(),
+            code: Default::default(),
+            unflushed_code: Vec::new(),
+            changes: BTreeMap::new(),
+            change_count: 0,
+            flush_at: FLUSH_AT_CHANGES,
+            store,
+            flushed: revision,
+            trie,
+            dirty_accounts: HashSet::new(),
+            dirty_slots: HashMap::new(),
+            fork,
+            trie_failures: 0,
+        })
     }
 
     /// An empty state whose unwritten accounts and slots are read from a forked parent.
@@ -256,11 +292,19 @@ impl VersionedState {
 
     /// Code by hash (including code fetched from a forked parent).
     pub fn code(&self, hash: B256) -> Option<Bytecode> {
-        match (self.code.get(&hash), &self.fork) {
-            (Some(code), _) => Some(code.clone()),
-            (None, Some(fork)) => fork.code(hash),
-            (None, None) => None,
+        if let Some(code) = self.code.read().get(&hash) {
+            return Some(code.clone());
         }
+        let stored = self.store.code(hash).unwrap_or_else(|error| {
+            tracing::error!(%error, %hash, "code read failed");
+            None
+        });
+        if let Some(raw) = stored {
+            let code = Bytecode::new_raw(raw.into());
+            self.code.write().insert(hash, code.clone());
+            return Some(code);
+        }
+        self.fork.as_ref().and_then(|fork| fork.code(hash))
     }
 
     /// The forked parent, if any.
@@ -320,7 +364,10 @@ impl VersionedState {
     /// Stores code under its hash.
     pub fn insert_code(&mut self, code: Bytecode) -> B256 {
         let hash = code.hash_slow();
-        self.code.entry(hash).or_insert(code);
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.code.get_mut().entry(hash) {
+            self.unflushed_code.push((hash, code.original_bytes()));
+            entry.insert(code);
+        }
         hash
     }
 
@@ -346,7 +393,7 @@ impl VersionedState {
             }
             // Code is stored once per hash: touching a known contract costs no hashing.
             let mut code_hash = account.info.code_hash;
-            if !self.code.contains_key(&code_hash)
+            if !self.code.get_mut().contains_key(&code_hash)
                 && let Some(code) = account.info.code.as_ref().filter(|c| !c.is_empty())
             {
                 code_hash = self.insert_code(code.clone());
@@ -418,14 +465,19 @@ impl VersionedState {
         Ok(self.local_account(*address, u64::MAX)?.flatten())
     }
 
-    /// Moves the versions of every revision up to `revision` (the published head's) from memory
-    /// to the store once enough have gathered. A store that cannot be written keeps them in
-    /// memory (reads stay correct) and is tried again at the next block.
-    pub fn maybe_flush(&mut self, revision: u64) {
-        if self.change_count < self.flush_at {
-            return;
-        }
-        let mut batch = FlushBatch::default();
+    /// Whether enough changes have gathered in memory to move them to the store.
+    pub(crate) fn wants_flush(&self) -> bool {
+        self.change_count >= self.flush_at
+    }
+
+    /// Moves the versions of every revision up to `revision` (the latest) from memory to the
+    /// store, with the trie nodes, new code and `checkpoint` in the same transaction. The tries
+    /// are brought up to date first, so the stored nodes are those of the state at `revision`.
+    /// A store that cannot be written keeps everything in memory (reads stay correct); the
+    /// next flush tries again. Returns whether the store took it.
+    pub(crate) fn flush(&mut self, revision: u64, checkpoint: Option<Vec<u8>>) -> bool {
+        let _ = self.state_root();
+        let mut batch = FlushBatch { checkpoint, ..FlushBatch::default() };
         for (address, versions) in &self.accounts {
             for (at, record) in versions.entries.iter().filter(|(at, _)| *at <= revision) {
                 batch.accounts.push((*address, *at, *record));
@@ -441,11 +493,14 @@ impl VersionedState {
         batch.changes =
             self.changes.range(..=revision).map(|(at, keys)| (*at, keys.clone())).collect();
         batch.trie = self.trie.pending_nodes();
+        batch.storage_roots = self.trie.changed_roots();
+        batch.code = self.unflushed_code.clone();
         if let Err(error) = self.store.flush(&batch) {
             tracing::warn!(%error, "state store flush failed; versions stay in memory");
-            return;
+            return false;
         }
         self.trie.clear_pending();
+        self.unflushed_code.clear();
         self.accounts.retain(|_, versions| {
             versions.entries.retain(|(at, _)| *at > revision);
             !versions.entries.is_empty()
@@ -460,6 +515,12 @@ impl VersionedState {
         self.changes = self.changes.split_off(&(revision + 1));
         self.change_count = self.changes.values().map(Vec::len).sum();
         self.flushed = self.flushed.max(revision);
+        true
+    }
+
+    /// Root of the account trie as last computed (after [`Self::state_root`]).
+    pub(crate) fn trie_root(&self) -> B256 {
+        self.trie.root()
     }
 
     /// The Merkle-Patricia root of the latest state: only what changed since the last root is
@@ -471,6 +532,7 @@ impl VersionedState {
                 // The tries only ever hold values this state wrote: a failure is a bug. Build
                 // them again from the latest values rather than answer a wrong root.
                 tracing::error!(%error, "state trie update failed; rebuilding the tries");
+                self.trie_failures += 1;
                 self.rebuild_trie()
             }
         }
@@ -499,7 +561,8 @@ impl VersionedState {
 
     /// Builds the tries again from the latest values (after a trie failure).
     fn rebuild_trie(&mut self) -> B256 {
-        self.trie = StateTrie::new(self.store.clone());
+        let stored_roots = self.store.storage_roots().unwrap_or_default();
+        self.trie = StateTrie::rebuilt(&self.trie, stored_roots.into_iter().map(|(a, _)| a));
         self.dirty_slots.clear();
         self.dirty_accounts.clear();
         let owners = self.store.storage_owners().unwrap_or_default();
@@ -544,8 +607,16 @@ pub struct StateAt<'a> {
     /// The revision read.
     pub revision: u64,
     /// Hashes of the chain's blocks, for the BLOCKHASH opcode.
-    pub block_hashes: &'a [B256],
-    /// Number of the block whose hash is `block_hashes[0]` (the fork block of a fork).
+    pub block_hashes: BlockHashes<'a>,
+}
+
+/// Where the BLOCKHASH opcode finds block hashes: the chain's recent blocks in memory, older
+/// ones in the store, and those before a fork's first block in its parent.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockHashes<'a> {
+    /// The most recent blocks, consecutive, ending with the head.
+    pub recent: &'a std::collections::VecDeque<Arc<crate::block::StoredBlock>>,
+    /// Number of the chain's first block (the fork block of a fork).
     pub first_block: u64,
 }
 
@@ -574,17 +645,20 @@ impl DatabaseRef for StateAt<'_> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        if number < self.first_block {
+        let hashes = &self.block_hashes;
+        if number < hashes.first_block {
             return match self.state.fork() {
                 Some(fork) => fork.block_hash(number).map_err(|e| StateReadError(e.to_string())),
                 None => Ok(B256::ZERO),
             };
         }
-        Ok(usize::try_from(number - self.first_block)
-            .ok()
-            .and_then(|n| self.block_hashes.get(n))
-            .copied()
-            .unwrap_or_default())
+        let first_recent = hashes.recent.front().map_or(0, |b| b.number());
+        if let Some(offset) = number.checked_sub(first_recent) {
+            let block = usize::try_from(offset).ok().and_then(|n| hashes.recent.get(n));
+            return Ok(block.map(|b| b.hash).unwrap_or_default());
+        }
+        let stored = self.state.store.block_hash_revision(number)?;
+        Ok(stored.map(|(hash, _)| hash).unwrap_or_default())
     }
 }
 
@@ -619,6 +693,8 @@ mod tests {
         Slot(u8, u8, u64),
         Root,
         Truncate(u8),
+        /// Everything flushed, then the state resumed from the store alone (a restart).
+        Restart,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -627,6 +703,7 @@ mod tests {
             4 => (0u8..8, 0u8..20, 0u64..4).prop_map(|(a, s, v)| Op::Slot(a, s, v)),
             2 => Just(Op::Root),
             1 => (0u8..10).prop_map(Op::Truncate),
+            1 => Just(Op::Restart),
         ]
     }
 
@@ -651,7 +728,9 @@ mod tests {
             }
             Op::Root => {
                 let root = state.state_root();
-                state.maybe_flush(*revision);
+                if state.wants_flush() {
+                    state.flush(*revision, None);
+                }
                 *revision += 1;
                 return Some(root);
             }
@@ -660,6 +739,16 @@ mod tests {
                 state.truncate_after(to);
                 *revision = to + 1;
             }
+            Op::Restart if state.flush_at != usize::MAX => {
+                // Versions are tagged up to `revision` (changes since the last root included).
+                assert!(state.flush(*revision, None));
+                let (store, root) = (state.store.clone(), state.trie_root());
+                let flush_at = state.flush_at;
+                *state = VersionedState::resume(store, None, *revision, root).unwrap();
+                state.flush_at = flush_at;
+                *revision += 1;
+            }
+            Op::Restart => *revision += 1,
         }
         None
     }
@@ -683,6 +772,7 @@ mod tests {
             }
             prop_assert_eq!(stored.state_root(), full_root(&stored));
             prop_assert_eq!(stored.state_root(), model.state_root());
+            prop_assert_eq!((stored.trie_failures, model.trie_failures), (0, 0));
             for at in 0..=revision {
                 for a in 0u8..40 {
                     let address = Address::repeat_byte(a);

@@ -22,13 +22,13 @@ use std::{
 use alloy_primitives::{Address, B256, U256};
 use parking_lot::{Mutex, RwLock};
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition, WriteTransaction,
-    backends::InMemoryBackend,
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction, backends::InMemoryBackend,
 };
 
 use super::{
     AccountRecord, StateKey, StateReadError,
-    block_store::{ADDRESS_TXS, BLOCK_NUMBERS, BLOCKS, SENDER_NONCES, TX_POSITIONS},
+    block_store::{ADDRESS_TXS, BLOCK_HASHES, BLOCK_NUMBERS, BLOCKS, SENDER_NONCES, TX_POSITIONS},
 };
 
 /// Account versions: address ‖ revision (big endian) → encoded `Option<AccountRecord>`.
@@ -39,6 +39,18 @@ const STORAGE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("storage
 const CHANGES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("revision_changes");
 /// Trie nodes: owner prefix ‖ node hash → encoded node.
 const TRIE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("trie_nodes");
+/// Contract code: code hash → raw bytecode.
+const CODE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("code");
+/// Storage roots of the accounts with storage: address → root.
+const STORAGE_ROOTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("storage_roots");
+/// The store's own records: its schema version and the chain's resume checkpoint.
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+/// Key of the schema version in [`META`].
+const SCHEMA_KEY: &str = "schema";
+/// Key of the resume checkpoint in [`META`].
+const CHECKPOINT_KEY: &str = "checkpoint";
+/// Version of the tables' layout; a store written with another one is rebuilt.
+pub const STORE_SCHEMA: u32 = 2;
 
 /// Default size of the store's page cache, in MiB.
 pub const DEFAULT_CACHE_MB: usize = 64;
@@ -55,6 +67,8 @@ pub(super) struct Reader {
     accounts: Table,
     storage: Table,
     trie: Table,
+    code: Table,
+    pub(super) block_hashes: ReadOnlyTable<u64, &'static [u8]>,
     pub(super) blocks: ReadOnlyTable<u64, &'static [u8]>,
     pub(super) block_numbers: ReadOnlyTable<&'static [u8], u64>,
     pub(super) tx_positions: Table,
@@ -73,6 +87,12 @@ pub(crate) struct FlushBatch {
     pub(crate) changes: Vec<(u64, Vec<StateKey>)>,
     /// Trie nodes written (`Some`) or removed (`None`).
     pub(crate) trie: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Code first seen since the last flush: hash and raw bytecode.
+    pub(crate) code: Vec<(B256, alloy_primitives::Bytes)>,
+    /// Storage roots changed since the last flush (`None`: the account has no storage left).
+    pub(crate) storage_roots: Vec<(Address, Option<B256>)>,
+    /// The chain's resume checkpoint as of this flush, written in the same transaction.
+    pub(crate) checkpoint: Option<Vec<u8>>,
 }
 
 /// The redb database of one chain's derived state.
@@ -81,6 +101,9 @@ pub struct StateStore {
     pub(super) reader: RwLock<Reader>,
     /// When the last durable commit was made.
     last_durable: Mutex<Instant>,
+    /// Set when a write moved the store back and dropped its checkpoint; cleared by the next
+    /// flush that writes one.
+    checkpoint_forgotten: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -179,11 +202,44 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StateReadError> {
     txn.open_table(STORAGE).map_err(store_error)?;
     txn.open_table(CHANGES).map_err(store_error)?;
     txn.open_table(TRIE).map_err(store_error)?;
+    txn.open_table(CODE).map_err(store_error)?;
+    txn.open_table(STORAGE_ROOTS).map_err(store_error)?;
+    txn.open_table(BLOCK_HASHES).map_err(store_error)?;
     txn.open_table(BLOCKS).map_err(store_error)?;
     txn.open_table(BLOCK_NUMBERS).map_err(store_error)?;
     txn.open_table(TX_POSITIONS).map_err(store_error)?;
     txn.open_table(ADDRESS_TXS).map_err(store_error)?;
     txn.open_table(SENDER_NONCES).map_err(store_error)?;
+    let mut meta = txn.open_table(META).map_err(store_error)?;
+    if meta.get(SCHEMA_KEY).map_err(store_error)?.is_none() {
+        meta.insert(SCHEMA_KEY, &STORE_SCHEMA.to_le_bytes()[..]).map_err(store_error)?;
+    }
+    Ok(())
+}
+
+/// Opens an existing database file. redb asserts (panics) on some damaged files, e.g. one cut
+/// shorter than its header says; a damaged derived store is an error that leads to a rebuild,
+/// so the panic is caught here, with the panic message kept out of the log.
+fn open_guarded(path: &Path, cache_mb: usize) -> Result<Database, StateReadError> {
+    let open = || Database::builder().set_cache_size(cache_mb.max(1) * 1024 * 1024).open(path);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(open);
+    std::panic::set_hook(hook);
+    match opened {
+        Ok(result) => result.map_err(store_error),
+        Err(_) => Err(store_error("the file is damaged (redb refused its layout)")),
+    }
+}
+
+/// Forgets the resume checkpoint in a write transaction that moves the store back (a revert,
+/// removed blocks, a reset): until the next flush writes a new one, a restart rebuilds.
+pub(super) fn forget_checkpoint(
+    store: &StateStore,
+    txn: &WriteTransaction,
+) -> Result<(), StateReadError> {
+    txn.open_table(META).map_err(store_error)?.remove(CHECKPOINT_KEY).map_err(store_error)?;
+    store.checkpoint_forgotten.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -215,6 +271,72 @@ impl StateStore {
         Self::init(db)
     }
 
+    /// Opens the store at `path` as the last run left it, for a restart that resumes from its
+    /// checkpoint. A file that cannot be opened (missing, corrupt, another format) or that
+    /// holds another schema is replaced by a new, empty store; the caller then rebuilds it.
+    pub fn open(path: &Path, cache_mb: usize) -> Result<Arc<Self>, StateReadError> {
+        if path.exists() {
+            let opened = open_guarded(path, cache_mb).and_then(Self::init);
+            match opened {
+                Ok(store) if store.schema()? == Some(STORE_SCHEMA) => return Ok(store),
+                Ok(store) => {
+                    tracing::warn!(path = %path.display(), schema = ?store.schema()?,
+                        "the derived store has another schema; it is rebuilt from the series");
+                }
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error,
+                        "the derived store cannot be opened; it is rebuilt from the series");
+                }
+            }
+        }
+        Self::create(path, cache_mb)
+    }
+
+    /// The schema version the store was written with.
+    fn schema(&self) -> Result<Option<u32>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let meta = txn.open_table(META).map_err(store_error)?;
+        let Some(bytes) = meta.get(SCHEMA_KEY).map_err(store_error)? else { return Ok(None) };
+        Ok(<[u8; 4]>::try_from(bytes.value()).ok().map(u32::from_le_bytes))
+    }
+
+    /// The resume checkpoint the last flush wrote, if the store has one.
+    pub(crate) fn checkpoint(&self) -> Result<Option<Vec<u8>>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let meta = txn.open_table(META).map_err(store_error)?;
+        Ok(meta.get(CHECKPOINT_KEY).map_err(store_error)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every storage root the store holds (read once, when a chain resumes).
+    pub(crate) fn storage_roots(&self) -> Result<Vec<(Address, B256)>, StateReadError> {
+        let txn = self.db.begin_read().map_err(store_error)?;
+        let table = txn.open_table(STORAGE_ROOTS).map_err(store_error)?;
+        let mut roots = Vec::new();
+        for entry in table.range::<&[u8]>(..).map_err(store_error)? {
+            let (key, value) = entry.map_err(store_error)?;
+            if key.value().len() != 20 || value.value().len() != 32 {
+                return Err(store_error("malformed storage root"));
+            }
+            roots.push((Address::from_slice(key.value()), B256::from_slice(value.value())));
+        }
+        Ok(roots)
+    }
+
+    /// Contract code by hash.
+    pub(crate) fn code(&self, hash: B256) -> Result<Option<Vec<u8>>, StateReadError> {
+        let reader = self.reader.read();
+        Ok(reader.code.get(hash.as_slice()).map_err(store_error)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Makes everything committed so far durable (a clean shutdown).
+    pub(crate) fn make_durable(&self) -> Result<(), StateReadError> {
+        let mut txn = self.db.begin_write().map_err(store_error)?;
+        txn.set_durability(Durability::Immediate).map_err(store_error)?;
+        txn.commit().map_err(store_error)?;
+        *self.last_durable.lock() = Instant::now();
+        Ok(())
+    }
+
     /// A store held in memory (ephemeral nodes, tests).
     pub fn in_memory() -> Arc<Self> {
         let db = Database::builder()
@@ -232,6 +354,7 @@ impl StateStore {
             db,
             reader: RwLock::new(reader),
             last_durable: Mutex::new(Instant::now()),
+            checkpoint_forgotten: Default::default(),
         }))
     }
 
@@ -241,6 +364,8 @@ impl StateStore {
             accounts: txn.open_table(ACCOUNTS).map_err(store_error)?,
             storage: txn.open_table(STORAGE).map_err(store_error)?,
             trie: txn.open_table(TRIE).map_err(store_error)?,
+            code: txn.open_table(CODE).map_err(store_error)?,
+            block_hashes: txn.open_table(BLOCK_HASHES).map_err(store_error)?,
             blocks: txn.open_table(BLOCKS).map_err(store_error)?,
             block_numbers: txn.open_table(BLOCK_NUMBERS).map_err(store_error)?,
             tx_positions: txn.open_table(TX_POSITIONS).map_err(store_error)?,
@@ -271,6 +396,11 @@ impl StateStore {
         txn.delete_table(STORAGE).map_err(store_error)?;
         txn.delete_table(CHANGES).map_err(store_error)?;
         txn.delete_table(TRIE).map_err(store_error)?;
+        txn.delete_table(CODE).map_err(store_error)?;
+        txn.delete_table(STORAGE_ROOTS).map_err(store_error)?;
+        txn.delete_table(BLOCK_HASHES).map_err(store_error)?;
+        txn.delete_table(META).map_err(store_error)?;
+        self.checkpoint_forgotten.store(true, std::sync::atomic::Ordering::Relaxed);
         txn.delete_table(BLOCKS).map_err(store_error)?;
         txn.delete_table(BLOCK_NUMBERS).map_err(store_error)?;
         txn.delete_table(TX_POSITIONS).map_err(store_error)?;
@@ -397,9 +527,35 @@ impl StateStore {
                     None => trie.remove(&key[..]).map_err(store_error)?,
                 };
             }
+            let mut code = txn.open_table(CODE).map_err(store_error)?;
+            for (hash, bytes) in &batch.code {
+                code.insert(hash.as_slice(), &bytes[..]).map_err(store_error)?;
+            }
+            let mut roots = txn.open_table(STORAGE_ROOTS).map_err(store_error)?;
+            for (address, root) in &batch.storage_roots {
+                match root {
+                    Some(root) => roots.insert(address.as_slice(), root.as_slice()),
+                    None => roots.remove(address.as_slice()),
+                }
+                .map_err(store_error)?;
+            }
+            let mut meta = txn.open_table(META).map_err(store_error)?;
+            match &batch.checkpoint {
+                Some(checkpoint) => meta.insert(CHECKPOINT_KEY, &checkpoint[..]),
+                None => meta.remove(CHECKPOINT_KEY),
+            }
+            .map_err(store_error)?;
         }
         txn.commit().map_err(store_error)?;
+        if batch.checkpoint.is_some() {
+            self.checkpoint_forgotten.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         self.refresh()
+    }
+
+    /// Whether a write moved the store back since its last checkpoint (which it dropped).
+    pub(crate) fn checkpoint_forgotten(&self) -> bool {
+        self.checkpoint_forgotten.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Removes every version set after `revision`; returns the keys they belonged to. Costs the
@@ -408,6 +564,7 @@ impl StateStore {
         let mut txn = self.db.begin_write().map_err(store_error)?;
         txn.set_durability(self.durability()).map_err(store_error)?;
         let mut undone = Vec::new();
+        forget_checkpoint(self, &txn)?;
         {
             let mut changes = txn.open_table(CHANGES).map_err(store_error)?;
             let mut accounts = txn.open_table(ACCOUNTS).map_err(store_error)?;

@@ -108,6 +108,8 @@ pub(crate) struct StateTrie {
     root: B256,
     /// Storage roots of the accounts that have storage.
     storage_roots: HashMap<Address, B256>,
+    /// Accounts whose storage root changed since the last flush.
+    changed_roots: std::collections::HashSet<Address>,
 }
 
 impl StateTrie {
@@ -117,7 +119,22 @@ impl StateTrie {
             store: Arc::new(NodeStore { pending: RwLock::new(HashMap::new()), store }),
             root: EMPTY_ROOT_HASH,
             storage_roots: HashMap::new(),
+            changed_roots: Default::default(),
         }
+    }
+
+    /// The tries the store holds, with account-trie root `root` and these storage roots.
+    pub(crate) fn resume(
+        store: Arc<StateStore>,
+        root: B256,
+        storage_roots: impl IntoIterator<Item = (Address, B256)>,
+    ) -> Self {
+        Self { root, storage_roots: storage_roots.into_iter().collect(), ..Self::new(store) }
+    }
+
+    /// The storage roots changed since the last flush (`None`: no storage left).
+    pub(crate) fn changed_roots(&self) -> Vec<(Address, Option<B256>)> {
+        self.changed_roots.iter().map(|a| (*a, self.storage_roots.get(a).copied())).collect()
     }
 
     /// The nodes written or removed since the last flush.
@@ -128,6 +145,7 @@ impl StateTrie {
     /// Forgets the pending nodes once the store holds them.
     pub(crate) fn clear_pending(&mut self) {
         self.store.pending.write().clear();
+        self.changed_roots.clear();
     }
 }
 
@@ -161,7 +179,30 @@ fn open(
     Ok(EthTrie::from(nodes, root)?)
 }
 
+/// Removes a key that the trie holds. eth_trie's `remove` of an absent key whose path crosses
+/// a stored node drops that node from the store at the next commit (it counts the node as
+/// replaced although it was not rewritten), which leaves the trie missing a node; a key that is
+/// not there is therefore never removed.
+fn remove(trie: &mut EthTrie<TrieNodes>, key: &[u8]) -> Result<(), TrieUpdateError> {
+    if trie.get(key)?.is_some() {
+        trie.remove(key)?;
+    }
+    Ok(())
+}
+
 impl StateTrie {
+    /// Tries built again from nothing, replacing these: the storage roots they held are
+    /// counted as changed, so that the next flush removes those no longer there.
+    pub(crate) fn rebuilt(
+        previous: &Self,
+        stored_owners: impl IntoIterator<Item = Address>,
+    ) -> Self {
+        let mut trie = Self::new(previous.store.store.clone());
+        trie.changed_roots.extend(previous.storage_roots.keys().copied());
+        trie.changed_roots.extend(stored_owners);
+        trie
+    }
+
     /// Storage root of an account (the empty root without storage).
     pub(crate) fn storage_root(&self, address: &Address) -> B256 {
         self.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH)
@@ -178,12 +219,13 @@ impl StateTrie {
         for (slot, value) in slots {
             let key = keccak256(B256::from(slot));
             if value.is_zero() {
-                trie.remove(key.as_slice())?;
+                remove(&mut trie, key.as_slice())?;
             } else {
                 trie.insert(key.as_slice(), &alloy_rlp::encode(value))?;
             }
         }
         let root = trie.root_hash()?;
+        self.changed_roots.insert(address);
         if root == EMPTY_ROOT_HASH {
             self.storage_roots.remove(&address);
         } else {
@@ -212,7 +254,7 @@ impl StateTrie {
                     trie.insert(key.as_slice(), &alloy_rlp::encode(account))?;
                 }
                 None => {
-                    trie.remove(key.as_slice())?;
+                    remove(&mut trie, key.as_slice())?;
                 }
             }
         }
