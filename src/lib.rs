@@ -163,7 +163,15 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_intent| {});
     // Replaying the series is CPU and disk work: keep it off the async workers.
     let new_chain = series.is_empty();
-    let node = tokio::task::block_in_place(|| EvmNode::open(options, series, outbox))?;
+    // One pass over the series at start feeds the chain, the native apps and the peer facts.
+    let mut native_ops = ir3_apps::local::LocalLogReplay::default();
+    let mut peer_facts = ir3_apps::peer::PeerFactsReplay::default();
+    let node = tokio::task::block_in_place(|| {
+        EvmNode::open_observed(options, series, outbox, &mut |entry| {
+            native_ops.observe(entry);
+            peer_facts.observe(entry);
+        })
+    })?;
     if let Some(path) = &cli.state {
         load_state_file(&node, path, new_chain).await?;
     }
@@ -187,11 +195,9 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         node.set_app_check(apps.clone());
         apps
     } else {
-        let log = tokio::task::block_in_place(|| ir3_apps::LocalLog::open(node.series_handle()))?;
-        ir3_apps::NativeApps::new(Arc::new(log), native)
+        ir3_apps::NativeApps::new(Arc::new(native_ops.open(node.series_handle())), native)
     };
-    let peers =
-        tokio::task::block_in_place(|| ir3_apps::peer::PeerApps::open(node.series_handle()))?;
+    let peers = peer_facts.open(node.series_handle());
     peers.set_evaluator(Arc::new(ir3_rpc::peer_apps::EvmEvaluator(node.clone())));
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {

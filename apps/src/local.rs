@@ -3,7 +3,7 @@
 //! authority. Replayed from the series at start.
 
 use ir3_foundation::{
-    EntryBody, SeriesHandle, append_blocking,
+    EntryBody, RawEntry, SeriesHandle, append_blocking,
     apps::{AppEpoch, OrderedLog},
     order::{Envelope, HlcStamp, now_ms},
 };
@@ -24,17 +24,35 @@ pub struct LocalLog {
 impl LocalLog {
     /// Opens the log over a series, replaying the operations it holds.
     pub fn open(series: SeriesHandle) -> Result<Self> {
-        let mut ops = Vec::new();
-        series.replay(&mut |entry| {
-            if let EntryBody::App { app, payload } = &entry.body
-                && app == LOCAL_APP
-                && let Ok(envelope) = postcard::from_bytes::<Envelope>(payload)
-            {
-                ops.push((ops.len() as u64, envelope));
-            }
+        let mut replay = LocalLogReplay::default();
+        series.replay_raw(&mut |entry| {
+            replay.observe(entry);
             Ok(())
         })?;
-        Ok(Self { series, ops: Mutex::new(ops) })
+        Ok(replay.open(series))
+    }
+}
+
+/// The operations of a [`LocalLog`] gathered from a pass over the series that other consumers
+/// share (see `EvmNode::open_observed`).
+#[derive(Debug, Default)]
+pub struct LocalLogReplay {
+    ops: Vec<(u64, Envelope)>,
+}
+
+impl LocalLogReplay {
+    /// Takes the operation an entry records, if it is one.
+    pub fn observe(&mut self, entry: &RawEntry<'_>) {
+        if let Some((LOCAL_APP, payload)) = entry.app()
+            && let Ok(envelope) = postcard::from_bytes::<Envelope>(payload)
+        {
+            self.ops.push((self.ops.len() as u64, envelope));
+        }
+    }
+
+    /// The log, once every entry was observed.
+    pub fn open(self, series: SeriesHandle) -> LocalLog {
+        LocalLog { series, ops: Mutex::new(self.ops) }
     }
 }
 

@@ -228,22 +228,12 @@ pub struct PeerApps {
 impl PeerApps {
     /// Opens the facts over a series, replaying them.
     pub fn open(series: SeriesHandle) -> Result<Arc<Self>> {
-        let mut facts = Facts::default();
-        series.replay(&mut |entry| {
-            if let EntryBody::App { app, payload } = &entry.body
-                && app == FACTS_APP
-                && let Ok(fact) = postcard::from_bytes::<Fact>(payload)
-            {
-                facts.apply(fact);
-            }
+        let mut replay = PeerFactsReplay::default();
+        series.replay_raw(&mut |entry| {
+            replay.observe(entry);
             Ok(())
         })?;
-        Ok(Arc::new(Self {
-            series,
-            facts: Mutex::new(facts),
-            evaluator: std::sync::OnceLock::new(),
-            p2p: std::sync::OnceLock::new(),
-        }))
+        Ok(replay.open(series))
     }
 
     /// Appends a fact (fire and forget: the series keeps the order of submission) and
@@ -262,6 +252,34 @@ impl PeerApps {
             messages: RateLimiter::new(MESSAGE_RATE, MESSAGE_RATE * 2.0),
             requests: RateLimiter::new(REQUEST_RATE, REQUEST_RATE * 2.0),
         }
+    }
+}
+
+/// The facts of [`PeerApps`] gathered from a pass over the series that other consumers share
+/// (see `EvmNode::open_observed`).
+#[derive(Debug, Default)]
+pub struct PeerFactsReplay {
+    facts: Facts,
+}
+
+impl PeerFactsReplay {
+    /// Applies the fact an entry records, if it is one.
+    pub fn observe(&mut self, entry: &ir3_foundation::RawEntry<'_>) {
+        if let Some((FACTS_APP, payload)) = entry.app()
+            && let Ok(fact) = postcard::from_bytes::<Fact>(payload)
+        {
+            self.facts.apply(fact);
+        }
+    }
+
+    /// The peer apps, once every entry was observed.
+    pub fn open(self, series: SeriesHandle) -> Arc<PeerApps> {
+        Arc::new(PeerApps {
+            series,
+            facts: Mutex::new(self.facts),
+            evaluator: std::sync::OnceLock::new(),
+            p2p: std::sync::OnceLock::new(),
+        })
     }
 }
 

@@ -111,12 +111,15 @@ impl EvmEvent {
     /// Decodes an EVM event from a series entry body; `None` for other apps' entries.
     pub fn from_body(body: &EntryBody) -> Option<Result<Self>> {
         match body {
-            EntryBody::App { app, payload } if app == EVM_APP => Some(
-                postcard::from_bytes(payload)
-                    .map_err(|e| EvmError::Internal(format!("undecodable evm event: {e}"))),
-            ),
+            EntryBody::App { app, payload } if app == EVM_APP => Some(Self::decode(payload)),
             _ => None,
         }
+    }
+
+    /// Decodes an EVM event from an `evm` entry's payload.
+    pub fn decode(payload: &[u8]) -> Result<Self> {
+        postcard::from_bytes(payload)
+            .map_err(|e| EvmError::Internal(format!("undecodable evm event: {e}")))
     }
 }
 

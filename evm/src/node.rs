@@ -29,7 +29,7 @@ use crate::{
     execute::execute_block,
     network::{NetworkOptions, NetworkState},
     pool::Pool,
-    replay::replay,
+    replay::replay_observed,
     state::StateStore,
 };
 
@@ -99,37 +99,51 @@ impl EvmNode {
     /// starts the miner. Blocks on disk work: call it from a blocking context inside a tokio
     /// runtime (e.g. `tokio::task::block_in_place`).
     pub fn open(options: NodeOptions, series: SeriesHandle, outbox: Outbox) -> Result<Arc<Self>> {
+        Self::open_observed(options, series, outbox, &mut |_| {})
+    }
+
+    /// [`EvmNode::open`], showing every series entry of the start-up pass to `observer` too,
+    /// so that the other consumers of the series are fed by the same single pass.
+    pub fn open_observed(
+        options: NodeOptions,
+        series: SeriesHandle,
+        outbox: Outbox,
+        observer: &mut dyn FnMut(&ir3_foundation::RawEntry<'_>),
+    ) -> Result<Arc<Self>> {
         let started = std::time::Instant::now();
         let default_mining = options.mining.unwrap_or(MiningMode::Auto);
         let store = options.state_store.clone().unwrap_or_else(StateStore::in_memory);
         let mut startup = crate::replay::Startup::default();
-        let (chain, pooled, network_events) = match replay(&*series, default_mining, store.clone())?
-        {
-            Some(replayed) => {
-                let stored = replayed.chain.config();
-                let requested = ChainConfig {
-                    genesis_timestamp: stored.genesis_timestamp,
-                    ..options.chain.clone()
-                };
-                if stored != &requested {
-                    info!("series holds an existing chain; its genesis wins over the command line");
+        let (chain, pooled, network_events) =
+            match replay_observed(&*series, default_mining, store.clone(), observer)? {
+                Some(replayed) => {
+                    let stored = replayed.chain.config();
+                    let requested = ChainConfig {
+                        genesis_timestamp: stored.genesis_timestamp,
+                        ..options.chain.clone()
+                    };
+                    if stored != &requested {
+                        info!(
+                            "series holds an existing chain; its genesis wins over the command line"
+                        );
+                    }
+                    startup = replayed.startup;
+                    (replayed.chain, replayed.pooled, replayed.network)
                 }
-                startup = replayed.startup;
-                (replayed.chain, replayed.pooled, replayed.network)
-            }
-            None => {
-                let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
-                let origin = match &genesis {
-                    EntryBody::App { payload, .. } => alloy_primitives::keccak256(payload),
-                    _ => B256::ZERO,
-                };
-                let seq = append_blocking(&*series, vec![genesis])?;
-                let mut chain = Chain::genesis_in(options.chain.clone(), default_mining, store)?;
-                chain.series.origin = origin;
-                chain.series.next = Some(seq + 1);
-                (chain, Vec::new(), Vec::new())
-            }
-        };
+                None => {
+                    let genesis = EvmEvent::Genesis(options.chain.clone()).to_body()?;
+                    let origin = match &genesis {
+                        EntryBody::App { payload, .. } => alloy_primitives::keccak256(payload),
+                        _ => B256::ZERO,
+                    };
+                    let seq = append_blocking(&*series, vec![genesis])?;
+                    let mut chain =
+                        Chain::genesis_in(options.chain.clone(), default_mining, store)?;
+                    chain.series.origin = origin;
+                    chain.series.next = Some(seq + 1);
+                    (chain, Vec::new(), Vec::new())
+                }
+            };
         let mut chain = chain;
         let mut started_events =
             vec![EntryBody::NodeStarted { version: env!("CARGO_PKG_VERSION").to_string() }];

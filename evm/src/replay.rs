@@ -15,7 +15,7 @@ use std::{
 };
 
 use alloy_primitives::{B256, keccak256};
-use ir3_foundation::{Entry, EntryBody, FoundationError, Series};
+use ir3_foundation::{FoundationError, RawEntry, Series};
 use tracing::{info, warn};
 
 use crate::{
@@ -169,10 +169,23 @@ pub fn replay(
     mining: MiningMode,
     store: Arc<StateStore>,
 ) -> Result<Option<Replayed>> {
+    replay_observed(series, mining, store, &mut |_| {})
+}
+
+/// [`replay`], showing every series entry to `observer` too (once each, even when a resume
+/// fails half-way and a rebuild reads the series again): the other consumers of the series
+/// (native apps, peer facts) are fed by the same pass.
+pub fn replay_observed(
+    series: &dyn Series,
+    mining: MiningMode,
+    store: Arc<StateStore>,
+    observer: &mut dyn FnMut(&RawEntry<'_>),
+) -> Result<Option<Replayed>> {
     let started = Instant::now();
+    let mut observed = Observed { observer, next: 0 };
     match Chain::resume(store.clone()) {
         Ok(Some((chain, checkpoint))) if checkpoint.series_next <= series.len() => {
-            match run(series, mining, store.clone(), Some((chain, &checkpoint))) {
+            match run(series, mining, store.clone(), Some((chain, &checkpoint)), &mut observed) {
                 Ok(mut replayed) => {
                     if let Some(replayed) = &mut replayed {
                         replayed.startup = Startup {
@@ -204,7 +217,7 @@ pub fn replay(
     if !series.is_empty() {
         info!(entries = series.len(), "rebuilding the derived store from the series");
     }
-    let mut replayed = run(series, mining, store, None)?;
+    let mut replayed = run(series, mining, store, None, &mut observed)?;
     if let Some(replayed) = &mut replayed {
         replayed.startup = Startup {
             resumed: false,
@@ -222,6 +235,21 @@ pub fn replay(
     Ok(replayed)
 }
 
+/// The observer of [`replay_observed`] and the first entry it has not seen.
+struct Observed<'o> {
+    observer: &'o mut dyn FnMut(&RawEntry<'_>),
+    next: u64,
+}
+
+impl Observed<'_> {
+    fn show(&mut self, entry: &RawEntry<'_>) {
+        if entry.seq >= self.next {
+            (self.observer)(entry);
+            self.next = entry.seq + 1;
+        }
+    }
+}
+
 /// One pass over the series: from the start (`resume` is `None`), or re-applying only the
 /// entries after a checkpoint's position.
 fn run(
@@ -229,6 +257,7 @@ fn run(
     mining: MiningMode,
     store: Arc<StateStore>,
     resume: Option<(Chain, &Checkpoint)>,
+    observed: &mut Observed<'_>,
 ) -> Result<Option<Replayed>> {
     let (chain, resume) = match resume {
         Some((chain, checkpoint)) => {
@@ -257,7 +286,8 @@ fn run(
         origin: None,
     };
     let mut failure: Option<EvmError> = None;
-    let outcome = series.replay(&mut |entry| {
+    let outcome = series.replay_raw(&mut |entry| {
+        observed.show(entry);
         replayer.entry(entry).map_err(|error| {
             failure = Some(error);
             FoundationError::Encode("replay stopped".into())
@@ -281,15 +311,6 @@ fn run(
     }))
 }
 
-/// The variant tag of an EVM event's payload (postcard writes it first; every tag is below
-/// 128, so one byte).
-fn event_tag(body: &EntryBody) -> Option<u8> {
-    match body {
-        EntryBody::App { app, payload } if app == EVM_APP => payload.first().copied(),
-        _ => None,
-    }
-}
-
 /// Tags of the events a resume must decode before its position (see [`EvmEvent`]'s order).
 const TAG_GENESIS: u8 = 0;
 const TAG_TX_EXECUTED: u8 = 2;
@@ -305,8 +326,13 @@ impl Replayer {
         })
     }
 
-    fn entry(&mut self, entry: Entry) -> Result<()> {
-        let Some(tag) = event_tag(&entry.body) else { return Ok(()) };
+    fn entry(&mut self, entry: &RawEntry<'_>) -> Result<()> {
+        // An EVM event's payload starts with its variant tag (postcard; every tag is below 128,
+        // so one byte).
+        let Some(payload) = entry.app().filter(|(app, _)| *app == EVM_APP).map(|(_, p)| p) else {
+            return Ok(());
+        };
+        let Some(&tag) = payload.first() else { return Ok(()) };
         if let Some(progress) = &mut self.progress
             && progress.elapsed() >= PROGRESS_EVERY
         {
@@ -320,10 +346,10 @@ impl Replayer {
         }
         let before_position = self.resume.as_ref().is_some_and(|r| entry.seq < r.from);
         if before_position {
-            // Executed transactions only matter to a pool that holds some; sealed blocks only
-            // at the checkpoint's; network events never (network mode writes no checkpoints).
+            // Executed transactions never matter here; sealed blocks only at the checkpoint's;
+            // network events never (network mode writes no checkpoints).
             let skip = match tag {
-                TAG_TX_EXECUTED | TAG_TX_EXECUTED_AS => self.pool.entries.is_empty(),
+                TAG_TX_EXECUTED | TAG_TX_EXECUTED_AS => true,
                 TAG_BLOCK_SEALED => self
                     .resume
                     .as_ref()
@@ -335,10 +361,9 @@ impl Replayer {
             }
         }
         if tag == TAG_GENESIS {
-            self.check_origin(&entry.body)?;
+            self.check_origin(payload)?;
         }
-        let Some(event) = EvmEvent::from_body(&entry.body) else { return Ok(()) };
-        let event = event?;
+        let event = EvmEvent::decode(payload)?;
         self.follow_pool(&event);
         if before_position {
             if let (EvmEvent::BlockSealed { hash, .. }, Some(checks)) = (&event, &mut self.resume)
@@ -353,8 +378,7 @@ impl Replayer {
 
     /// The first genesis event names the chain: a resume checks it is the checkpoint's; a full
     /// replay records it.
-    fn check_origin(&mut self, body: &EntryBody) -> Result<()> {
-        let EntryBody::App { payload, .. } = body else { return Ok(()) };
+    fn check_origin(&mut self, payload: &[u8]) -> Result<()> {
         let origin = keccak256(payload);
         match &mut self.resume {
             Some(checks) if !checks.genesis_seen => {
@@ -372,6 +396,8 @@ impl Replayer {
     }
 
     /// The pool's side of an event (every entry, before and after the resume position).
+    /// Executed transactions need not be removed here: the pool is filtered against the chain
+    /// at the end, and a revert or reset replaces the pool wholesale (as it does live).
     fn follow_pool(&mut self, event: &EvmEvent) {
         match event {
             EvmEvent::TxPooled { raw } => {
@@ -379,11 +405,6 @@ impl Replayer {
             }
             EvmEvent::TxPooledAs { raw, sender } => {
                 self.pool.add(PooledRaw { raw: raw.clone(), impersonated_sender: Some(*sender) });
-            }
-            EvmEvent::TxExecuted { raw, .. } | EvmEvent::TxExecutedAs { raw, .. }
-                if !self.pool.entries.is_empty() =>
-            {
-                self.pool.remove(&keccak256(raw));
             }
             EvmEvent::TxDropped { hashes } => {
                 for hash in hashes {

@@ -33,6 +33,6 @@ pub use error::{FoundationError, Result};
 pub use intent::{Intent, IntentId, IntentRecord};
 pub use outbox::{DEFAULT_OUTBOX_CAPACITY, Outbox};
 pub use series::{
-    Entry, EntryBody, MemorySeries, Seq, Series, SeriesConfig, SeriesHandle, SeriesLog, append,
-    append_blocking,
+    Entry, EntryBody, MemorySeries, RawEntry, Seq, Series, SeriesConfig, SeriesHandle, SeriesLog,
+    append, append_blocking,
 };

@@ -78,6 +78,63 @@ pub enum EntryBody {
     P2p(crate::net::P2pRecord),
 }
 
+/// An entry as it is stored, decoded only as far as its reader asks: replaying a long series
+/// to pick out one app's entries costs no allocation or copy for the others.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEntry<'a> {
+    /// Position in the series.
+    pub seq: Seq,
+    /// The postcard encoding of the [`Entry`].
+    bytes: &'a [u8],
+}
+
+/// Reads one postcard varint (LEB128) from the front of `bytes`.
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first()?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Takes a postcard byte string (length, then bytes) from the front of `bytes`.
+fn take_bytes<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(take_varint(bytes)?).ok()?;
+    if bytes.len() < len {
+        return None;
+    }
+    let (taken, rest) = bytes.split_at(len);
+    *bytes = rest;
+    Some(taken)
+}
+
+impl<'a> RawEntry<'a> {
+    /// An app entry's app name and payload, read in place; `None` for other entries (and for
+    /// bytes that are not an entry).
+    pub fn app(&self) -> Option<(&'a str, &'a [u8])> {
+        let mut rest = self.bytes;
+        take_varint(&mut rest)?; // seq
+        take_varint(&mut rest)?; // time_ms
+        // The variant index of `EntryBody::App`.
+        if take_varint(&mut rest)? != 1 {
+            return None;
+        }
+        let app = std::str::from_utf8(take_bytes(&mut rest)?).ok()?;
+        let payload = take_bytes(&mut rest)?;
+        Some((app, payload))
+    }
+
+    /// The whole entry.
+    pub fn decode(&self) -> Result<Entry> {
+        postcard::from_bytes(self.bytes).map_err(|e| FoundationError::Encode(e.to_string()))
+    }
+}
+
 /// Configuration of a file-backed series.
 #[derive(Debug, Clone)]
 pub struct SeriesConfig {
@@ -94,8 +151,13 @@ pub trait Series: Send + Sync + std::fmt::Debug {
     /// durable, to the sequence number of the first one. Entries of one call stay contiguous.
     fn submit(&self, bodies: Vec<EntryBody>) -> oneshot::Receiver<Result<Seq>>;
 
+    /// Calls `visit` for every entry, oldest first, as stored (see [`RawEntry`]).
+    fn replay_raw(&self, visit: &mut dyn FnMut(&RawEntry<'_>) -> Result<()>) -> Result<()>;
+
     /// Calls `visit` for every entry, oldest first.
-    fn replay(&self, visit: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()>;
+    fn replay(&self, visit: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
+        self.replay_raw(&mut |raw| visit(raw.decode()?))
+    }
 
     /// Number of entries in the series.
     fn len(&self) -> u64;
@@ -147,6 +209,16 @@ impl Series for MemorySeries {
         }
         let _ = done.send(Ok(first));
         receiver
+    }
+
+    fn replay_raw(&self, visit: &mut dyn FnMut(&RawEntry<'_>) -> Result<()>) -> Result<()> {
+        let snapshot = self.entries.lock().clone();
+        for entry in snapshot {
+            let bytes = postcard::to_allocvec(&entry)
+                .map_err(|e| FoundationError::Encode(e.to_string()))?;
+            visit(&RawEntry { seq: entry.seq, bytes: &bytes })?;
+        }
+        Ok(())
     }
 
     fn replay(&self, visit: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
@@ -254,27 +326,34 @@ impl Series for SeriesLog {
         receiver
     }
 
-    fn replay(&self, visit: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
+    fn replay_raw(&self, visit: &mut dyn FnMut(&RawEntry<'_>) -> Result<()>) -> Result<()> {
         let file = File::open(&self.path).map_err(|e| FoundationError::io(&self.path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let limit = self.len.load(Ordering::Acquire);
-        let mut offset = 0u64;
+        let mut payload = Vec::new();
         for seq in 0..limit {
-            let payload = match read_record(&mut reader) {
-                Ok(RecordRead::Record(payload)) => payload,
+            match read_record_into(&mut reader, &mut payload) {
+                Ok(RecordRead::Record) => {}
                 Ok(RecordRead::End | RecordRead::Torn) | Err(_) => break,
-            };
-            let entry: Entry =
-                postcard::from_bytes(&payload).map_err(|e| FoundationError::Corrupt {
-                    path: self.path.clone(),
-                    offset,
-                    seq,
-                    reason: e.to_string(),
-                })?;
-            offset += (RECORD_HEADER_BYTES + payload.len()) as u64;
-            visit(entry)?;
+            }
+            visit(&RawEntry { seq, bytes: &payload })?;
         }
         Ok(())
+    }
+
+    fn replay(&self, visit: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
+        let mut offset = 0u64;
+        self.replay_raw(&mut |raw| {
+            let entry: Entry =
+                postcard::from_bytes(raw.bytes).map_err(|e| FoundationError::Corrupt {
+                    path: self.path.clone(),
+                    offset,
+                    seq: raw.seq,
+                    reason: e.to_string(),
+                })?;
+            offset += (RECORD_HEADER_BYTES + raw.bytes.len()) as u64;
+            visit(entry)
+        })
     }
 
     fn len(&self) -> u64 {
@@ -377,12 +456,13 @@ fn encode_record(buffer: &mut Vec<u8>, seq: Seq, time_ms: u64, body: &EntryBody)
 }
 
 enum RecordRead {
-    Record(Vec<u8>),
+    Record,
     End,
     Torn,
 }
 
-fn read_record(reader: &mut impl Read) -> std::io::Result<RecordRead> {
+/// Reads the next record's payload into `payload` (reused from record to record).
+fn read_record_into(reader: &mut impl Read, payload: &mut Vec<u8>) -> std::io::Result<RecordRead> {
     let mut header = [0u8; RECORD_HEADER_BYTES];
     let mut filled = 0;
     while filled < header.len() {
@@ -398,18 +478,18 @@ fn read_record(reader: &mut impl Read) -> std::io::Result<RecordRead> {
     if len > MAX_RECORD_BYTES {
         return Ok(RecordRead::Torn);
     }
-    let mut payload = vec![0u8; len as usize];
-    if let Err(error) = reader.read_exact(&mut payload) {
+    payload.resize(len as usize, 0);
+    if let Err(error) = reader.read_exact(payload) {
         return if error.kind() == std::io::ErrorKind::UnexpectedEof {
             Ok(RecordRead::Torn)
         } else {
             Err(error)
         };
     }
-    if crc32fast::hash(&payload) != crc {
+    if crc32fast::hash(payload) != crc {
         return Ok(RecordRead::Torn);
     }
-    Ok(RecordRead::Record(payload))
+    Ok(RecordRead::Record)
 }
 
 struct Scan {
@@ -421,9 +501,12 @@ fn scan_records(path: &Path, file: &mut File) -> Result<Scan> {
     file.seek(SeekFrom::Start(0)).map_err(|e| FoundationError::io(path, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, &mut *file);
     let mut scan = Scan { records: 0, valid_bytes: 0 };
+    let mut payload = Vec::new();
     loop {
-        match read_record(&mut reader).map_err(|e| FoundationError::io(path, e))? {
-            RecordRead::Record(payload) => {
+        match read_record_into(&mut reader, &mut payload)
+            .map_err(|e| FoundationError::io(path, e))?
+        {
+            RecordRead::Record => {
                 scan.records += 1;
                 scan.valid_bytes += (RECORD_HEADER_BYTES + payload.len()) as u64;
             }
@@ -447,6 +530,28 @@ mod tests {
 
     fn app(n: u8) -> EntryBody {
         EntryBody::App { app: "test".into(), payload: vec![n; n as usize] }
+    }
+
+    #[test]
+    fn raw_entries_read_app_and_payload_in_place() {
+        let series = MemorySeries::new();
+        append_blocking(&series, vec![app(3), EntryBody::NodeStarted { version: "x".into() }])
+            .unwrap();
+        let mut seen = Vec::new();
+        series
+            .replay_raw(&mut |raw| {
+                let entry = raw.decode()?;
+                let expected = match &entry.body {
+                    EntryBody::App { app, payload } => Some((app.clone(), payload.clone())),
+                    _ => None,
+                };
+                let read = raw.app().map(|(app, payload)| (app.to_string(), payload.to_vec()));
+                assert_eq!(read, expected);
+                seen.push(raw.seq);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![0, 1]);
     }
 
     fn collect(series: &dyn Series) -> Vec<Entry> {

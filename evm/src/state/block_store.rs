@@ -231,8 +231,7 @@ impl StateStore {
         if blocks.is_empty() {
             return Ok(());
         }
-        let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(self.durability()).map_err(store_error)?;
+        let txn = self.begin_write()?;
         {
             let mut tables = BlockTables::open(&txn)?;
             for (block, revision) in blocks {
@@ -251,8 +250,7 @@ impl StateStore {
 
     /// Removes every block after `number` and its indexes.
     pub(crate) fn remove_blocks_after(&self, number: u64) -> Result<(), StateReadError> {
-        let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(self.durability()).map_err(store_error)?;
+        let txn = self.begin_write()?;
         forget_checkpoint(self, &txn)?;
         {
             let mut tables = BlockTables::open(&txn)?;

@@ -217,6 +217,14 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StateReadError> {
     Ok(())
 }
 
+/// The schema version a database was written with (`None`: none recorded, or unreadable).
+fn schema_of(db: &Database) -> Option<u32> {
+    let txn = db.begin_read().ok()?;
+    let meta = txn.open_table(META).ok()?;
+    let bytes = meta.get(SCHEMA_KEY).ok()??;
+    <[u8; 4]>::try_from(bytes.value()).ok().map(u32::from_le_bytes)
+}
+
 /// Opens an existing database file. redb asserts (panics) on some damaged files, e.g. one cut
 /// shorter than its header says; a damaged derived store is an error that leads to a rebuild,
 /// so the panic is caught here, with the panic message kept out of the log.
@@ -276,11 +284,12 @@ impl StateStore {
     /// holds another schema is replaced by a new, empty store; the caller then rebuilds it.
     pub fn open(path: &Path, cache_mb: usize) -> Result<Arc<Self>, StateReadError> {
         if path.exists() {
-            let opened = open_guarded(path, cache_mb).and_then(Self::init);
+            let opened = open_guarded(path, cache_mb).and_then(|db| Ok((schema_of(&db), db)));
             match opened {
-                Ok(store) if store.schema()? == Some(STORE_SCHEMA) => return Ok(store),
-                Ok(store) => {
-                    tracing::warn!(path = %path.display(), schema = ?store.schema()?,
+                Ok((Some(STORE_SCHEMA), db)) => return Self::init(db),
+                Ok((schema, db)) => {
+                    drop(db);
+                    tracing::warn!(path = %path.display(), ?schema,
                         "the derived store has another schema; it is rebuilt from the series");
                 }
                 Err(error) => {
@@ -290,14 +299,6 @@ impl StateStore {
             }
         }
         Self::create(path, cache_mb)
-    }
-
-    /// The schema version the store was written with.
-    fn schema(&self) -> Result<Option<u32>, StateReadError> {
-        let txn = self.db.begin_read().map_err(store_error)?;
-        let meta = txn.open_table(META).map_err(store_error)?;
-        let Some(bytes) = meta.get(SCHEMA_KEY).map_err(store_error)? else { return Ok(None) };
-        Ok(<[u8; 4]>::try_from(bytes.value()).ok().map(u32::from_le_bytes))
     }
 
     /// The resume checkpoint the last flush wrote, if the store has one.
@@ -332,6 +333,7 @@ impl StateStore {
     pub(crate) fn make_durable(&self) -> Result<(), StateReadError> {
         let mut txn = self.db.begin_write().map_err(store_error)?;
         txn.set_durability(Durability::Immediate).map_err(store_error)?;
+        txn.set_quick_repair(true);
         txn.commit().map_err(store_error)?;
         *self.last_durable.lock() = Instant::now();
         Ok(())
@@ -374,14 +376,20 @@ impl StateStore {
         })
     }
 
-    /// The durability of the next commit: durable once per [`DURABLE_EVERY`].
-    pub(super) fn durability(&self) -> Durability {
+    /// A write transaction, durable once per [`DURABLE_EVERY`] (the others are not fsynced).
+    /// Durable commits save redb's allocator state too (quick repair), so that opening the store
+    /// after a crash does not walk the whole file.
+    pub(super) fn begin_write(&self) -> Result<WriteTransaction, StateReadError> {
+        let mut txn = self.db.begin_write().map_err(store_error)?;
         let mut last = self.last_durable.lock();
         if last.elapsed() < DURABLE_EVERY {
-            return Durability::None;
+            txn.set_durability(Durability::None).map_err(store_error)?;
+        } else {
+            *last = Instant::now();
+            txn.set_durability(Durability::Immediate).map_err(store_error)?;
+            txn.set_quick_repair(true);
         }
-        *last = Instant::now();
-        Durability::Immediate
+        Ok(txn)
     }
 
     pub(super) fn refresh(&self) -> Result<(), StateReadError> {
@@ -503,8 +511,7 @@ impl StateStore {
     /// Writes a batch of versions, change sets and trie nodes in one transaction (not fsynced:
     /// the series is the durable copy).
     pub(crate) fn flush(&self, batch: &FlushBatch) -> Result<(), StateReadError> {
-        let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(self.durability()).map_err(store_error)?;
+        let txn = self.begin_write()?;
         {
             let mut accounts = txn.open_table(ACCOUNTS).map_err(store_error)?;
             for (address, revision, record) in &batch.accounts {
@@ -561,8 +568,7 @@ impl StateStore {
     /// Removes every version set after `revision`; returns the keys they belonged to. Costs the
     /// number of changes removed.
     pub(crate) fn truncate_after(&self, revision: u64) -> Result<Vec<StateKey>, StateReadError> {
-        let mut txn = self.db.begin_write().map_err(store_error)?;
-        txn.set_durability(self.durability()).map_err(store_error)?;
+        let txn = self.begin_write()?;
         let mut undone = Vec::new();
         forget_checkpoint(self, &txn)?;
         {
