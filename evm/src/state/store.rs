@@ -284,7 +284,7 @@ impl StateStore {
     /// holds another schema is replaced by a new, empty store; the caller then rebuilds it.
     pub fn open(path: &Path, cache_mb: usize) -> Result<Arc<Self>, StateReadError> {
         if path.exists() {
-            let opened = open_guarded(path, cache_mb).and_then(|db| Ok((schema_of(&db), db)));
+            let opened = open_guarded(path, cache_mb).map(|db| (schema_of(&db), db));
             match opened {
                 Ok((Some(STORE_SCHEMA), db)) => return Self::init(db),
                 Ok((schema, db)) => {
