@@ -108,6 +108,9 @@ pub(crate) enum StateKey {
 
 /// Changes held in memory before they are moved to the store.
 const FLUSH_AT_CHANGES: usize = 16_384;
+/// Longest time changes stay in memory only: bounds what a restart after `kill -9` replays
+/// (the series suffix after the store's last checkpoint) to about this much work.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The whole world state with its history.
 #[derive(Debug)]
@@ -141,6 +144,10 @@ pub struct VersionedState {
     fork: Option<Arc<ForkSource>>,
     /// How many times the tries had to be rebuilt after a failed update (a bug if not 0).
     trie_failures: u32,
+    /// When versions last moved to the store.
+    last_flush: std::time::Instant,
+    /// Longest time versions stay in memory only ([`FLUSH_EVERY`]).
+    flush_every: std::time::Duration,
 }
 
 impl Default for VersionedState {
@@ -171,6 +178,8 @@ impl VersionedState {
             dirty_slots: HashMap::new(),
             fork: None,
             trie_failures: 0,
+            last_flush: std::time::Instant::now(),
+            flush_every: FLUSH_EVERY,
         }
     }
 
@@ -199,6 +208,8 @@ impl VersionedState {
             dirty_slots: HashMap::new(),
             fork,
             trie_failures: 0,
+            last_flush: std::time::Instant::now(),
+            flush_every: FLUSH_EVERY,
         })
     }
 
@@ -292,6 +303,9 @@ impl VersionedState {
 
     /// Code by hash (including code fetched from a forked parent).
     pub fn code(&self, hash: B256) -> Option<Bytecode> {
+        if hash == KECCAK_EMPTY {
+            return None;
+        }
         if let Some(code) = self.code.read().get(&hash) {
             return Some(code.clone());
         }
@@ -465,9 +479,11 @@ impl VersionedState {
         Ok(self.local_account(*address, u64::MAX)?.flatten())
     }
 
-    /// Whether enough changes have gathered in memory to move them to the store.
+    /// Whether enough changes have gathered in memory, or stayed there long enough, to move
+    /// them to the store.
     pub(crate) fn wants_flush(&self) -> bool {
         self.change_count >= self.flush_at
+            || (self.change_count > 0 && self.last_flush.elapsed() >= self.flush_every)
     }
 
     /// Moves the versions of every revision up to `revision` (the latest) from memory to the
@@ -501,6 +517,7 @@ impl VersionedState {
         }
         self.trie.clear_pending();
         self.unflushed_code.clear();
+        self.last_flush = std::time::Instant::now();
         self.accounts.retain(|_, versions| {
             versions.entries.retain(|(at, _)| *at > revision);
             !versions.entries.is_empty()
@@ -761,7 +778,11 @@ mod tests {
         #[test]
         fn incremental_root_and_store_reads_equal_the_in_memory_model(ops in proptest::collection::vec(op(), 1..150)) {
             let mut stored = VersionedState { flush_at: 3, ..Default::default() };
-            let mut model = VersionedState { flush_at: usize::MAX, ..Default::default() };
+            let mut model = VersionedState {
+                flush_at: usize::MAX,
+                flush_every: std::time::Duration::MAX,
+                ..Default::default()
+            };
             let (mut revision, mut model_revision) = (1u64, 1u64);
             for op in &ops {
                 let root = apply(&mut stored, op, &mut revision);
