@@ -147,13 +147,16 @@ impl EvmNode {
         let mut chain = chain;
         let mut started_events =
             vec![EntryBody::NodeStarted { version: env!("CARGO_PKG_VERSION").to_string() }];
-        let mining_change = options.mining.filter(|mode| chain.settings().mining != *mode);
-        if let Some(mode) = mining_change {
-            started_events.push(EvmEvent::Dev(DevEvent::Setting(Setting::Mining(mode))).to_body()?);
+        let mining_change = options
+            .mining
+            .filter(|mode| chain.settings().mining != *mode)
+            .map(|mode| DevEvent::Setting(Setting::Mining(mode)));
+        if let Some(event) = &mining_change {
+            started_events.push(EvmEvent::Dev(event.clone()).to_body()?);
         }
         let first = append_blocking(&*series, started_events)?;
-        if let Some(mode) = mining_change {
-            chain.apply_dev(&DevEvent::Setting(Setting::Mining(mode)))?;
+        if let Some(event) = &mining_change {
+            chain.apply_dev(event)?;
             chain.note_applied(first + 1);
         }
         if options.network.is_some() {
