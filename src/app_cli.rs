@@ -7,9 +7,13 @@ use serde_json::{Value, json};
 
 use crate::{NodeError, cli::Command};
 
-/// Runs a client command (`ir3 store|money|lending|… …`).
+/// Runs a subcommand: `ir3 network init`, or a client command (`ir3 store|money|lending|… …`).
 pub fn run_command(command: Command) -> Result<(), NodeError> {
     match command {
+        Command::Network { action } => {
+            print!("{}", crate::network_cli::run(action)?);
+            Ok(())
+        }
         Command::Store { rpc_url, action } => crate::store_cli::run(&rpc_url, action),
         Command::Money { rpc_url, action } => run(&rpc_url, money(action)),
         Command::Lending { rpc_url, action } => run(&rpc_url, lending(action)),

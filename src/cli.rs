@@ -89,6 +89,27 @@ pub struct Cli {
     #[arg(long, visible_aliases = ["dht-port", "bt-port"], value_name = "PORT")]
     pub p2p_port: Option<u16>,
 
+    /// Run network mode's agreement on the Malachite BFT engine with this network file
+    /// (written by `ir3 network init`): the validator set and engine parameters every gateway
+    /// shares. Needs --key and --p2p-port; replaces --gateways and --node-id's seat.
+    #[arg(long, value_name = "NETWORK_JSON", requires_all = ["key", "p2p_port"], conflicts_with = "gateways")]
+    pub network: Option<PathBuf>,
+
+    /// This gateway's key file (`gateway-N.key.json` from `ir3 network init`). A key outside
+    /// the network file's validator set runs an observer, which follows without voting.
+    #[arg(long, value_name = "KEY_JSON", requires = "network")]
+    pub key: Option<PathBuf>,
+
+    /// The consensus engine's TCP port (its own libp2p network) [default: --p2p-port + 1, or
+    /// a free port when --p2p-port is 0].
+    #[arg(long, value_name = "PORT", requires = "network")]
+    pub consensus_port: Option<u16>,
+
+    /// Another validator's consensus address, host:port (repeatable) [default: each
+    /// --bootstrap host with its port + 1].
+    #[arg(long, value_name = "HOST:PORT", requires = "network")]
+    pub consensus_peer: Vec<String>,
+
     /// Size of the gateway set (network mode): gateways numbered `0..N` vote on epochs, and
     /// an epoch is final once a majority of N voted the same block. Give every node the same N.
     #[arg(long, value_name = "N")]
@@ -174,6 +195,13 @@ impl Cli {
 /// Client commands, run against a running node.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
+    /// Gateway networks: `ir3 network init --gateways N --out DIR` writes a network file and
+    /// one key per gateway.
+    Network {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::network_cli::NetworkAction,
+    },
     /// The storage app: files cut into chunks, stored and fetched through any node.
     Store {
         /// The node's JSON-RPC URL.

@@ -7,6 +7,8 @@
 pub mod app_cli;
 pub mod banner;
 pub mod cli;
+pub mod gateway;
+pub mod network_cli;
 pub mod store_cli;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -54,6 +56,9 @@ pub enum NodeError {
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// A network file or key could not be written or read.
+    #[error(transparent)]
+    Consensus(#[from] ir3_consensus::ConsensusError),
 }
 
 /// Runs the node until it is interrupted.
@@ -106,8 +111,19 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         chain.chain_id = fork.chain_id;
         chain.fork = Some(fork);
     }
+    let engine = engine_setup(&cli)?;
+    if let Some(setup) = &engine {
+        if !setup.network.genesis.is_null() {
+            return Err(NodeError::InvalidArgument(
+                "network files with an embedded genesis are not supported yet: write the \
+                 network with the dev genesis (no --genesis) and start it with --init"
+                    .into(),
+            ));
+        }
+        chain.chain_id = setup.network.chain_id;
+    }
     let network = match cli.p2p_port {
-        Some(_) => Some(network_options(&cli)?),
+        Some(_) => Some(network_options(&cli, engine.as_ref())?),
         None => None,
     };
     if network.is_some() {
@@ -205,6 +221,18 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         }
         _ => None,
     };
+    if let (Some(setup), Some(port)) = (engine, cli.p2p_port) {
+        let options = gateway_options(&cli, setup, port)?;
+        let listen = options.listen;
+        let consensus = gateway::start(node.clone(), options).await?;
+        let role = if consensus.is_validator() { "validator" } else { "observer" };
+        println!(
+            "Consensus: {role} {} on {listen} (network {})",
+            consensus.address(),
+            ir3_consensus::network_tag(&consensus.identity())
+        );
+        tokio::spawn(gateway::follow(consensus));
+    }
     let addr = SocketAddr::new(cli.host, cli.port);
     let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone(), apps, peers).await?;
     if let Some(p2p) = &p2p {
@@ -228,11 +256,77 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     Ok(())
 }
 
+/// The network file and key of a network whose agreement runs on the engine (`--network`).
+struct EngineSetup {
+    network: ir3_consensus::NetworkFile,
+    key: ir3_consensus::KeyFile,
+    /// This key's position in the validator set (`None`: an observer).
+    seat: Option<usize>,
+}
+
+fn engine_setup(cli: &Cli) -> Result<Option<EngineSetup>, NodeError> {
+    let (Some(network), Some(key)) = (&cli.network, &cli.key) else { return Ok(None) };
+    let network = ir3_consensus::NetworkFile::load(network)?;
+    let key = ir3_consensus::KeyFile::load(key)?;
+    let entry = network.entry_of(&key.key()?).ok().map(|e| e.public_key.clone());
+    let seat =
+        entry.and_then(|public| network.validators.iter().position(|v| v.public_key == public));
+    Ok(Some(EngineSetup { network, key, seat }))
+}
+
+/// The engine's addresses and directory.
+fn gateway_options(
+    cli: &Cli,
+    setup: EngineSetup,
+    p2p_port: u16,
+) -> Result<gateway::GatewayOptions, NodeError> {
+    use std::net::ToSocketAddrs;
+    let port = cli.consensus_port.unwrap_or(if p2p_port == 0 { 0 } else { p2p_port + 1 });
+    let host = cli.p2p_host.unwrap_or(cli.host);
+    let resolve = |peer: &str| -> Result<SocketAddr, NodeError> {
+        peer.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
+            NodeError::InvalidArgument(format!("consensus peer {peer}: expected host:port"))
+        })
+    };
+    let peers = if cli.consensus_peer.is_empty() {
+        // Each bootstrap peer's engine listens on the port after its p2p port.
+        cli.bootstrap
+            .iter()
+            .filter(|b| !b.starts_with('/'))
+            .filter_map(|b| {
+                let (host, port) = b.rsplit_once(':')?;
+                let port: u16 = port.parse().ok()?;
+                Some(format!("{host}:{}", port.checked_add(1)?))
+            })
+            .map(|peer| resolve(&peer))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        cli.consensus_peer.iter().map(|p| resolve(p)).collect::<Result<Vec<_>, _>>()?
+    };
+    let home = if cli.ephemeral {
+        std::env::temp_dir().join(format!("ir3-consensus-{}", std::process::id()))
+    } else {
+        cli.data_dir().join("consensus")
+    };
+    Ok(gateway::GatewayOptions {
+        network: setup.network,
+        key: setup.key,
+        listen: SocketAddr::new(host, port),
+        peers,
+        home,
+    })
+}
+
 /// Network mode's options: the gateway set, epochs, and the node's identity key (kept in the
 /// data directory so its peer id, and so its seat in the gateway set, survives restarts).
-fn network_options(cli: &Cli) -> Result<ir3_evm::network::NetworkOptions, NodeError> {
+/// With the engine (`--network`), the set is the network file's validators.
+fn network_options(
+    cli: &Cli,
+    engine: Option<&EngineSetup>,
+) -> Result<ir3_evm::network::NetworkOptions, NodeError> {
     use ir3_foundation::net::Keypair;
-    let gateways = cli.gateways.ok_or_else(|| {
+    let seats = engine.map(|e| (e.network.validators.len() as u64, e.seat));
+    let gateways = seats.map(|(n, _)| n).or(cli.gateways).ok_or_else(|| {
         NodeError::InvalidArgument(
             "network mode needs --gateways N: the size of the gateway set (every gateway of a \
              network must be given the same N)"
@@ -253,10 +347,14 @@ fn network_options(cli: &Cli) -> Result<ir3_evm::network::NetworkOptions, NodeEr
     Ok(ir3_evm::network::NetworkOptions {
         epoch_ms: cli.epoch_ms,
         grace_ms: cli.finality_grace_ms,
-        gateway: cli.node_id,
+        gateway: match seats {
+            Some((n, seat)) => seat.map_or(n, |s| s as u64),
+            None => cli.node_id,
+        },
         gateways,
         keypair,
         segment_blocks: cli.segment_blocks,
+        engine: engine.is_some(),
     })
 }
 

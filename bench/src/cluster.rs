@@ -41,6 +41,25 @@ pub struct NetConfig {
     pub extra: Vec<String>,
     /// `--log` of the nodes, if set.
     pub log: Option<String>,
+    /// Agreement on the BFT engine: the directory `ir3 network init` wrote (network file and
+    /// `gateway-N.key.json`); `None` runs the vote-counting network mode (`--gateways`).
+    pub engine: Option<PathBuf>,
+}
+
+/// Writes a network of `gateways` validators with `ir3 network init` into `dir/net`.
+pub fn init_network(bin: &Path, gateways: usize, dir: &Path) -> Result<PathBuf> {
+    let out = dir.join("net");
+    let output = std::process::Command::new(bin)
+        .args(["network", "init", "--gateways", &gateways.to_string(), "--out"])
+        .arg(&out)
+        .output()?;
+    if !output.status.success() {
+        return Err(BenchError::Setup(format!(
+            "ir3 network init: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(out)
 }
 
 /// One started node.
@@ -49,47 +68,81 @@ pub struct NetNode {
     pub node: Node,
     /// Its libp2p address.
     pub p2p: SocketAddr,
+    /// Its consensus engine's address (engine mode).
+    pub consensus: SocketAddr,
     /// Its data directory.
     pub data_dir: PathBuf,
 }
 
-/// A JSON-RPC and a libp2p address on `127.0.0.<octet>`, both ports free a moment ago.
-fn addresses(octet: usize) -> Result<(SocketAddr, SocketAddr)> {
+/// A node's addresses on one loopback IP, every port free a moment ago.
+#[derive(Debug, Clone, Copy)]
+struct Addresses {
+    rpc: SocketAddr,
+    p2p: SocketAddr,
+    consensus: SocketAddr,
+}
+
+/// JSON-RPC, libp2p and consensus addresses on `127.0.0.<octet>`.
+fn addresses(octet: usize) -> Result<Addresses> {
     let octet = u8::try_from(octet)
         .ok()
         .filter(|o| (2..255).contains(o))
         .ok_or_else(|| BenchError::Setup(format!("no loopback address 127.0.0.{octet}")))?;
     let ip = Ipv4Addr::new(127, 0, 0, octet);
-    let ports = free_ports(ip, 2)?;
-    Ok((SocketAddr::from((ip, ports[0])), SocketAddr::from((ip, ports[1]))))
+    let ports = free_ports(ip, 3)?;
+    Ok(Addresses {
+        rpc: SocketAddr::from((ip, ports[0])),
+        p2p: SocketAddr::from((ip, ports[1])),
+        consensus: SocketAddr::from((ip, ports[2])),
+    })
 }
 
-/// Spawns node number `id` of the network at `rpc`/`p2p`, data in `dir/<name>`, joining
-/// through `bootstrap`; `log` overrides the configured `--log`.
+/// Spawns node number `id` of the network at `at`, data in `dir/<name>`, joining through
+/// `bootstrap` (and, in engine mode, the engines at `engines`); `log` overrides the configured
+/// `--log`.
+#[allow(clippy::too_many_arguments)]
 fn spawn(
     config: &NetConfig,
     dir: &Path,
     name: &'static str,
     id: usize,
-    (rpc, p2p): (SocketAddr, SocketAddr),
+    at: Addresses,
     bootstrap: &[SocketAddr],
+    engines: &[SocketAddr],
     log: Option<&str>,
 ) -> Result<NetNode> {
     let data_dir = dir.join(name);
-    let mut args: Vec<OsString> = vec![
-        "--p2p-port".into(),
-        p2p.port().to_string().into(),
-        "--node-id".into(),
-        id.to_string().into(),
-        "--gateways".into(),
-        config.gateways.to_string().into(),
+    let mut args: Vec<OsString> = vec!["--p2p-port".into(), at.p2p.port().to_string().into()];
+    match &config.engine {
+        Some(net) => {
+            args.push("--network".into());
+            args.push(net.join("network.json").into());
+            args.push("--key".into());
+            args.push(net.join(format!("gateway-{id}.key.json")).into());
+            args.push("--consensus-port".into());
+            args.push(at.consensus.port().to_string().into());
+            for peer in engines {
+                args.push("--consensus-peer".into());
+                args.push(peer.to_string().into());
+            }
+        }
+        None => {
+            args.extend([
+                "--node-id".into(),
+                id.to_string().into(),
+                "--gateways".into(),
+                config.gateways.to_string().into(),
+            ]);
+        }
+    }
+    args.extend([
         "--epoch-ms".into(),
         config.epoch_ms.to_string().into(),
         "--finality-grace-ms".into(),
         config.grace_ms.to_string().into(),
         "--accounts".into(),
         config.accounts.to_string().into(),
-    ];
+    ]);
     if let Some(blocks) = config.segment_blocks {
         args.push("--segment-blocks".into());
         args.push(blocks.to_string().into());
@@ -105,8 +158,8 @@ fn spawn(
         args.push("--log".into());
         args.push(log.into());
     }
-    let node = Node::spawn_at(name, &config.bin, rpc, args, dir.join(format!("{name}.log")))?;
-    Ok(NetNode { node, p2p, data_dir })
+    let node = Node::spawn_at(name, &config.bin, at.rpc, args, dir.join(format!("{name}.log")))?;
+    Ok(NetNode { node, p2p: at.p2p, consensus: at.consensus, data_dir })
 }
 
 /// Starts the `config.gateways` gateways `<prefix>0`, `<prefix>1`, ...
@@ -120,12 +173,14 @@ pub async fn start_gateways(
     let n = config.gateways;
     let addrs = (0..n).map(|i| addresses(first_octet + i)).collect::<Result<Vec<_>>>()?;
     let mut nodes = Vec::with_capacity(n);
-    for (i, &pair) in addrs.iter().enumerate() {
-        let others: Vec<SocketAddr> =
-            addrs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.1).collect();
+    for (i, &at) in addrs.iter().enumerate() {
+        let others: Vec<&Addresses> =
+            addrs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a).collect();
+        let p2p: Vec<SocketAddr> = others.iter().map(|a| a.p2p).collect();
+        let engines: Vec<SocketAddr> = others.iter().map(|a| a.consensus).collect();
         // Names live as long as the program (a handful of nodes).
         let name: &'static str = Box::leak(format!("{prefix}{i}").into_boxed_str());
-        nodes.push(spawn(config, dir, name, i, pair, &others, None)?);
+        nodes.push(spawn(config, dir, name, i, at, &p2p, &engines, None)?);
     }
     for node in &mut nodes {
         node.node.wait_ready().await?;
@@ -144,7 +199,7 @@ pub fn spawn_observer(
     log: &str,
 ) -> Result<NetNode> {
     let name: &'static str = Box::leak(format!("observer{id}").into_boxed_str());
-    spawn(config, dir, name, id, addresses(octet)?, providers, Some(log))
+    spawn(config, dir, name, id, addresses(octet)?, providers, &[], Some(log))
 }
 
 /// Waits until `net_peerCount` is `n - 1` on every node; returns how long that took.

@@ -31,16 +31,16 @@ impl SignedTx {
     /// Decodes raw EIP-2718 bytes and recovers the sender.
     pub fn decode(raw: &[u8]) -> Result<Self> {
         use alloy_consensus::transaction::SignerRecoverable;
-        let mut slice = raw;
-        let envelope =
-            TxEnvelope::decode_2718(&mut slice).map_err(|e| EvmError::TxDecode(e.to_string()))?;
-        if !slice.is_empty() {
-            return Err(EvmError::TxDecode(format!("{} trailing bytes", slice.len())));
-        }
-        if envelope.is_eip4844() {
-            return Err(EvmError::UnsupportedTxType("blob transactions (EIP-4844)".into()));
-        }
+        let envelope = decode_envelope(raw)?;
         let sender = envelope.recover_signer().map_err(|_| EvmError::InvalidSignature)?;
+        let hash = *envelope.tx_hash();
+        Ok(Self { envelope, sender, hash, raw: Bytes::copy_from_slice(raw), impersonated: false })
+    }
+
+    /// Decodes raw EIP-2718 bytes whose signer was recovered before (replay of the series,
+    /// which records it): no signature recovery.
+    pub(crate) fn decode_recovered(raw: &[u8], sender: Address) -> Result<Self> {
+        let envelope = decode_envelope(raw)?;
         let hash = *envelope.tx_hash();
         Ok(Self { envelope, sender, hash, raw: Bytes::copy_from_slice(raw), impersonated: false })
     }
@@ -83,6 +83,20 @@ impl SignedTx {
             .saturating_mul(U256::from(self.envelope.max_fee_per_gas()))
             .saturating_add(self.envelope.value())
     }
+}
+
+/// Decodes one whole EIP-2718 transaction of a supported type.
+fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope> {
+    let mut slice = raw;
+    let envelope =
+        TxEnvelope::decode_2718(&mut slice).map_err(|e| EvmError::TxDecode(e.to_string()))?;
+    if !slice.is_empty() {
+        return Err(EvmError::TxDecode(format!("{} trailing bytes", slice.len())));
+    }
+    if envelope.is_eip4844() {
+        return Err(EvmError::UnsupportedTxType("blob transactions (EIP-4844)".into()));
+    }
+    Ok(envelope)
 }
 
 /// The same signed transaction, reporting `hash` as its hash.

@@ -28,7 +28,7 @@ use crate::{
     events::BlockContext,
     execute::BlockExecution,
     fork::ForkSource,
-    state::{AccountRecord, BlockHashes, StateAt, StateStore, VersionedState},
+    state::{AccountRecord, BULK_FACTOR, BlockHashes, StateAt, StateStore, VersionedState},
 };
 
 /// Blocks kept in memory behind the head (older ones are read from the store).
@@ -45,8 +45,11 @@ pub struct Chain {
     recent: VecDeque<Arc<StoredBlock>>,
     /// The state revision of each block in `recent` (older ones are in the store).
     recent_revisions: VecDeque<u64>,
-    /// Number of the first block not yet written to the store.
+    /// Number of the first block not yet handed to the store writer.
     unstored_from: u64,
+    /// Number of the first block the store does not hold yet (blocks before it may leave
+    /// the recent window).
+    committed_from: u64,
     /// Hashes and transaction positions of the blocks in `recent`.
     by_hash: HashMap<B256, u64>,
     tx_index: HashMap<B256, (u64, u32)>,
@@ -65,6 +68,20 @@ pub struct Chain {
     /// Network mode: the `safe` and `finalized` block numbers (`None`: the head, as a single
     /// node's blocks are final once durable).
     finality_tags: Option<FinalityTags>,
+    /// Replay: the state root recorded for a block sealed without computing it, until checked.
+    recorded_root: RecordedRoot,
+    /// Bulk mode (replay): larger write batches ([`Chain::set_bulk`]).
+    bulk: bool,
+}
+
+/// A replayed block's recorded state root waiting to be checked against the state's
+/// ([`Chain::seal_recorded`]).
+#[derive(Debug, Default)]
+struct RecordedRoot {
+    /// The block's number and recorded root, while unchecked.
+    unchecked: Option<(u64, B256)>,
+    /// A check made by a flush that failed: the block and why.
+    diverged: Option<(u64, String)>,
 }
 
 /// Where a chain stands in the series it is derived from. A single node's chain records it so
@@ -139,11 +156,14 @@ impl Chain {
             recent: VecDeque::new(),
             recent_revisions: VecDeque::new(),
             unstored_from: fork_header.as_ref().map_or(0, |h| h.number),
+            committed_from: fork_header.as_ref().map_or(0, |h| h.number),
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
             first_number: fork_header.as_ref().map_or(0, |h| h.number),
             rewinds: Vec::new(),
             finality_tags: None,
+            recorded_root: RecordedRoot::default(),
+            bulk: false,
         };
         if let (Some(header), Some(fork)) = (fork_header, &chain.config.fork) {
             let size = block_size(&header, &[]);
@@ -217,6 +237,7 @@ impl Chain {
             recent,
             recent_revisions,
             unstored_from: head + 1,
+            committed_from: head + 1,
             by_hash,
             tx_index,
             first_number: checkpoint.first_number,
@@ -231,6 +252,8 @@ impl Chain {
             snapshots,
             next_snapshot_id: checkpoint.next_snapshot_id,
             finality_tags: None,
+            recorded_root: RecordedRoot::default(),
+            bulk: false,
         };
         Ok(Some((chain, checkpoint)))
     }
@@ -240,9 +263,10 @@ impl Chain {
         if self.series.next.is_some() {
             self.series.next = Some(seq + 1);
             // A revert or reset moved the store back and dropped its checkpoint: write a new
-            // one now rather than at the next flush, so a crash meanwhile does not rebuild.
+            // one now rather than at the next flush, and wait for it (a batch in flight would
+            // make `flush` send nothing), so a crash right after does not rebuild.
             if self.state.store().checkpoint_forgotten() {
-                self.flush();
+                self.flush_and_wait();
             }
         }
     }
@@ -390,10 +414,71 @@ impl Chain {
 
     /// Commits an executed block's state changes and builds its header. The block is not visible
     /// to readers until [`Chain::publish`]; [`Chain::rollback`] undoes the commit.
-    pub fn seal(&mut self, context: &BlockContext, execution: BlockExecution) -> StoredBlock {
-        let spec = self.config.spec;
-        self.state.commit(self.revision + 1, execution.changes);
+    pub fn seal(&mut self, context: &BlockContext, mut execution: BlockExecution) -> StoredBlock {
+        self.state.commit(self.revision + 1, std::mem::take(&mut execution.changes));
         let state_root = self.state.state_root();
+        self.build_block(context, execution, state_root)
+    }
+
+    /// [`Chain::seal`] for a replayed block whose state root the series recorded: the header
+    /// carries the recorded root (so the block's hash checks everything else) and the root is
+    /// checked when the state is next flushed, before the next dev event, or at the end of
+    /// replay ([`Chain::check_recorded_root`]), not computed for every block.
+    pub(crate) fn seal_recorded(
+        &mut self,
+        context: &BlockContext,
+        mut execution: BlockExecution,
+        state_root: B256,
+    ) -> StoredBlock {
+        self.state.commit(self.revision + 1, std::mem::take(&mut execution.changes));
+        self.recorded_root.unchecked = Some((context.number, state_root));
+        self.build_block(context, execution, state_root)
+    }
+
+    /// Bulk mode, for replay: blocks and state versions move to the store in batches
+    /// [`BULK_FACTOR`] times larger (a rebuild writes fewer, larger transactions); the window
+    /// of blocks kept in memory grows accordingly while it lasts.
+    pub(crate) fn set_bulk(&mut self, bulk: bool) {
+        self.bulk = bulk;
+        self.state.set_bulk(bulk);
+    }
+
+    /// Checks the root recorded for the last block sealed by [`Chain::seal_recorded`] (if still
+    /// unchecked) against the state's, and reports a failed check made by a flush.
+    pub(crate) fn check_recorded_root(&mut self) -> Result<()> {
+        if self.recorded_root.unchecked.is_some() {
+            let root = self.state.state_root();
+            self.compare_recorded_root(root);
+        }
+        self.recorded_root_diverged()
+    }
+
+    /// Compares the unchecked recorded root, if any, with the state's `root`, keeping a
+    /// mismatch for [`Chain::recorded_root_diverged`].
+    fn compare_recorded_root(&mut self, root: B256) {
+        if let Some((number, recorded)) = self.recorded_root.unchecked.take()
+            && root != recorded
+        {
+            self.recorded_root.diverged =
+                Some((number, format!("state root {root}, recorded {recorded}")));
+        }
+    }
+
+    /// Reports a recorded root that a flush found wrong (without computing one).
+    pub(crate) fn recorded_root_diverged(&mut self) -> Result<()> {
+        match self.recorded_root.diverged.take() {
+            Some((number, reason)) => Err(EvmError::ReplayDiverged { number, reason }),
+            None => Ok(()),
+        }
+    }
+
+    fn build_block(
+        &self,
+        context: &BlockContext,
+        execution: BlockExecution,
+        state_root: B256,
+    ) -> StoredBlock {
+        let spec = self.config.spec;
         let (transactions, receipts): (Vec<_>, Vec<_>) = execution.included.into_iter().unzip();
         let envelopes: Vec<_> =
             transactions.iter().map(|tx: &Arc<SignedTx>| &tx.envelope).collect();
@@ -444,49 +529,103 @@ impl Chain {
         let block = Arc::new(block);
         self.recent.push_back(block.clone());
         self.recent_revisions.push_back(self.revision);
-        if self.state.wants_flush() {
-            self.flush();
-        } else {
-            self.store_blocks(false);
+        self.poll_store();
+        let batch = if self.bulk { BLOCK_BATCH * BULK_FACTOR as u64 } else { BLOCK_BATCH };
+        let unsent = self.head_number() + 1 - self.unstored_from;
+        let state_due = self.state.wants_flush();
+        if state_due || unsent >= batch {
+            // Back-pressure: a writer two batches behind is waited for, so memory stays
+            // bounded when blocks come faster than the store takes them (a replay).
+            if self.state.write_in_flight()
+                && (unsent >= 2 * batch || self.state.changes_behind() >= 2)
+            {
+                self.wait_store();
+            }
+            // Blocks alone when only they are due: no state root, no versions.
+            self.send_batch(state_due);
         }
         block
     }
 
-    /// Moves everything held in memory to the store: the blocks not yet written, then the
-    /// state's versions and tries with a resume checkpoint (when the chain knows its series
-    /// position and every block is stored) in one transaction.
+    /// Hands everything held in memory to the store writer, as one transaction: the blocks not
+    /// yet sent, the state's versions and tries, and a resume checkpoint (when the chain knows
+    /// its series position). Returns at once; while the previous batch is still being written
+    /// nothing is sent and a later call sends it all.
     pub(crate) fn flush(&mut self) {
-        self.store_blocks(true);
-        let _ = self.state.state_root();
-        let checkpoint = (self.unstored_from > self.head_number())
-            .then(|| crate::resume::Checkpoint::of(self))
-            .flatten();
-        self.state.flush(self.revision, checkpoint);
+        self.send_batch(true);
     }
 
-    /// Writes the blocks not yet in the store once a batch has gathered (or all of them when
-    /// `all`), then forgets from memory those beyond the recent window. A store that cannot be
-    /// written keeps them in memory and is tried again later.
-    fn store_blocks(&mut self, all: bool) {
-        let head = self.head_number();
-        if head < self.unstored_from || (!all && head + 1 - self.unstored_from < BLOCK_BATCH) {
+    /// [`Chain::flush`]; with `with_state` false, only the blocks not yet stored (no state
+    /// root is computed and no checkpoint written).
+    fn send_batch(&mut self, with_state: bool) {
+        self.poll_store();
+        if self.state.write_in_flight() {
             return;
         }
+        if with_state {
+            let root = self.state.state_root();
+            // A replayed block's recorded root is checked now that the root is computed; a
+            // store is never checkpointed past a root that did not match.
+            self.compare_recorded_root(root);
+        }
+        let head = self.head_number();
         let first = self.recent.front().map_or(head, |b| b.number());
         let from = usize::try_from(self.unstored_from.saturating_sub(first)).unwrap_or(usize::MAX);
-        let batch: Vec<_> = self
+        let blocks: Vec<_> = self
             .recent
             .iter()
             .cloned()
             .zip(self.recent_revisions.iter().copied())
             .skip(from)
             .collect();
-        if let Err(error) = self.state.store().put_blocks(&batch) {
-            tracing::warn!(%error, "blocks could not be written to the store; kept in memory");
-            return;
+        // The batch carries every block up to the head, so the checkpoint matches the store.
+        let checkpoint = (with_state && self.recorded_root.diverged.is_none())
+            .then(|| crate::resume::Checkpoint::of(self))
+            .flatten();
+        let sent = if with_state {
+            self.state.flush(self.revision, checkpoint, blocks)
+        } else {
+            self.state.flush_blocks(blocks)
+        };
+        if sent {
+            self.unstored_from = self.unstored_from.max(head + 1);
         }
-        self.unstored_from = head + 1;
-        while self.recent.len() > RECENT_BLOCKS {
+    }
+
+    /// [`Chain::flush`], waiting until the store holds everything (a clean stop).
+    pub(crate) fn flush_and_wait(&mut self) {
+        self.wait_store();
+        self.flush();
+        self.wait_store();
+    }
+
+    /// Takes in the batches the store writer finished: blocks the store now holds leave the
+    /// window of recent blocks; those of a refused batch are sent again with the next one.
+    fn poll_store(&mut self) {
+        self.state.poll_written();
+        self.after_writes();
+    }
+
+    /// Waits until the batch in flight, if any, is written (before the store moves back).
+    pub(crate) fn wait_store(&mut self) {
+        self.state.wait_written();
+        self.after_writes();
+    }
+
+    fn after_writes(&mut self) {
+        for written in self.state.take_written() {
+            let blocks = &written.batch.blocks;
+            let (Some((first, _)), Some((last, _))) = (blocks.first(), blocks.last()) else {
+                continue;
+            };
+            match written.result {
+                Ok(()) => self.committed_from = self.committed_from.max(last.number() + 1),
+                Err(_) => self.unstored_from = self.unstored_from.min(first.number()),
+            }
+        }
+        while self.recent.len() > RECENT_BLOCKS
+            && self.recent.front().is_some_and(|b| b.number() < self.committed_from)
+        {
             let Some(old) = self.recent.pop_front() else { break };
             self.recent_revisions.pop_front();
             self.by_hash.remove(&old.hash);
@@ -503,6 +642,7 @@ impl Chain {
 
     /// Moves the chain back to block `head` and state revision `revision` (a snapshot's).
     pub(crate) fn truncate_to(&mut self, head: u64, revision: u64) {
+        self.wait_store();
         while self.recent.back().is_some_and(|b| b.number() > head) {
             let Some(block) = self.recent.pop_back() else { break };
             self.recent_revisions.pop_back();
@@ -517,6 +657,7 @@ impl Chain {
             }
             self.unstored_from = head + 1;
         }
+        self.committed_from = self.committed_from.min(head + 1);
         if self.recent.is_empty() {
             // Moved back past the recent window: the new head comes from the store.
             let store = self.state.store();

@@ -402,25 +402,12 @@ mod tests {
     use std::sync::Arc;
 
     use alloy_primitives::{Address, Bytes, U256};
-    use ir3_foundation::{DEFAULT_OUTBOX_CAPACITY, MemorySeries, Outbox, SeriesHandle};
+    use ir3_foundation::{MemorySeries, SeriesHandle};
 
-    use crate::{
-        ChainConfig, DevAccounts, EvmNode, MiningMode, NodeOptions, config::DEFAULT_MNEMONIC,
-    };
+    use crate::{EvmNode, MiningMode};
 
     fn open(series: &SeriesHandle) -> Arc<EvmNode> {
-        let accounts = DevAccounts::from_mnemonic(DEFAULT_MNEMONIC, 2).unwrap();
-        let alloc =
-            accounts.addresses().into_iter().map(|a| (a, U256::from(10u64.pow(18)))).collect();
-        let options = NodeOptions {
-            chain: ChainConfig::dev(1337, alloc, 1_700_000_000),
-            accounts,
-            mining: None,
-            network: None,
-            state_store: None,
-        };
-        let outbox = Outbox::spawn(DEFAULT_OUTBOX_CAPACITY, |_| {});
-        tokio::task::block_in_place(|| EvmNode::open(options, series.clone(), outbox)).unwrap()
+        crate::test_node::open(series).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,7 +484,9 @@ mod tests {
             |n: &EvmNode, hash| n.with_chain(|c| c.locate_tx(hash).map(|(b, i)| (b.number(), i)));
         assert_eq!(locate(&node, first), Some((1, 0)));
         let block_one = node.with_chain(|c| c.block(1).unwrap().hash);
-        let extra = 2 * RECENT_BLOCKS as u64 + 100;
+        // Longer than a replay's bulk block batch too (2 048 blocks), so that blocks go to
+        // the store on their own, without the state, while replaying.
+        let extra = 2 * RECENT_BLOCKS as u64 + 2_100;
         node.mine(extra, None, None).await.unwrap();
         let late = node.send_transaction(transfer).await.unwrap();
         let late_block = extra + 2;
@@ -509,6 +498,9 @@ mod tests {
             assert!(c.contains_tx(&first));
         });
         assert_eq!(locate(&node, first), Some((1, 0)));
+        // The genesis state is still there at block 0 (blocks went to the store without it).
+        let genesis = Some(alloy_eips::BlockId::number(0));
+        assert_eq!(node.balance(from, genesis).unwrap(), U256::from(10u64.pow(18)));
         // Otterscan's search and nonce lookup use the store's indexes below the window.
         let page = node.ots_search_transactions(from, 0, 10, false);
         let hashes: Vec<_> = page.txs.iter().map(|tx| *tx.inner.tx_hash()).collect();
@@ -535,5 +527,6 @@ mod tests {
         assert_eq!(locate(&replayed, first), Some((1, 0)));
         assert_eq!(locate(&replayed, late), None);
         assert_eq!(replayed.ots_transaction_by_sender_and_nonce(from, 1), None);
+        assert_eq!(replayed.balance(from, genesis).unwrap(), U256::from(10u64.pow(18)));
     }
 }

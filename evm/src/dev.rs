@@ -316,6 +316,8 @@ impl Chain {
                 let rewinds = std::mem::take(&mut self.rewinds);
                 let series = self.series;
                 let store = self.state.store().clone();
+                // The new chain empties the store: the batch in flight goes in first.
+                self.wait_store();
                 *self = Chain::genesis_in(config.clone(), mining, store)?;
                 self.next_snapshot_id = next_snapshot_id;
                 self.series = series;

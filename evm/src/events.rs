@@ -45,8 +45,9 @@ pub enum EvmEvent {
         /// EIP-2718 encoding of the signed transaction.
         raw: Bytes,
     },
-    /// A transaction was executed in the block being sealed.
-    TxExecuted {
+    /// A transaction was executed in the block being sealed, as series written before
+    /// [`EvmEvent::TxExecuted`] recorded the sender: replay recovers it from the signature.
+    LegacyTxExecuted {
         /// The block it ran in.
         block: u64,
         /// Its index in that block.
@@ -54,8 +55,9 @@ pub enum EvmEvent {
         /// EIP-2718 encoding of the signed transaction.
         raw: Bytes,
     },
-    /// A block was sealed. Its transactions are the `TxExecuted` events just before it.
-    BlockSealed {
+    /// A block was sealed, as series written before [`EvmEvent::BlockSealed`] recorded the
+    /// state root: replay computes every such block's root to check its hash.
+    LegacyBlockSealed {
         /// The context it ran in.
         context: BlockContext,
         /// Number of transactions in it.
@@ -98,6 +100,38 @@ pub enum EvmEvent {
     /// Network mode: an epoch's final outcome taken from a history segment (a node that
     /// synced from chunks); its envelopes are the `Envelope` events just before.
     Checkpoint(crate::network::Outcome),
+    /// A block was sealed. Its transactions are the `TxExecuted` events just before it.
+    /// (Appended last: the variant's position is its tag in the series.)
+    BlockSealed {
+        /// The context it ran in.
+        context: BlockContext,
+        /// Number of transactions in it.
+        tx_count: u32,
+        /// Its hash, checked again on replay.
+        hash: B256,
+        /// Its state root. A replay checks each block's hash against a header carrying this
+        /// root, and the root itself each time the state is flushed and at the end (as reth's
+        /// pipeline checks roots per batch): a rebuild does not compute every block's root.
+        state_root: B256,
+    },
+    /// A transaction was executed in the block being sealed. (Appended last: the variant's
+    /// position is its tag in the series.)
+    TxExecuted {
+        /// The block it ran in.
+        block: u64,
+        /// Its index in that block.
+        index: u32,
+        /// EIP-2718 encoding of the signed transaction.
+        raw: Bytes,
+        /// The signer, recovered when the transaction was accepted. Replay takes it from here
+        /// rather than recovering it again (the costliest step of a rebuild); a wrong sender
+        /// would change the state, which the block's recorded state root checks.
+        sender: Address,
+    },
+    /// Network mode with the BFT engine: a decided height, recorded before the engine is told
+    /// it is stored; its decision is applied right after. (Appended last: the variant's
+    /// position is its tag in the series.)
+    Decided(crate::network::DecidedHeight),
 }
 
 impl EvmEvent {
@@ -129,7 +163,12 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_entry_bodies() {
-        let event = EvmEvent::TxExecuted { block: 7, index: 2, raw: Bytes::from(vec![2, 3]) };
+        let event = EvmEvent::TxExecuted {
+            block: 7,
+            index: 2,
+            raw: Bytes::from(vec![2, 3]),
+            sender: Address::repeat_byte(1),
+        };
         let body = event.to_body().unwrap();
         assert_eq!(EvmEvent::from_body(&body).unwrap().unwrap(), event);
         let other = EntryBody::App { app: "money".into(), payload: vec![] };

@@ -27,10 +27,14 @@ pub mod pool;
 pub mod queries;
 pub mod raw;
 pub mod replay;
+#[cfg(test)]
+mod replay_tests;
 mod resume;
 pub mod state;
 pub mod state_dump;
 pub mod submit;
+#[cfg(test)]
+mod test_node;
 pub mod trace;
 
 pub use accounts::DevAccounts;

@@ -210,7 +210,7 @@ impl EvmNode {
     pub fn flush_store(&self) {
         let _mutation = self.mutation.lock();
         let mut chain = self.chain.write();
-        chain.flush();
+        chain.flush_and_wait();
         if let Err(error) = chain.state().store().make_durable() {
             warn!(%error, "the derived store could not be made durable");
         }
@@ -394,7 +394,9 @@ impl EvmNode {
                 true => {
                     EvmEvent::TxExecutedAs { block: block_number, index, raw, sender: tx.sender }
                 }
-                false => EvmEvent::TxExecuted { block: block_number, index, raw },
+                false => {
+                    EvmEvent::TxExecuted { block: block_number, index, raw, sender: tx.sender }
+                }
             };
             events.push(event.to_body()?);
         }
@@ -403,6 +405,7 @@ impl EvmNode {
                 context,
                 tx_count: block.transactions.len() as u32,
                 hash: block.hash,
+                state_root: block.header.state_root,
             }
             .to_body()?,
         );

@@ -157,6 +157,24 @@ impl EvmNode {
         u128::from(self.with_chain(Chain::next_base_fee)) + DEFAULT_PRIORITY_FEE
     }
 
+    /// `eth_blobBaseFee`: the blob gas price of the next block (EIP-4844), from the head's excess
+    /// blob gas (always 0 here, blob transactions being refused, so the minimum: 1 wei); 0 on a
+    /// chain before Cancun, which has no blob gas market.
+    pub fn blob_base_fee(&self) -> u128 {
+        self.with_chain(|chain| {
+            if chain.config().spec < revm::primitives::hardfork::SpecId::CANCUN {
+                return 0;
+            }
+            let excess = chain.head().header.excess_blob_gas.unwrap_or(0);
+            let params = if chain.config().spec >= revm::primitives::hardfork::SpecId::PRAGUE {
+                alloy_eips::eip7840::BlobParams::prague()
+            } else {
+                alloy_eips::eip7840::BlobParams::cancun()
+            };
+            params.calc_blob_fee(excess)
+        })
+    }
+
     /// `eth_maxPriorityFeePerGas`.
     pub fn max_priority_fee(&self) -> u128 {
         DEFAULT_PRIORITY_FEE

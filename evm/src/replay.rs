@@ -23,7 +23,7 @@ use crate::{
     chain::Chain,
     dev::{DevEvent, MiningMode, PooledRaw},
     error::{EvmError, Result},
-    events::{EVM_APP, EvmEvent},
+    events::{BlockContext, EVM_APP, EvmEvent},
     execute::execute_block,
     network::NetworkEvent,
     resume::Checkpoint,
@@ -273,6 +273,10 @@ fn run(
         None => (None, None),
     };
     let full = resume.is_none();
+    let chain = chain.map(|mut chain| {
+        chain.set_bulk(true);
+        chain
+    });
     let mut replayer = Replayer {
         store,
         chain,
@@ -297,6 +301,13 @@ fn run(
         return Err(error);
     }
     outcome?;
+    if let Some(chain) = &mut replayer.chain {
+        chain.check_recorded_root()?;
+        // Back to live batching, with what the last bulk batch gathered written now (a crash
+        // right after start-up then resumes from here).
+        chain.set_bulk(false);
+        chain.flush_and_wait();
+    }
     if let Some(checks) = &replayer.resume
         && !(checks.genesis_seen && checks.sealed_seen)
     {
@@ -313,10 +324,13 @@ fn run(
 
 /// Tags of the events a resume must decode before its position (see [`EvmEvent`]'s order).
 const TAG_GENESIS: u8 = 0;
-const TAG_TX_EXECUTED: u8 = 2;
-const TAG_BLOCK_SEALED: u8 = 3;
+const TAG_LEGACY_TX_EXECUTED: u8 = 2;
+const TAG_LEGACY_BLOCK_SEALED: u8 = 3;
 const TAG_TX_EXECUTED_AS: u8 = 5;
 const TAG_ENVELOPE: u8 = 8;
+const TAG_CHECKPOINT: u8 = 10;
+const TAG_BLOCK_SEALED: u8 = 11;
+const TAG_TX_EXECUTED: u8 = 12;
 
 impl Replayer {
     fn chain(&mut self, number: u64) -> Result<&mut Chain> {
@@ -349,12 +363,13 @@ impl Replayer {
             // Executed transactions never matter here; sealed blocks only at the checkpoint's;
             // network events never (network mode writes no checkpoints).
             let skip = match tag {
-                TAG_TX_EXECUTED | TAG_TX_EXECUTED_AS => true,
-                TAG_BLOCK_SEALED => self
+                TAG_LEGACY_TX_EXECUTED | TAG_TX_EXECUTED | TAG_TX_EXECUTED_AS => true,
+                TAG_LEGACY_BLOCK_SEALED | TAG_BLOCK_SEALED => self
                     .resume
                     .as_ref()
                     .is_none_or(|r| r.sealed.is_none_or(|(seq, _)| seq != entry.seq)),
-                tag => tag >= TAG_ENVELOPE,
+                TAG_ENVELOPE..=TAG_CHECKPOINT => true,
+                _ => false,
             };
             if skip && tag != TAG_GENESIS {
                 return Ok(());
@@ -366,7 +381,10 @@ impl Replayer {
         let event = EvmEvent::decode(payload)?;
         self.follow_pool(&event);
         if before_position {
-            if let (EvmEvent::BlockSealed { hash, .. }, Some(checks)) = (&event, &mut self.resume)
+            if let (
+                EvmEvent::BlockSealed { hash, .. } | EvmEvent::LegacyBlockSealed { hash, .. },
+                Some(checks),
+            ) = (&event, &mut self.resume)
                 && checks.sealed.is_some_and(|(seq, sealed)| seq == entry.seq && sealed == *hash)
             {
                 checks.sealed_seen = true;
@@ -422,53 +440,37 @@ impl Replayer {
                 let mut chain = Chain::genesis_in(config, self.mining, self.store.clone())?;
                 chain.series.origin = self.origin.unwrap_or_default();
                 chain.series.next = Some(seq + 1);
+                chain.set_bulk(true);
                 self.chain = Some(chain);
             }
             EvmEvent::TxPooled { .. }
             | EvmEvent::TxPooledAs { .. }
             | EvmEvent::TxDropped { .. } => {}
-            EvmEvent::TxExecuted { raw, .. } => {
+            EvmEvent::TxExecuted { raw, sender, .. } => {
+                self.block_txs.push(Arc::new(SignedTx::decode_recovered(&raw, sender)?));
+            }
+            EvmEvent::LegacyTxExecuted { raw, .. } => {
                 self.block_txs.push(Arc::new(SignedTx::decode(&raw)?));
             }
             EvmEvent::TxExecutedAs { raw, sender, .. } => {
                 self.block_txs.push(Arc::new(SignedTx::decode_impersonated(&raw, sender)?));
             }
-            EvmEvent::BlockSealed { context, tx_count, hash } => {
-                let txs = std::mem::take(&mut self.block_txs);
-                let chain = self.chain(context.number)?;
-                let diverged =
-                    |reason: String| EvmError::ReplayDiverged { number: context.number, reason };
-                if txs.len() != tx_count as usize {
-                    return Err(diverged(format!(
-                        "{} transactions recorded, {tx_count} sealed",
-                        txs.len()
-                    )));
-                }
-                let execution = {
-                    let parent = chain.state_at(chain.head_number());
-                    execute_block(parent, chain.config(), &context, txs)
-                };
-                if execution.included.len() != tx_count as usize {
-                    return Err(diverged("a recorded transaction no longer executes".into()));
-                }
-                let block = chain.seal(&context, execution);
-                if block.hash != hash {
-                    return Err(diverged(format!(
-                        "re-executed to {}, recorded {hash}",
-                        block.hash
-                    )));
-                }
-                chain.note_sealed(seq, hash);
-                chain.publish(block);
+            EvmEvent::BlockSealed { context, tx_count, hash, state_root } => {
+                self.seal(seq, &context, tx_count, hash, Some(state_root))?;
+            }
+            EvmEvent::LegacyBlockSealed { context, tx_count, hash } => {
+                self.seal(seq, &context, tx_count, hash, None)?;
             }
             EvmEvent::Envelope(envelope) => self.network.push(NetworkEvent::Envelope(envelope)),
             EvmEvent::Vote(vote) => self.network.push(NetworkEvent::Vote(vote)),
             EvmEvent::Checkpoint(outcome) => self.network.push(NetworkEvent::Checkpoint(outcome)),
+            EvmEvent::Decided(record) => self.network.push(NetworkEvent::Decided(record)),
             EvmEvent::Dev(event) => {
                 if let DevEvent::Setting(crate::dev::Setting::Mining(mode)) = &event {
                     self.mining = *mode;
                 }
                 let chain = self.chain(0)?;
+                chain.check_recorded_root()?;
                 let head = chain.head_number();
                 chain.apply_dev(&event).map_err(|error| EvmError::ReplayDiverged {
                     number: head,
@@ -478,5 +480,47 @@ impl Replayer {
             }
         }
         Ok(())
+    }
+
+    /// Re-executes a sealed block's recorded transactions and checks the result against its
+    /// recorded hash. With a recorded state root the root is checked later, in batches
+    /// ([`Chain::seal_recorded`]); without one (older series) it is computed here.
+    fn seal(
+        &mut self,
+        seq: u64,
+        context: &BlockContext,
+        tx_count: u32,
+        hash: B256,
+        state_root: Option<B256>,
+    ) -> Result<()> {
+        let txs = std::mem::take(&mut self.block_txs);
+        let chain = self.chain(context.number)?;
+        let diverged = |reason: String| EvmError::ReplayDiverged { number: context.number, reason };
+        if txs.len() != tx_count as usize {
+            return Err(diverged(format!(
+                "{} transactions recorded, {tx_count} sealed",
+                txs.len()
+            )));
+        }
+        let execution = {
+            let parent = chain.state_at(chain.head_number());
+            execute_block(parent, chain.config(), context, txs)
+        };
+        if execution.included.len() != tx_count as usize {
+            return Err(diverged("a recorded transaction no longer executes".into()));
+        }
+        let block = match state_root {
+            Some(root) => chain.seal_recorded(context, execution, root),
+            None => {
+                chain.check_recorded_root()?;
+                chain.seal(context, execution)
+            }
+        };
+        if block.hash != hash {
+            return Err(diverged(format!("re-executed to {}, recorded {hash}", block.hash)));
+        }
+        chain.note_sealed(seq, hash);
+        chain.publish(block);
+        chain.recorded_root_diverged()
     }
 }

@@ -131,7 +131,8 @@ impl Envelope {
         keccak256(postcard::to_allocvec(self).unwrap_or_default())
     }
 
-    fn order_key(&self) -> (HlcStamp, u64, B256) {
+    /// The position of the envelope in its epoch's order: stamp, then gateway, then id.
+    pub fn order_key(&self) -> (HlcStamp, u64, B256) {
         (self.stamp, self.gateway, self.id())
     }
 }
@@ -288,6 +289,11 @@ impl EpochBook {
     /// Whether an epoch is final (its content fixed).
     pub fn is_final(&self, epoch: u64) -> bool {
         self.final_through.is_some_and(|f| epoch <= f)
+    }
+
+    /// The final epoch holding this content (by [`Envelope::id`]), if it is final.
+    pub fn final_epoch_of(&self, id: &B256) -> Option<u64> {
+        self.epoch_of_id.get(id).copied().filter(|epoch| self.is_final(*epoch))
     }
 
     /// The last final epoch.

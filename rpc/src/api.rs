@@ -36,6 +36,9 @@ pub trait EthApi {
     /// Suggested legacy gas price.
     #[method(name = "gasPrice")]
     fn gas_price(&self) -> RpcResult<U256>;
+    /// The next block's blob gas price (EIP-4844).
+    #[method(name = "blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
     /// Suggested priority fee.
     #[method(name = "maxPriorityFeePerGas")]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;

@@ -51,6 +51,10 @@ impl EthApiServer for EthApi {
         Ok(U256::from(self.node.gas_price()))
     }
 
+    fn blob_base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.node.blob_base_fee()))
+    }
+
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
         Ok(U256::from(self.node.max_priority_fee()))
     }

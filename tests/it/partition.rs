@@ -39,6 +39,10 @@ fn ip(args: &[&str]) {
 struct Lab {
     prefix: String,
     nodes: Vec<Node>,
+    /// Gateways (one namespace each).
+    size: usize,
+    /// With agreement on the BFT engine: the network written by `ir3 network init`.
+    network: Option<tempfile::TempDir>,
 }
 
 impl Lab {
@@ -54,15 +58,26 @@ impl Lab {
         format!("10.77.0.{}", i + 1)
     }
 
-    /// Creates the bridge and one namespace per gateway, wired to it.
-    fn new() -> Self {
+    /// Creates the bridge and one namespace per gateway (`size` of them), wired to it; with
+    /// `engine`, also a network of `size` validators (`ir3 network init`).
+    fn new(size: usize, engine: bool) -> Self {
         let prefix = format!("ir3p{}", std::process::id());
-        let lab = Self { prefix, nodes: Vec::new() };
+        let network = engine.then(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
+                .args(["network", "init", "--gateways", &size.to_string(), "--out"])
+                .arg(dir.path().join("net"))
+                .status()
+                .expect("ir3 network init");
+            assert!(status.success(), "ir3 network init");
+            dir
+        });
+        let lab = Self { prefix, nodes: Vec::new(), size, network };
         let br = lab.bridge_ns();
         ip(&["netns", "add", &br]);
         ip(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &br, "link", "set", "br0", "up"]);
-        for i in 0..GATEWAYS {
+        for i in 0..size {
             let ns = lab.ns(i);
             let (inner, outer) = (format!("{}e{i}", lab.prefix), format!("{}b{i}", lab.prefix));
             ip(&["netns", "add", &ns]);
@@ -80,18 +95,30 @@ impl Lab {
     }
 
     /// Starts the gateways, each in its namespace, and waits for the full mesh.
+    /// With the engine, its port is the default (`--p2p-port` + 1), and so are its peers (each
+    /// `--bootstrap` port + 1).
     fn start(&mut self) {
-        for i in 0..GATEWAYS {
+        for i in 0..self.size {
             let ns = self.ns(i);
-            let mut args: Vec<String> = vec![
-                "--p2p-port".into(),
-                P2P_PORT.to_string(),
-                "--node-id".into(),
-                i.to_string(),
-                "--gateways".into(),
-                GATEWAYS.to_string(),
-            ];
-            for j in (0..GATEWAYS).filter(|j| *j != i) {
+            let mut args: Vec<String> = vec!["--p2p-port".into(), P2P_PORT.to_string()];
+            match &self.network {
+                Some(dir) => {
+                    let net = dir.path().join("net");
+                    args.extend([
+                        "--network".into(),
+                        net.join("network.json").display().to_string(),
+                        "--key".into(),
+                        net.join(format!("gateway-{i}.key.json")).display().to_string(),
+                    ]);
+                }
+                None => args.extend([
+                    "--node-id".into(),
+                    i.to_string(),
+                    "--gateways".into(),
+                    self.size.to_string(),
+                ]),
+            }
+            for j in (0..self.size).filter(|j| *j != i) {
                 args.push("--bootstrap".into());
                 args.push(format!("{}:{P2P_PORT}", Self::addr(j)));
             }
@@ -100,7 +127,9 @@ impl Lab {
             self.nodes.push(node);
         }
         wait_for("the full mesh", Duration::from_secs(60), || {
-            (0..GATEWAYS).all(|i| quantity(&self.rpc(i, "net_peerCount", json!([]))) == 4)
+            (0..self.size).all(|i| {
+                quantity(&self.rpc(i, "net_peerCount", json!([]))) as usize == self.size - 1
+            })
         });
     }
 
@@ -191,7 +220,7 @@ impl Drop for Lab {
         for node in &mut self.nodes {
             node.kill9();
         }
-        for i in 0..GATEWAYS {
+        for i in 0..self.size {
             let _ = Command::new("ip").args(["netns", "del", &self.ns(i)]).status();
         }
         let _ = Command::new("ip").args(["netns", "del", &self.bridge_ns()]).status();
@@ -216,27 +245,54 @@ fn in_netns(ns: &str, host: String, port: u16, method: &str, params: Value) -> V
     .expect("rpc thread")
 }
 
+/// Polls every gateway's finalized block until `stop`; returns what it saw (and fails if two
+/// gateways ever finalized different blocks at one height).
+fn watch_finality(
+    lab: &Arc<Lab>,
+    stop: &Arc<AtomicBool>,
+) -> thread::JoinHandle<BTreeMap<u64, String>> {
+    let (lab, stop) = (lab.clone(), stop.clone());
+    thread::spawn(move || {
+        let mut seen: BTreeMap<u64, String> = BTreeMap::new();
+        while !stop.load(Ordering::Relaxed) {
+            for i in 0..lab.size {
+                let (number, hash) = lab.finalized(i);
+                let first = seen.entry(number).or_insert_with(|| hash.clone());
+                assert_eq!(*first, hash, "gateway {i} finalized another block at {number}");
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+        seen
+    })
+}
+
+/// No finalized block seen during the run was rewritten.
+fn assert_not_rewritten(lab: &Lab, seen: BTreeMap<u64, String>) {
+    for (number, hash) in seen {
+        let block = lab.rpc(0, "eth_getBlockByNumber", json!([format!("0x{number:x}"), false]));
+        assert_eq!(block["hash"], json!(hash), "finalized block {number} was rewritten");
+    }
+}
+
+/// Every gateway holds the same head, finalized, with every transaction final.
+fn agreed(lab: &Lab, hashes: &[String]) -> bool {
+    let heads: Vec<Value> = (0..lab.size)
+        .map(|i| lab.rpc(i, "eth_getBlockByNumber", json!(["latest", false]))["hash"].clone())
+        .collect();
+    let finals: Vec<Value> = (0..lab.size)
+        .map(|i| lab.rpc(i, "eth_getBlockByNumber", json!(["finalized", false]))["hash"].clone())
+        .collect();
+    let all: Vec<usize> = (0..lab.size).collect();
+    heads.iter().all(|h| *h == heads[0]) && finals == heads && all_final_on(lab, &all, hashes)
+}
+
 #[test]
 fn a_partition_heals_and_no_finalized_block_is_rewritten() {
-    let mut lab = Lab::new();
+    let mut lab = Lab::new(GATEWAYS, false);
     lab.start();
     let lab = Arc::new(lab);
     let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (lab, stop) = (lab.clone(), stop.clone());
-        thread::spawn(move || {
-            let mut seen: BTreeMap<u64, String> = BTreeMap::new();
-            while !stop.load(Ordering::Relaxed) {
-                for i in 0..GATEWAYS {
-                    let (number, hash) = lab.finalized(i);
-                    let first = seen.entry(number).or_insert_with(|| hash.clone());
-                    assert_eq!(*first, hash, "gateway {i} finalized another block at {number}");
-                }
-                thread::sleep(Duration::from_millis(300));
-            }
-            seen
-        })
-    };
+    let watcher = watch_finality(&lab, &stop);
 
     // Before: one transfer through each gateway, final everywhere.
     let mut hashes = Vec::new();
@@ -286,15 +342,7 @@ fn a_partition_heals_and_no_finalized_block_is_rewritten() {
     hashes.extend(minority_txs.iter().cloned());
     hashes.push(conflict_majority);
     wait_for("every gateway to agree after healing", Duration::from_secs(90), || {
-        let heads: Vec<Value> = (0..GATEWAYS)
-            .map(|i| lab.rpc(i, "eth_getBlockByNumber", json!(["latest", false]))["hash"].clone())
-            .collect();
-        let finals: Vec<Value> = (0..GATEWAYS)
-            .map(|i| {
-                lab.rpc(i, "eth_getBlockByNumber", json!(["finalized", false]))["hash"].clone()
-            })
-            .collect();
-        heads.iter().all(|h| *h == heads[0]) && finals == heads && all_final(&hashes)
+        agreed(&lab, &hashes)
     });
     for i in 0..GATEWAYS {
         let status = lab.rpc(i, "ir3_transactionStatus", json!([conflict_minority]));
@@ -304,11 +352,79 @@ fn a_partition_heals_and_no_finalized_block_is_rewritten() {
     }
 
     stop.store(true, Ordering::Relaxed);
-    let seen = watcher.join().expect("finality watcher");
-    for (number, hash) in seen {
-        let block = lab.rpc(0, "eth_getBlockByNumber", json!([format!("0x{number:x}"), false]));
-        assert_eq!(block["hash"], json!(hash), "finalized block {number} was rewritten");
+    assert_not_rewritten(&lab, watcher.join().expect("finality watcher"));
+}
+
+/// With agreement on the BFT engine (Malachite), four validators split 2 | 2: neither side
+/// holds more than two thirds of the votes, so neither finalizes anything (both keep giving
+/// tentative receipts), and nothing diverges; after healing, one chain with every side's
+/// transactions and one winner of a same-nonce conflict sent to both sides.
+#[test]
+fn engine_two_two_partition_stops_finality_on_both_sides_and_heals() {
+    let mut lab = Lab::new(4, true);
+    lab.start();
+    let lab = Arc::new(lab);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_finality(&lab, &stop);
+    let everyone = [0, 1, 2, 3];
+
+    let mut hashes = Vec::new();
+    for (i, key) in KEYS.iter().enumerate().take(4) {
+        hashes.push(lab.publish(i, &lab.signed(key, 0, ADDRS[9], 1)));
     }
+    wait_for("the first transfers to be final", Duration::from_secs(30), || {
+        all_final_on(&lab, &everyone, &hashes)
+    });
+
+    let (left, right) = ([0, 1], [2, 3]);
+    lab.partition(&left, &right, false);
+    // A height in flight when the link went may still land: let it.
+    thread::sleep(Duration::from_secs(2));
+    let before: Vec<(u64, String)> = everyone.iter().map(|&i| lab.finalized(i)).collect();
+    let mut split_txs = Vec::new();
+    for nonce in 1..3 {
+        split_txs.push(lab.publish(0, &lab.signed(KEYS[0], nonce, ADDRS[8], nonce)));
+        split_txs.push(lab.publish(3, &lab.signed(KEYS[3], nonce, ADDRS[8], nonce)));
+    }
+    let conflict_left = lab.publish(1, &lab.signed(KEYS[6], 0, ADDRS[1], 11));
+    let conflict_right = lab.publish(2, &lab.signed(KEYS[6], 0, ADDRS[2], 22));
+    thread::sleep(Duration::from_secs(5));
+    for &i in &everyone {
+        assert_eq!(lab.finalized(i), before[i], "gateway {i} finalized without a quorum");
+    }
+    for (i, hash) in [(0, &split_txs[0]), (3, &split_txs[1])] {
+        assert_eq!(lab.rpc(i, "ir3_transactionStatus", json!([hash]))["status"], "tentative");
+        assert_eq!(
+            lab.rpc(i, "eth_getTransactionReceipt", json!([hash]))["status"],
+            "0x1",
+            "each side gives tentative receipts"
+        );
+    }
+
+    lab.partition(&left, &right, true);
+    hashes.extend(split_txs);
+    wait_for("every gateway to agree after healing", Duration::from_secs(90), || {
+        agreed(&lab, &hashes)
+            && [&conflict_left, &conflict_right].iter().all(|h| {
+                everyone.iter().all(|&i| {
+                    let status = lab.rpc(i, "ir3_transactionStatus", json!([h]))["status"].clone();
+                    status == "final" || status == "dropped"
+                })
+            })
+    });
+    for &i in &everyone {
+        let mut statuses: Vec<String> = [&conflict_left, &conflict_right]
+            .iter()
+            .map(|h| lab.rpc(i, "ir3_transactionStatus", json!([h]))["status"].to_string())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, ["\"dropped\"", "\"final\""], "gateway {i}");
+        let balance = lab.rpc(i, "eth_getBalance", json!([ADDRS[8], "latest"]));
+        assert_eq!(balance, lab.rpc(0, "eth_getBalance", json!([ADDRS[8], "latest"])));
+    }
+
+    stop.store(true, Ordering::Relaxed);
+    assert_not_rewritten(&lab, watcher.join().expect("finality watcher"));
 }
 
 fn all_final_on(lab: &Lab, gateways: &[usize], hashes: &[String]) -> bool {

@@ -45,6 +45,9 @@ fn metamask_request_sequence_and_cors() {
     assert_eq!(history["oldestBlock"], "0x0");
     assert_eq!(history["baseFeePerGas"].as_array().unwrap().len(), 2);
     assert!(quantity(&node.result("eth_gasPrice", json!([]))) > 0);
+    // No blob has ever been sent: the blob gas price is EIP-4844's minimum, as the
+    // execution-apis case `eth_blobBaseFee/get-current-blobfee` expects.
+    assert_eq!(node.result("eth_blobBaseFee", json!([])), "0x1");
     let estimate = node.result(
         "eth_estimateGas",
         json!([{"from": DEV0, "to": DEV1, "value": "0xde0b6b3a7640000"}]),

@@ -53,6 +53,7 @@ async fn hostile_declarations_are_refused_and_counted() {
             gateways: 1,
             keypair: keypair.clone(),
             segment_blocks: super::SEGMENT_BLOCKS,
+            engine: false,
         }),
         state_store: None,
     };

@@ -43,6 +43,7 @@ use crate::{
 };
 
 mod apps;
+mod decided;
 mod history;
 #[cfg(test)]
 mod hostile_tests;
@@ -51,6 +52,7 @@ mod peer;
 #[cfg(test)]
 mod sim_tests;
 
+pub use decided::{DecidedEpoch, DecidedHeight, Decision, MAX_DECISION_AHEAD_MS};
 pub use history::{
     HistoryIndex, INDEX_WAIT, MAX_SYNC_WANTS, Outcome, SEGMENT_BLOCKS, SEGMENT_TARGET_BYTES,
     SYNC_ROUND, Segment, SegmentEpoch, run_history_sync,
@@ -83,6 +85,9 @@ pub struct NetworkOptions {
     pub keypair: Keypair,
     /// Most blocks in one history segment (the same on every gateway: it fixes the chunks).
     pub segment_blocks: u64,
+    /// Agreement runs on the BFT engine (`--network`): epochs become final by decided heights
+    /// ([`Decision`]), this node casts no votes and counts none.
+    pub engine: bool,
 }
 
 /// A network-mode fact replayed from the series.
@@ -94,6 +99,8 @@ pub enum NetworkEvent {
     Vote(SignedVote),
     /// A final outcome from a history segment.
     Checkpoint(Outcome),
+    /// A height decided by the BFT engine.
+    Decided(DecidedHeight),
 }
 
 /// Network mode's state inside the node.
@@ -117,6 +124,8 @@ pub(crate) struct NetworkState {
     pub(crate) syncing: std::sync::atomic::AtomicBool,
     /// The checks of native apps' envelopes (set when the apps start).
     pub(crate) app_check: OnceLock<Arc<dyn ir3_foundation::apps::EnvelopeCheck>>,
+    /// Heights decided by the BFT engine, lowest first (engine mode).
+    pub(crate) decided: Mutex<Vec<DecidedHeight>>,
 }
 
 impl NetworkState {
@@ -129,6 +138,7 @@ impl NetworkState {
         let me = (options.gateway < options.gateways).then_some(options.gateway);
         let mut order = Ordering::new(options.epoch_ms, options.grace_ms, options.gateways, me);
         let clock = HybridClock::default();
+        let mut decided = Vec::new();
         for event in events {
             match event {
                 NetworkEvent::Envelope(envelope) => {
@@ -145,13 +155,30 @@ impl NetworkState {
                     order
                         .apply_checkpoints(None, vec![SegmentEpoch { outcome, envelopes: vec![] }]);
                 }
+                NetworkEvent::Decided(record) => {
+                    match Decision::decode(&record.payload) {
+                        Ok(decision) => {
+                            for item in &decision.epochs {
+                                for envelope in &item.envelopes {
+                                    clock.witness(envelope.stamp);
+                                }
+                            }
+                            order.apply_decision(None, &decision);
+                        }
+                        Err(error) => {
+                            error!(height = record.height, %error, "decided height unreadable")
+                        }
+                    }
+                    decided.push(record);
+                }
             }
         }
         order.builder.rebuild_all(chain);
         order.verify_all();
         chain.set_finality_tags(order.tags());
         // A node with nothing yet syncs its history from chunks before it pulls or votes.
-        let fresh = order.applied().is_none() && order.builder.book().is_empty();
+        // (With the engine, its value sync catches a node up instead.)
+        let fresh = !options.engine && order.applied().is_none() && order.builder.book().is_empty();
         let state = Self {
             pull_from: AtomicU64::new(order.pull_from()),
             outcomes: RwLock::new(order.open_outcomes().into_iter().collect()),
@@ -163,6 +190,7 @@ impl NetworkState {
             history: Mutex::new(history::History::default()),
             syncing: std::sync::atomic::AtomicBool::new(fresh),
             app_check: OnceLock::new(),
+            decided: Mutex::new(decided),
             options,
         };
         if let Some(reason) = &state.order.lock().diverged {
@@ -337,6 +365,17 @@ impl EvmNode {
     /// account, from a gateway of the set, with a stamp not too far ahead.
     pub(crate) fn check_envelope(&self, envelope: &Envelope) -> Result<()> {
         let network = self.network_state()?;
+        self.check_envelope_content(envelope)?;
+        network
+            .clock
+            .observe(envelope.stamp, now_ms())
+            .map(|_| ())
+            .map_err(|e| EvmError::InvalidParams(e.to_string()))
+    }
+
+    /// The checks of [`EvmNode::check_envelope`] that do not involve the clock.
+    pub(crate) fn check_envelope_content(&self, envelope: &Envelope) -> Result<()> {
+        let network = self.network_state()?;
         if envelope.gateway >= network.options.gateways {
             return Err(EvmError::InvalidParams(format!(
                 "envelope stamped by gateway {} outside the set of {}",
@@ -344,12 +383,7 @@ impl EvmNode {
             )));
         }
         if envelope.app != EVM_APP {
-            self.check_app_envelope(envelope)?;
-            return network
-                .clock
-                .observe(envelope.stamp, now_ms())
-                .map(|_| ())
-                .map_err(|e| EvmError::InvalidParams(e.to_string()));
+            return self.check_app_envelope(envelope);
         }
         let tx = SignedTx::decode(&envelope.payload)?;
         if tx.sender.as_slice() != envelope.account.as_slice() || tx.nonce() != envelope.sequence {
@@ -361,10 +395,6 @@ impl EvmNode {
         {
             return Err(EvmError::WrongChainId { got, expected });
         }
-        network
-            .clock
-            .observe(envelope.stamp, now_ms())
-            .map_err(|e| EvmError::InvalidParams(e.to_string()))?;
         Ok(())
     }
 
@@ -395,6 +425,8 @@ impl EvmNode {
         votes: Vec<SignedVote>,
     ) -> Result<()> {
         let network = self.network_state()?;
+        // With the engine, agreement is its business: votes of the old protocol are not counted.
+        let votes = if network.options.engine { Vec::new() } else { votes };
         let (envelopes, votes) = {
             let order = network.order.lock();
             order.only_new(envelopes, votes)
@@ -412,7 +444,7 @@ impl EvmNode {
         append_blocking(&*self.series, bodies)?;
         let mut restamp = Vec::new();
         let finalized_before = self.chain.read().finality_tags().finalized;
-        let blocks = {
+        let applied = {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
             let mut applied = order.admit(Some(&mut chain), envelopes)?;
@@ -435,18 +467,9 @@ impl EvmNode {
                     .cloned(),
             );
             self.refresh_outcomes(network, &order);
-            applied.blocks
+            applied
         };
-        for block in blocks {
-            let _ = self.new_blocks.send(block);
-        }
-        if self.chain.read().finality_tags().finalized != finalized_before {
-            self.cut_segments();
-        }
-        if !restamp.is_empty() {
-            self.restamp(restamp)?;
-        }
-        Ok(())
+        self.after_applied(applied, finalized_before, restamp)
     }
 
     /// Stamps this gateway's late envelopes again into an open epoch and declares them anew.
@@ -480,7 +503,7 @@ impl EvmNode {
     /// follows its predecessor's finality at the speed of the network, not of the tick.
     fn vote_due(&self) -> Result<()> {
         let network = self.network_state()?;
-        if network.syncing.load(AtomicOrdering::Relaxed) {
+        if network.options.engine || network.syncing.load(AtomicOrdering::Relaxed) {
             return Ok(());
         }
         let next = {
@@ -568,7 +591,11 @@ impl EvmNode {
             peer_id: network.p2p.get().map(|p| p.peer_id().to_string()),
             gateway: network.options.gateway,
             gateways: network.options.gateways,
-            majority: order.finality.majority(),
+            // With the engine: more than two thirds of the (equal-power) validators.
+            majority: match network.options.engine {
+                true => (network.options.gateways as usize * 2) / 3 + 1,
+                false => order.finality.majority(),
+            },
             voting: network.options.gateway < network.options.gateways,
             epoch_ms: network.options.epoch_ms,
             final_epoch: order.applied(),

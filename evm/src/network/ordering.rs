@@ -241,6 +241,51 @@ impl Ordering {
         applied
     }
 
+    /// Applies a height decided by the BFT engine: each of its epochs, in order, takes exactly
+    /// the decided envelopes (put in place of any other stamp of the same content held here)
+    /// and becomes final, with every open epoch before it; the chain (when given) is rebuilt
+    /// from the first epoch whose content changed. A decided block needs no check against a
+    /// vote: it is derived from decided content only.
+    pub(crate) fn apply_decision(
+        &mut self,
+        mut chain: Option<&mut Chain>,
+        decision: &super::Decision,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        for item in &decision.epochs {
+            if self.applied.is_some_and(|a| item.epoch <= a) {
+                continue;
+            }
+            // Only what this gateway does not hold as decided changes the book (and the chain).
+            let book = self.builder.book();
+            let missing: Vec<Envelope> = item
+                .envelopes
+                .iter()
+                .filter(|e| book.find_digest(item.epoch, &e.digest()).is_none())
+                .cloned()
+                .collect();
+            let changed = self.builder.replace_unbuilt(missing);
+            match chain.as_deref_mut() {
+                Some(chain) => {
+                    if let Some(epoch) = changed {
+                        applied.blocks.extend(self.builder.rebuild_from_epoch(chain, epoch));
+                    }
+                    let (blocks, late) =
+                        self.builder.finalize(chain, item.epoch, item.envelopes.clone());
+                    applied.extend(Applied { blocks, late });
+                }
+                None => {
+                    applied
+                        .late
+                        .extend(self.builder.finalize_unbuilt(item.epoch, item.envelopes.clone()));
+                }
+            }
+            self.applied = Some(item.epoch);
+            self.verified = Some(item.epoch);
+        }
+        applied
+    }
+
     /// How many final outcomes came from history segments.
     pub(crate) fn checkpoint_count(&self) -> usize {
         self.checkpoints.len()

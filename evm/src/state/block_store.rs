@@ -189,32 +189,59 @@ impl<'t> BlockTables<'t> {
         })
     }
 
-    /// Adds (`add`) or removes a block's entries in the hash and transaction indexes.
-    fn index(&mut self, block: &StoredBlock, add: bool) -> Result<(), StateReadError> {
-        let number = block.number();
-        if add {
-            self.by_hash.insert(block.hash.as_slice(), number).map_err(store_error)?;
-        } else {
-            self.by_hash.remove(block.hash.as_slice()).map_err(store_error)?;
+    /// Adds (`add`) or removes the entries of blocks in the hash and transaction indexes, in
+    /// key order per table (each B-tree page is then written once, not once per key).
+    fn index<'b>(
+        &mut self,
+        blocks: impl Iterator<Item = &'b StoredBlock>,
+        add: bool,
+    ) -> Result<(), StateReadError> {
+        let mut hashes = Vec::new();
+        let mut positions = Vec::new();
+        let mut addresses = Vec::new();
+        let mut nonces = Vec::new();
+        for block in blocks {
+            let number = block.number();
+            hashes.push((block.hash, number));
+            for (index, tx) in block.transactions.iter().enumerate() {
+                positions.push((tx.hash, position(number, index as u32)));
+                nonces.push((nonce_key(tx.sender, tx.nonce()), tx.hash));
+                addresses.extend(
+                    touched_addresses(block, index)
+                        .into_iter()
+                        .map(|address| address_key(address, number, index as u32)),
+                );
+            }
         }
-        for (index, tx) in block.transactions.iter().enumerate() {
-            let at = position(number, index as u32);
-            let nonce = nonce_key(tx.sender, tx.nonce());
-            let addresses = touched_addresses(block, index)
-                .into_iter()
-                .map(|address| address_key(address, number, index as u32));
-            if add {
-                self.positions.insert(tx.hash.as_slice(), &at[..]).map_err(store_error)?;
-                for key in addresses {
-                    self.by_address.insert(&key[..], ()).map_err(store_error)?;
-                }
-                self.by_nonce.insert(&nonce[..], tx.hash.as_slice()).map_err(store_error)?;
-            } else {
-                self.positions.remove(tx.hash.as_slice()).map_err(store_error)?;
-                for key in addresses {
-                    self.by_address.remove(&key[..]).map_err(store_error)?;
-                }
-                self.by_nonce.remove(&nonce[..]).map_err(store_error)?;
+        hashes.sort_unstable();
+        positions.sort_unstable();
+        addresses.sort_unstable();
+        nonces.sort_unstable();
+        if add {
+            for (hash, number) in hashes {
+                self.by_hash.insert(hash.as_slice(), number).map_err(store_error)?;
+            }
+            for (hash, at) in positions {
+                self.positions.insert(hash.as_slice(), &at[..]).map_err(store_error)?;
+            }
+            for key in addresses {
+                self.by_address.insert(&key[..], ()).map_err(store_error)?;
+            }
+            for (key, hash) in nonces {
+                self.by_nonce.insert(&key[..], hash.as_slice()).map_err(store_error)?;
+            }
+        } else {
+            for (hash, _) in hashes {
+                self.by_hash.remove(hash.as_slice()).map_err(store_error)?;
+            }
+            for (hash, _) in positions {
+                self.positions.remove(hash.as_slice()).map_err(store_error)?;
+            }
+            for key in addresses {
+                self.by_address.remove(&key[..]).map_err(store_error)?;
+            }
+            for (key, _) in nonces {
+                self.by_nonce.remove(&key[..]).map_err(store_error)?;
             }
         }
         Ok(())
@@ -223,29 +250,24 @@ impl<'t> BlockTables<'t> {
 
 impl StateStore {
     /// Writes sealed blocks, each with the revision of its post-state, and their hash and
-    /// transaction indexes (not fsynced).
-    pub(crate) fn put_blocks(
-        &self,
+    /// transaction indexes, as part of write transaction `txn`.
+    pub(super) fn write_blocks(
+        txn: &redb::WriteTransaction,
         blocks: &[(Arc<StoredBlock>, u64)],
     ) -> Result<(), StateReadError> {
         if blocks.is_empty() {
             return Ok(());
         }
-        let txn = self.begin_write()?;
-        {
-            let mut tables = BlockTables::open(&txn)?;
-            for (block, revision) in blocks {
-                let encoded = encode_block(block)?;
-                tables.by_number.insert(block.number(), &encoded[..]).map_err(store_error)?;
-                let mut hash_revision = [0u8; 40];
-                hash_revision[..32].copy_from_slice(block.hash.as_slice());
-                hash_revision[32..].copy_from_slice(&revision.to_be_bytes());
-                tables.hashes.insert(block.number(), &hash_revision[..]).map_err(store_error)?;
-                tables.index(block, true)?;
-            }
+        let mut tables = BlockTables::open(txn)?;
+        for (block, revision) in blocks {
+            let encoded = encode_block(block)?;
+            tables.by_number.insert(block.number(), &encoded[..]).map_err(store_error)?;
+            let mut hash_revision = [0u8; 40];
+            hash_revision[..32].copy_from_slice(block.hash.as_slice());
+            hash_revision[32..].copy_from_slice(&revision.to_be_bytes());
+            tables.hashes.insert(block.number(), &hash_revision[..]).map_err(store_error)?;
         }
-        txn.commit().map_err(store_error)?;
-        self.refresh()
+        tables.index(blocks.iter().map(|(block, _)| &**block), true)
     }
 
     /// Removes every block after `number` and its indexes.
@@ -268,9 +290,7 @@ impl StateStore {
                 let (_, bytes) = entry.map_err(store_error)?;
                 removed.push(decode_block(bytes.value())?);
             }
-            for block in &removed {
-                tables.index(block, false)?;
-            }
+            tables.index(removed.iter(), false)?;
         }
         txn.commit().map_err(store_error)?;
         self.refresh()

@@ -18,11 +18,14 @@
 mod block_store;
 mod store;
 mod trie;
+mod writer;
 
 pub(crate) use block_store::touched_addresses;
 
 use store::FlushBatch;
 pub use store::{DEFAULT_CACHE_MB, STORE_SCHEMA, StateStore};
+use writer::StoreWriter;
+pub(crate) use writer::Written;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -112,6 +115,9 @@ const FLUSH_AT_CHANGES: usize = 16_384;
 /// (the series suffix after the store's last checkpoint) to about this much work.
 const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How much larger batches are in bulk mode ([`VersionedState::set_bulk`]).
+pub(crate) const BULK_FACTOR: usize = 16;
+
 /// The whole world state with its history.
 #[derive(Debug)]
 pub struct VersionedState {
@@ -148,6 +154,14 @@ pub struct VersionedState {
     last_flush: std::time::Instant,
     /// Longest time versions stay in memory only ([`FLUSH_EVERY`]).
     flush_every: std::time::Duration,
+    /// Writes batches to the store on its own thread.
+    writer: StoreWriter,
+    /// Batches the writer finished, for the chain (its blocks) to take.
+    written: Vec<Written>,
+    /// Batches handed to the writer so far.
+    batches: u64,
+    /// Bulk mode ([`Self::set_bulk`]).
+    bulk: bool,
 }
 
 impl Default for VersionedState {
@@ -193,7 +207,6 @@ impl VersionedState {
             changes: BTreeMap::new(),
             change_count: 0,
             flush_at: FLUSH_AT_CHANGES,
-            store,
             flushed,
             trie,
             dirty_accounts: HashSet::new(),
@@ -202,6 +215,11 @@ impl VersionedState {
             trie_failures: 0,
             last_flush: std::time::Instant::now(),
             flush_every: FLUSH_EVERY,
+            writer: StoreWriter::spawn(store.clone()),
+            written: Vec::new(),
+            batches: 0,
+            bulk: false,
+            store,
         }
     }
 
@@ -423,6 +441,8 @@ impl VersionedState {
     /// Forgets everything set after `revision` (a failed seal, or a revert to a snapshot). Costs
     /// the number of changes made after `revision`.
     pub fn truncate_after(&mut self, revision: u64) {
+        // The store moves back only once the batch in flight is in it.
+        self.wait_written();
         let undone = self.changes.split_off(&(revision + 1));
         let mut undone: Vec<StateKey> = undone.into_values().flatten().collect();
         self.change_count = self.changes.values().map(Vec::len).sum();
@@ -471,6 +491,16 @@ impl VersionedState {
         Ok(self.local_account(*address, u64::MAX)?.flatten())
     }
 
+    /// Bulk mode (replay): versions move to the store in batches [`BULK_FACTOR`] times larger
+    /// and less often, which a rebuild can afford (a crash only repeats its last batch) and
+    /// which halves its write cost; off again for live operation.
+    pub(crate) fn set_bulk(&mut self, bulk: bool) {
+        self.bulk = bulk;
+        let factor = if bulk { BULK_FACTOR } else { 1 };
+        self.flush_at = FLUSH_AT_CHANGES * factor;
+        self.flush_every = FLUSH_EVERY * factor as u32;
+    }
+
     /// Whether enough changes have gathered in memory, or stayed there long enough, to move
     /// them to the store.
     pub(crate) fn wants_flush(&self) -> bool {
@@ -478,14 +508,26 @@ impl VersionedState {
             || (self.change_count > 0 && self.last_flush.elapsed() >= self.flush_every)
     }
 
-    /// Moves the versions of every revision up to `revision` (the latest) from memory to the
-    /// store, with the trie nodes, new code and `checkpoint` in the same transaction. The tries
-    /// are brought up to date first, so the stored nodes are those of the state at `revision`.
-    /// A store that cannot be written keeps everything in memory (reads stay correct); the
-    /// next flush tries again. Returns whether the store took it.
-    pub(crate) fn flush(&mut self, revision: u64, checkpoint: Option<Vec<u8>>) -> bool {
+    /// Hands the versions of every revision up to `revision` (the latest), the trie nodes, new
+    /// code, `blocks` and `checkpoint` to the store writer, to be written in one transaction;
+    /// the tries are brought up to date first, so the nodes are those of the state at
+    /// `revision`. Returns at once; what the batch carries stays readable here until the store
+    /// holds it ([`Self::poll_written`]). Returns `false`, sending nothing, while the previous
+    /// batch is still being written (the caller tries again later).
+    pub(crate) fn flush(
+        &mut self,
+        revision: u64,
+        checkpoint: Option<Vec<u8>>,
+        blocks: Vec<(Arc<crate::block::StoredBlock>, u64)>,
+    ) -> bool {
+        if !self.writer_idle() {
+            return false;
+        }
         let _ = self.state_root();
-        let mut batch = FlushBatch { checkpoint, ..FlushBatch::default() };
+        self.batches += 1;
+        let durable = !self.bulk || self.batches.is_multiple_of(store::DURABLE_BULK_EVERY);
+        let mut batch =
+            FlushBatch { checkpoint, blocks, revision, durable, ..FlushBatch::default() };
         for (address, versions) in &self.accounts {
             for (at, record) in versions.entries.iter().filter(|(at, _)| *at <= revision) {
                 batch.accounts.push((*address, *at, *record));
@@ -500,31 +542,128 @@ impl VersionedState {
         }
         batch.changes =
             self.changes.range(..=revision).map(|(at, keys)| (*at, keys.clone())).collect();
-        batch.trie = self.trie.pending_nodes();
-        batch.storage_roots = self.trie.changed_roots();
-        batch.code = self.unflushed_code.clone();
-        if let Err(error) = self.store.flush(&batch) {
-            tracing::warn!(%error, "state store flush failed; versions stay in memory");
+        batch.trie = self.trie.take_pending();
+        batch.storage_roots = self.trie.take_changed_roots();
+        batch.code = std::mem::take(&mut self.unflushed_code);
+        // In key order: each B-tree page is then written once per batch, not once per key.
+        batch.accounts.sort_unstable_by_key(|(address, at, _)| (*address, *at));
+        batch.storage.sort_unstable_by_key(|(address, slot, at, _)| (*address, *slot, *at));
+        self.hand_over(batch);
+        self.last_flush = std::time::Instant::now();
+        true
+    }
+
+    /// Hands sealed blocks alone to the store writer (no versions, nodes or checkpoint);
+    /// `false` while a batch is in flight.
+    pub(crate) fn flush_blocks(
+        &mut self,
+        blocks: Vec<(Arc<crate::block::StoredBlock>, u64)>,
+    ) -> bool {
+        if !self.writer_idle() {
             return false;
         }
-        self.trie.clear_pending();
-        self.unflushed_code.clear();
-        self.last_flush = std::time::Instant::now();
-        self.accounts.retain(|_, versions| {
-            versions.entries.retain(|(at, _)| *at > revision);
-            !versions.entries.is_empty()
+        self.hand_over(FlushBatch {
+            blocks,
+            revision: self.flushed,
+            durable: !self.bulk,
+            blocks_only: true,
+            ..FlushBatch::default()
         });
-        for slots in self.storage.values_mut() {
-            slots.retain(|_, versions| {
-                versions.entries.retain(|(at, _)| *at > revision);
-                !versions.entries.is_empty()
-            });
-        }
-        self.storage.retain(|_, slots| !slots.is_empty());
-        self.changes = self.changes.split_off(&(revision + 1));
-        self.change_count = self.changes.values().map(Vec::len).sum();
-        self.flushed = self.flushed.max(revision);
         true
+    }
+
+    /// Whether no batch is being written (after taking in a finished one).
+    fn writer_idle(&mut self) -> bool {
+        self.poll_written();
+        self.writer.in_flight().is_none()
+    }
+
+    /// Sends `batch` to the writer; its trie nodes are read from it until the store holds them.
+    /// (A writer without a thread writes it at once: it is taken in here.)
+    fn hand_over(&mut self, batch: FlushBatch) {
+        let batch = self.writer.send(batch);
+        self.trie.set_in_flight(Some(batch));
+        self.poll_written();
+    }
+
+    /// [`Self::flush`], waiting for the store to hold everything (tests);
+    /// returns whether it took it.
+    #[cfg(test)]
+    pub(crate) fn flush_and_wait(
+        &mut self,
+        revision: u64,
+        checkpoint: Option<Vec<u8>>,
+        blocks: Vec<(Arc<crate::block::StoredBlock>, u64)>,
+    ) -> bool {
+        self.wait_written();
+        self.flush(revision, checkpoint, blocks);
+        self.wait_written();
+        self.written.last().is_some_and(|written| written.result.is_ok())
+    }
+
+    /// How many batches' worth of changes wait in memory (see [`Self::wants_flush`]).
+    pub(crate) fn changes_behind(&self) -> usize {
+        self.change_count / self.flush_at.max(1)
+    }
+
+    /// Whether a batch is being written.
+    pub(crate) fn write_in_flight(&self) -> bool {
+        self.writer.in_flight().is_some()
+    }
+
+    /// Takes in the batch in flight if the writer is done with it.
+    pub(crate) fn poll_written(&mut self) {
+        if let Some(written) = self.writer.poll() {
+            self.finish(written);
+        }
+    }
+
+    /// Waits for the batch in flight, if any, and takes it in.
+    pub(crate) fn wait_written(&mut self) {
+        if let Some(written) = self.writer.wait() {
+            self.finish(written);
+        }
+    }
+
+    /// The batches the writer finished since the last call (the chain's blocks went with them).
+    pub(crate) fn take_written(&mut self) -> Vec<Written> {
+        std::mem::take(&mut self.written)
+    }
+
+    /// A written batch: what the store now holds leaves memory; a refused one goes into the
+    /// next batch again (its versions never left memory).
+    fn finish(&mut self, written: Written) {
+        let batch = &written.batch;
+        match &written.result {
+            // Blocks alone: no version left memory.
+            Ok(()) if batch.blocks_only => self.trie.set_in_flight(None),
+            Ok(()) => {
+                let revision = batch.revision;
+                self.trie.set_in_flight(None);
+                self.accounts.retain(|_, versions| {
+                    versions.entries.retain(|(at, _)| *at > revision);
+                    !versions.entries.is_empty()
+                });
+                for slots in self.storage.values_mut() {
+                    slots.retain(|_, versions| {
+                        versions.entries.retain(|(at, _)| *at > revision);
+                        !versions.entries.is_empty()
+                    });
+                }
+                self.storage.retain(|_, slots| !slots.is_empty());
+                self.changes = self.changes.split_off(&(revision + 1));
+                self.change_count = self.changes.values().map(Vec::len).sum();
+                self.flushed = self.flushed.max(revision);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "state store write failed; versions stay in memory");
+                self.trie.restore(batch);
+                let mut code = batch.code.clone();
+                code.append(&mut self.unflushed_code);
+                self.unflushed_code = code;
+            }
+        }
+        self.written.push(written);
     }
 
     /// Root of the account trie as last computed (after [`Self::state_root`]).
@@ -570,6 +709,7 @@ impl VersionedState {
 
     /// Builds the tries again from the latest values (after a trie failure).
     fn rebuild_trie(&mut self) -> B256 {
+        self.wait_written();
         let stored_roots = self.store.storage_roots().unwrap_or_default();
         self.trie = StateTrie::rebuilt(&self.trie, stored_roots.into_iter().map(|(a, _)| a));
         self.dirty_slots.clear();

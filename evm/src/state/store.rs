@@ -13,14 +13,10 @@
 //! reverse range seek), non-durable commits for a cache that may lag its source, and a bounded
 //! page cache (`--cache-mb`).
 
-use std::{
-    path::Path,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{path::Path, sync::Arc};
 
 use alloy_primitives::{Address, B256, U256};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition,
     WriteTransaction, backends::InMemoryBackend,
@@ -54,10 +50,6 @@ pub const STORE_SCHEMA: u32 = 2;
 
 /// Default size of the store's page cache, in MiB.
 pub const DEFAULT_CACHE_MB: usize = 64;
-/// How often a commit is made durable. redb reuses the pages that non-durable commits free only
-/// after a durable one, so without them the file grows with every batch; the fsync this costs
-/// is paid once per interval, not per block.
-const DURABLE_EVERY: Duration = Duration::from_secs(2);
 
 type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
@@ -93,14 +85,26 @@ pub(crate) struct FlushBatch {
     pub(crate) storage_roots: Vec<(Address, Option<B256>)>,
     /// The chain's resume checkpoint as of this flush, written in the same transaction.
     pub(crate) checkpoint: Option<Vec<u8>>,
+    /// Sealed blocks not yet stored, each with the revision of its post-state.
+    pub(crate) blocks: Vec<(Arc<crate::block::StoredBlock>, u64)>,
+    /// The highest revision whose versions this batch carries.
+    pub(crate) revision: u64,
+    /// Whether the commit is fsynced (see [`StateStore::begin_write`]); a rebuild's batches
+    /// are not, but for one in [`DURABLE_BULK_EVERY`] and its last.
+    pub(crate) durable: bool,
+    /// Blocks only: the stored checkpoint is left as it is (it still matches the state the
+    /// store holds; blocks past its head are removed on resume).
+    pub(crate) blocks_only: bool,
 }
+
+/// In bulk mode (replay), one batch in this many is committed durably; redb reuses the pages
+/// earlier commits freed only after a durable one.
+pub(crate) const DURABLE_BULK_EVERY: u64 = 8;
 
 /// The redb database of one chain's derived state.
 pub struct StateStore {
     pub(super) db: Database,
     pub(super) reader: RwLock<Reader>,
-    /// When the last durable commit was made.
-    last_durable: Mutex<Instant>,
     /// Set when a write moved the store back and dropped its checkpoint; cleared by the next
     /// flush that writes one.
     checkpoint_forgotten: std::sync::atomic::AtomicBool,
@@ -335,7 +339,6 @@ impl StateStore {
         txn.set_durability(Durability::Immediate).map_err(store_error)?;
         txn.set_quick_repair(true);
         txn.commit().map_err(store_error)?;
-        *self.last_durable.lock() = Instant::now();
         Ok(())
     }
 
@@ -355,7 +358,6 @@ impl StateStore {
         Ok(Arc::new(Self {
             db,
             reader: RwLock::new(reader),
-            last_durable: Mutex::new(Instant::now()),
             checkpoint_forgotten: Default::default(),
         }))
     }
@@ -376,19 +378,15 @@ impl StateStore {
         })
     }
 
-    /// A write transaction, durable once per [`DURABLE_EVERY`] (the others are not fsynced).
-    /// Durable commits save redb's allocator state too (quick repair), so that opening the store
-    /// after a crash does not walk the whole file.
+    /// A write transaction, committed durably with redb's quick-repair allocator state.
+    /// Every commit is: batches are written by the store writer's thread, so the fsync is never
+    /// on the miner's path, and a store reopened after `kill -9` then needs no repair walk over
+    /// the whole file (a non-durable commit after the last durable one made redb walk it:
+    /// seconds on a store of a few GB).
     pub(super) fn begin_write(&self) -> Result<WriteTransaction, StateReadError> {
         let mut txn = self.db.begin_write().map_err(store_error)?;
-        let mut last = self.last_durable.lock();
-        if last.elapsed() < DURABLE_EVERY {
-            txn.set_durability(Durability::None).map_err(store_error)?;
-        } else {
-            *last = Instant::now();
-            txn.set_durability(Durability::Immediate).map_err(store_error)?;
-            txn.set_quick_repair(true);
-        }
+        txn.set_durability(Durability::Immediate).map_err(store_error)?;
+        txn.set_quick_repair(true);
         Ok(txn)
     }
 
@@ -508,10 +506,14 @@ impl StateStore {
         Ok(owners)
     }
 
-    /// Writes a batch of versions, change sets and trie nodes in one transaction (not fsynced:
-    /// the series is the durable copy).
+    /// Writes a batch of blocks, versions, change sets and trie nodes in one transaction (not
+    /// fsynced: the series is the durable copy).
     pub(crate) fn flush(&self, batch: &FlushBatch) -> Result<(), StateReadError> {
-        let txn = self.begin_write()?;
+        let mut txn = self.begin_write()?;
+        if !batch.durable {
+            txn.set_durability(Durability::None).map_err(store_error)?;
+        }
+        Self::write_blocks(&txn, &batch.blocks)?;
         {
             let mut accounts = txn.open_table(ACCOUNTS).map_err(store_error)?;
             for (address, revision, record) in &batch.accounts {
@@ -548,10 +550,12 @@ impl StateStore {
             }
             let mut meta = txn.open_table(META).map_err(store_error)?;
             match &batch.checkpoint {
-                Some(checkpoint) => meta.insert(CHECKPOINT_KEY, &checkpoint[..]),
-                None => meta.remove(CHECKPOINT_KEY),
-            }
-            .map_err(store_error)?;
+                _ if batch.blocks_only => None,
+                Some(checkpoint) => {
+                    meta.insert(CHECKPOINT_KEY, &checkpoint[..]).map_err(store_error)?
+                }
+                None => meta.remove(CHECKPOINT_KEY).map_err(store_error)?,
+            };
         }
         txn.commit().map_err(store_error)?;
         if batch.checkpoint.is_some() {

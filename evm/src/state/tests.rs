@@ -65,7 +65,7 @@ fn apply(state: &mut VersionedState, op: &Op, revision: &mut u64) -> Option<B256
         Op::Root => {
             let root = state.state_root();
             if state.wants_flush() {
-                state.flush(*revision, None);
+                state.flush(*revision, None, Vec::new());
             }
             *revision += 1;
             return Some(root);
@@ -77,7 +77,7 @@ fn apply(state: &mut VersionedState, op: &Op, revision: &mut u64) -> Option<B256
         }
         Op::Restart if state.flush_at != usize::MAX => {
             // Versions are tagged up to `revision` (changes since the last root included).
-            assert!(state.flush(*revision, None));
+            assert!(state.flush_and_wait(*revision, None, Vec::new()));
             let (store, root) = (state.store.clone(), state.trie_root());
             let flush_at = state.flush_at;
             *state = VersionedState::resume(store, None, *revision, root).unwrap();

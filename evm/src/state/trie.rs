@@ -12,14 +12,17 @@
 //! held in memory until the next one. Storage tries share the node store with the account trie; their node keys are prefixed with
 //! the account's hashed address, so that pruning one trie never drops a node another trie uses.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use eth_trie::{EthTrie, Trie, TrieError};
 use parking_lot::RwLock;
 
-use super::{AccountRecord, StateStore};
+use super::{AccountRecord, StateStore, store::FlushBatch};
 
 /// Trie nodes by (optional owner prefix ‖ node hash): the account trie's and every storage
 /// trie's. Nodes written or removed since the last flush are held here; the rest are read from
@@ -27,14 +30,52 @@ use super::{AccountRecord, StateStore};
 #[derive(Debug)]
 pub(crate) struct NodeStore {
     /// Pending writes (`Some`) and removals (`None`).
-    pending: RwLock<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    pending: RwLock<PendingNodes>,
+    /// The batch being written to the store: its nodes (sorted by key) are read from it until
+    /// the store holds them.
+    in_flight: RwLock<Option<Arc<FlushBatch>>>,
     store: Arc<StateStore>,
+}
+
+/// The nodes written or removed since the last batch.
+#[derive(Debug, Default)]
+struct PendingNodes {
+    /// Writes (`Some`) and removals (`None`) by key.
+    nodes: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Keys first written since the last batch. A block's root replaces the nodes of the
+    /// paths it changed, so most nodes written while sealing one block are removed again by
+    /// the next; a removal of such a node is dropped here instead of reaching the store (a
+    /// delete of a key it never held). Dropping a removal can at worst leave an unreachable
+    /// node in the store, never lose a reachable one.
+    fresh: HashSet<Vec<u8>>,
+}
+
+impl PendingNodes {
+    fn write(&mut self, key: Vec<u8>, node: Vec<u8>) {
+        if !self.nodes.contains_key(&key) {
+            self.fresh.insert(key.clone());
+        }
+        self.nodes.insert(key, Some(node));
+    }
+
+    fn remove(&mut self, key: Vec<u8>) {
+        if self.fresh.remove(&key) {
+            self.nodes.remove(&key);
+        } else {
+            self.nodes.insert(key, None);
+        }
+    }
 }
 
 impl NodeStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, NodeStoreError> {
-        if let Some(node) = self.pending.read().get(key) {
+        if let Some(node) = self.pending.read().nodes.get(key) {
             return Ok(node.clone());
+        }
+        if let Some(batch) = self.in_flight.read().as_ref()
+            && let Ok(index) = batch.trie.binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        {
+            return Ok(batch.trie[index].1.clone());
         }
         self.store.trie_node(key).map_err(|e| NodeStoreError(e.to_string()))
     }
@@ -70,27 +111,27 @@ impl eth_trie::DB for TrieNodes {
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), Self::Error> {
-        self.store.pending.write().insert(self.key(key), Some(value));
+        self.store.pending.write().write(self.key(key), value);
         Ok(())
     }
 
     fn insert_batch(&self, keys: Vec<Vec<u8>>, values: Vec<Vec<u8>>) -> Result<(), Self::Error> {
         let mut pending = self.store.pending.write();
         for (key, value) in keys.into_iter().zip(values) {
-            pending.insert(self.key(&key), Some(value));
+            pending.write(self.key(&key), value);
         }
         Ok(())
     }
 
     fn remove(&self, key: &[u8]) -> Result<(), Self::Error> {
-        self.store.pending.write().insert(self.key(key), None);
+        self.store.pending.write().remove(self.key(key));
         Ok(())
     }
 
     fn remove_batch(&self, keys: &[Vec<u8>]) -> Result<(), Self::Error> {
         let mut pending = self.store.pending.write();
         for key in keys {
-            pending.insert(self.key(key), None);
+            pending.remove(self.key(key));
         }
         Ok(())
     }
@@ -116,7 +157,11 @@ impl StateTrie {
     /// Empty tries whose nodes go to `store`.
     pub(crate) fn new(store: Arc<StateStore>) -> Self {
         Self {
-            store: Arc::new(NodeStore { pending: RwLock::new(HashMap::new()), store }),
+            store: Arc::new(NodeStore {
+                pending: RwLock::new(PendingNodes::default()),
+                in_flight: RwLock::new(None),
+                store,
+            }),
             root: EMPTY_ROOT_HASH,
             storage_roots: HashMap::new(),
             changed_roots: Default::default(),
@@ -132,20 +177,40 @@ impl StateTrie {
         Self { root, storage_roots: storage_roots.into_iter().collect(), ..Self::new(store) }
     }
 
-    /// The storage roots changed since the last flush (`None`: no storage left).
-    pub(crate) fn changed_roots(&self) -> Vec<(Address, Option<B256>)> {
-        self.changed_roots.iter().map(|a| (*a, self.storage_roots.get(a).copied())).collect()
+    /// Takes the storage roots changed since the last batch (`None`: no storage left), sorted.
+    pub(crate) fn take_changed_roots(&mut self) -> Vec<(Address, Option<B256>)> {
+        let mut roots: Vec<_> = std::mem::take(&mut self.changed_roots)
+            .into_iter()
+            .map(|a| (a, self.storage_roots.get(&a).copied()))
+            .collect();
+        roots.sort_unstable_by_key(|(address, _)| *address);
+        roots
     }
 
-    /// The nodes written or removed since the last flush.
-    pub(crate) fn pending_nodes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.store.pending.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    /// Takes the nodes written or removed since the last batch, sorted by key.
+    pub(crate) fn take_pending(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let pending = std::mem::take(&mut *self.store.pending.write());
+        let mut nodes: Vec<_> = pending.nodes.into_iter().collect();
+        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        nodes
     }
 
-    /// Forgets the pending nodes once the store holds them.
-    pub(crate) fn clear_pending(&mut self) {
-        self.store.pending.write().clear();
-        self.changed_roots.clear();
+    /// The batch being written (its nodes are read from it meanwhile), or none.
+    pub(crate) fn set_in_flight(&mut self, batch: Option<Arc<FlushBatch>>) {
+        *self.store.in_flight.write() = batch;
+    }
+
+    /// Takes back what a batch the store refused carried: its nodes (unless written again
+    /// since) and changed storage roots go into the next batch.
+    pub(crate) fn restore(&mut self, batch: &FlushBatch) {
+        {
+            let mut pending = self.store.pending.write();
+            for (key, node) in &batch.trie {
+                pending.nodes.entry(key.clone()).or_insert_with(|| node.clone());
+            }
+        }
+        self.changed_roots.extend(batch.storage_roots.iter().map(|(address, _)| *address));
+        self.set_in_flight(None);
     }
 }
 

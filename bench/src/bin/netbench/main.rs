@@ -85,6 +85,16 @@ struct Cli {
     /// `--log` filter of the gateways (their output is scanned for WARN/ERROR lines).
     #[arg(long, value_name = "FILTER")]
     node_log: Option<String>,
+
+    /// Run agreement on the BFT engine (Malachite): a network written by `ir3 network init`,
+    /// every gateway a validator (`--network`, `--key`), instead of `--gateways` vote counting.
+    #[arg(long)]
+    engine: bool,
+
+    /// Gateways killed (SIGKILL, the last ones) after the mesh is up and before the load: the
+    /// load goes round-robin over the others, finality is awaited on the others.
+    #[arg(long, default_value_t = 0)]
+    down: usize,
 }
 
 #[tokio::main]
@@ -126,6 +136,13 @@ async fn run(cli: &Cli) -> Result<()> {
     let signers = tokio::task::spawn_blocking(move || derive_signers(senders as u32)).await??;
     // Declared before the gateways so it is removed after they are killed.
     let scratch = tempfile::Builder::new().prefix("ir3-netbench-").tempdir()?;
+    if cli.down >= usize::from(cli.gateways) {
+        return Err(BenchError::Setup("--down must leave at least one gateway up".into()));
+    }
+    let engine = match cli.engine {
+        true => Some(cluster::init_network(&bin, usize::from(cli.gateways), scratch.path())?),
+        false => None,
+    };
     let config = NetConfig {
         bin: bin.clone(),
         gateways: usize::from(cli.gateways),
@@ -135,6 +152,7 @@ async fn run(cli: &Cli) -> Result<()> {
         segment_blocks: None,
         extra: Vec::new(),
         log: cli.node_log.clone(),
+        engine,
     };
     progress(&format!("starting {} gateways of {}", config.gateways, bin.display()));
     let mut gateways = cluster::start_gateways(&config, scratch.path(), "gw", FIRST_OCTET).await?;
@@ -171,6 +189,13 @@ async fn measure(
     }
     let mesh = cluster::wait_mesh(gateways).await?;
     progress(&format!("full mesh after {:.2} s", mesh.as_secs_f64()));
+    let up = gateways.len() - cli.down;
+    for gateway in &mut gateways[up..] {
+        progress(&format!("killing {} (SIGKILL): it stays down", gateway.node.name));
+        gateway.node.kill_now();
+    }
+    let gateways = &mut gateways[..up];
+    let addrs = &addrs[..up];
     let status = cluster::network_status(addrs[0]).await?;
     let majority = status["majority"].as_u64();
     let version = Conn::connect(addrs[0]).await?.client_version().await.ok();
@@ -189,7 +214,7 @@ async fn measure(
         idle.sockets
     ));
 
-    let balance_before = balances(&addrs).await?;
+    let balance_before = balances(addrs).await?;
     let mut conn = Conn::connect(addrs[0]).await?;
     let mut nonces = Vec::with_capacity(signers.len());
     for signer in signers {
@@ -204,7 +229,7 @@ async fn measure(
         poll: Duration::from_millis(cli.poll_ms),
         final_timeout: Duration::from_secs_f64(cli.final_timeout_secs),
     };
-    let load = load::run(&addrs, planned, config).await?;
+    let load = load::run(addrs, planned, config).await?;
     let s2 = wire::snapshot(&owners)?;
     let traffic = wire::traffic(&s1, &s2, &owners);
     progress(&format!(
@@ -213,7 +238,7 @@ async fn measure(
         load.total.as_secs_f64()
     ));
 
-    let balance_after = balances(&addrs).await?;
+    let balance_after = balances(addrs).await?;
     let gained: Vec<u64> =
         balance_after.iter().zip(&balance_before).map(|(a, b)| a.saturating_sub(*b)).collect();
     if let Some((index, got)) = gained.iter().enumerate().find(|(_, g)| **g != cli.txs as u64) {
@@ -223,7 +248,7 @@ async fn measure(
         )));
     }
     let mut finalized = Vec::with_capacity(addrs.len());
-    for &addr in &addrs {
+    for &addr in addrs {
         let status = cluster::network_status(addr).await?;
         finalized.push(status["finalizedBlock"].as_u64());
     }

@@ -189,6 +189,7 @@ async fn run(cli: &Cli) -> Result<()> {
         accounts: cli.senders.max(10),
         segment_blocks: Some(cli.segment_blocks),
         extra: Vec::new(),
+        engine: None,
         log: cli.node_log.clone(),
     };
     progress(&format!("starting {GATEWAYS} gateways of {}", bin.display()));

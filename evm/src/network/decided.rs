@@ -1,0 +1,228 @@
+//! Network mode with agreement by a BFT engine (`--network`): what a height decides.
+//!
+//! The engine (Malachite, driven by the binary's gateway module; this crate never sees it)
+//! asks a validator that leads a round for a value, asks the others whether a proposed value
+//! is acceptable, and hands every decided height back in order. For iR³ the value of a height
+//! is a [`Decision`]: the epochs it makes final, each with its exact envelopes. Epochs are
+//! decided in ascending order; open epochs before a decided one (and between two) become final
+//! empty, and whatever a gateway held in them is late (its own gateway stamps it again into an
+//! open epoch). Blocks are derived from decided content alone, by the same epoch builder as
+//! before, so every gateway holds the same final chain.
+//!
+//! A decided height is recorded in the series ([`DecidedHeight`], with the engine's
+//! certificate as opaque bytes) before the engine is told it is stored; replay applies the
+//! records in series order, which is the order they were applied in.
+
+use alloy_primitives::B256;
+use ir3_foundation::{
+    append_blocking,
+    order::{Envelope, now_ms},
+};
+use serde::{Deserialize, Serialize};
+use tracing::debug;
+
+use super::{NetworkState, ordering::Applied};
+use crate::{
+    error::{EvmError, Result},
+    events::{EVM_APP, EvmEvent},
+    node::EvmNode,
+};
+
+/// How far ahead of this gateway's clock a proposed epoch may close and still be accepted.
+pub const MAX_DECISION_AHEAD_MS: u64 = 2_000;
+
+/// One epoch made final by a decision, with its exact content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedEpoch {
+    /// The epoch.
+    pub epoch: u64,
+    /// Its envelopes (each stamped into this epoch).
+    pub envelopes: Vec<Envelope>,
+}
+
+/// The value of one height: the epochs it makes final, ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The proposer's clock when it proposed, in milliseconds.
+    pub time_ms: u64,
+    /// The epochs made final, ascending (empty: a height that decides nothing).
+    pub epochs: Vec<DecidedEpoch>,
+}
+
+impl Decision {
+    /// The decision's wire form (the engine's value payload).
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        postcard::to_allocvec(self).map_err(|e| EvmError::Internal(format!("decision: {e}")))
+    }
+
+    /// Reads a value payload.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        postcard::from_bytes(bytes)
+            .map_err(|e| EvmError::InvalidParams(format!("undecodable decision: {e}")))
+    }
+}
+
+/// A decided height as recorded in the series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedHeight {
+    /// The engine's height (1, 2, …).
+    pub height: u64,
+    /// The round it was decided in.
+    pub round: u32,
+    /// The previous height's value id (the network identity at height 1).
+    pub parent: B256,
+    /// The value payload: an encoded [`Decision`].
+    pub payload: Vec<u8>,
+    /// The engine's commit certificate, in the engine's own stored form.
+    pub certificate: Vec<u8>,
+}
+
+impl EvmNode {
+    /// Whether network mode's agreement runs on the BFT engine.
+    pub fn runs_engine(&self) -> bool {
+        self.network.as_ref().is_some_and(|n| n.options.engine)
+    }
+
+    /// The value this validator proposes now: the closed epochs after the last decided one
+    /// that hold envelopes, in order, up to `max_bytes` of envelope payload (at least one
+    /// epoch's worth, cut if it alone is larger: what is left out is late and stamped again).
+    pub fn propose_decision(&self, max_bytes: usize) -> Result<Decision> {
+        let network = self.network_state()?;
+        let now = now_ms();
+        let order = network.order.lock();
+        let book = order.builder.book();
+        let from = order.applied().map_or(0, |a| a + 1);
+        let mut epochs = Vec::new();
+        let mut bytes = 0usize;
+        for epoch in book.epochs_from(from) {
+            if now < network.closes_at(epoch) {
+                break;
+            }
+            let mut envelopes: Vec<Envelope> = book.envelopes_of(epoch).cloned().collect();
+            envelopes.sort_by_key(Envelope::order_key);
+            let size: usize = envelopes.iter().map(|e| e.payload.len() + 96).sum();
+            if bytes + size > max_bytes {
+                if epochs.is_empty() {
+                    let mut kept = 0usize;
+                    envelopes.retain(|e| {
+                        kept += e.payload.len() + 96;
+                        kept <= max_bytes
+                    });
+                    epochs.push(DecidedEpoch { epoch, envelopes });
+                }
+                break;
+            }
+            bytes += size;
+            epochs.push(DecidedEpoch { epoch, envelopes });
+        }
+        Ok(Decision { time_ms: now, epochs })
+    }
+
+    /// Whether a value another validator proposed is acceptable here: epochs ascending after
+    /// the last decided one and closed (within [`MAX_DECISION_AHEAD_MS`] of this clock), each
+    /// envelope stamped into its epoch, valid (a transaction of this chain signed by its
+    /// account, or a native app's operation that passes its check), from a gateway of the set,
+    /// not already final and not twice.
+    pub fn check_decision(&self, payload: &[u8]) -> Result<()> {
+        let network = self.network_state()?;
+        let decision = Decision::decode(payload)?;
+        let horizon = now_ms().saturating_add(MAX_DECISION_AHEAD_MS);
+        let mut seen = std::collections::HashSet::new();
+        let mut after = {
+            let order = network.order.lock();
+            order.applied()
+        };
+        for item in &decision.epochs {
+            if after.is_some_and(|a| item.epoch <= a) {
+                return Err(EvmError::InvalidParams(format!(
+                    "epoch {} is not after the last decided one",
+                    item.epoch
+                )));
+            }
+            after = Some(item.epoch);
+            if network.closes_at(item.epoch) > horizon {
+                return Err(EvmError::InvalidParams(format!("epoch {} is still open", item.epoch)));
+            }
+            for envelope in &item.envelopes {
+                let order = network.order.lock();
+                let book = order.builder.book();
+                if book.epoch_of(envelope.stamp) != item.epoch {
+                    return Err(EvmError::InvalidParams("envelope outside its epoch".into()));
+                }
+                if book.final_epoch_of(&envelope.id()).is_some() {
+                    return Err(EvmError::InvalidParams("envelope already final".into()));
+                }
+                drop(order);
+                if !seen.insert(envelope.id()) {
+                    return Err(EvmError::InvalidParams("envelope decided twice".into()));
+                }
+                self.check_envelope_content(envelope)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a decided height in the series (durably), then applies it: its epochs become
+    /// final with exactly their envelopes, the chain is rebuilt from them, the `safe` and
+    /// `finalized` tags move, this gateway's late envelopes are stamped again.
+    pub fn commit_decided(&self, record: DecidedHeight) -> Result<()> {
+        let network = self.network_state()?;
+        let decision = Decision::decode(&record.payload)?;
+        let _mutation = self.mutation.lock();
+        append_blocking(&*self.series, vec![EvmEvent::Decided(record.clone()).to_body()?])?;
+        let finalized_before = self.chain.read().finality_tags().finalized;
+        let (applied, restamp) = {
+            let mut chain = self.chain.write();
+            let mut order = network.order.lock();
+            let applied = order.apply_decision(Some(&mut chain), &decision);
+            chain.set_finality_tags(order.tags());
+            let restamp: Vec<Envelope> = applied
+                .late
+                .iter()
+                .filter(|e| e.gateway == network.options.gateway)
+                .filter(|e| {
+                    e.app != EVM_APP || !chain.contains_tx(&alloy_primitives::keccak256(&e.payload))
+                })
+                .cloned()
+                .collect();
+            self.refresh_outcomes(network, &order);
+            (applied, restamp)
+        };
+        network.decided.lock().push(record);
+        debug!(epochs = decision.epochs.len(), blocks = applied.blocks.len(), "height applied");
+        self.after_applied(applied, finalized_before, restamp)
+    }
+
+    /// The decided heights this node holds, lowest first (what the engine serves to peers
+    /// that sync).
+    pub fn decided_heights(&self) -> Vec<DecidedHeight> {
+        self.network.as_ref().map(|n| n.decided.lock().clone()).unwrap_or_default()
+    }
+
+    /// Publishes rebuilt blocks, cuts history segments when finality moved, and stamps this
+    /// gateway's late envelopes again (the caller holds the mutation lock).
+    pub(super) fn after_applied(
+        &self,
+        applied: Applied,
+        finalized_before: u64,
+        restamp: Vec<Envelope>,
+    ) -> Result<()> {
+        for block in applied.blocks {
+            let _ = self.new_blocks.send(block);
+        }
+        if self.chain.read().finality_tags().finalized != finalized_before {
+            self.cut_segments();
+        }
+        if !restamp.is_empty() {
+            self.restamp(restamp)?;
+        }
+        Ok(())
+    }
+}
+
+impl NetworkState {
+    /// When an epoch closes: `grace_ms` after its end.
+    pub(crate) fn closes_at(&self, epoch: u64) -> u64 {
+        (epoch + 1).saturating_mul(self.options.epoch_ms).saturating_add(self.options.grace_ms)
+    }
+}

@@ -1,0 +1,147 @@
+//! The gateway: network mode's agreement on the Malachite BFT engine (`--network`).
+//!
+//! The glue between the engine adapter (`ir3-consensus`, which knows nothing of the EVM) and
+//! the EVM node (which knows nothing of Malachite): a [`ValueSource`] over [`EvmNode`] whose
+//! values are encoded [`Decision`]s — propose the closed epochs this gateway holds, check a
+//! peer's proposal, record and apply each decided height — and the start-up that hands the
+//! engine the heights already in the series. See `docs/CONSENSUS.md`.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use ir3_consensus::{
+    ConsensusNode, Decided, DecidedRecord, NetworkFile, NodeOptions, RawCertificate, Value,
+    ValueSource,
+};
+use ir3_evm::{
+    EvmNode,
+    network::{DecidedHeight, Decision},
+};
+use tracing::{info, warn};
+
+use crate::NodeError;
+
+/// Most envelope bytes one height carries (the engine's gossip limit is 4 MiB; one part).
+pub const MAX_DECISION_BYTES: usize = 1 << 20;
+
+/// The values of the engine come from, and go back to, the EVM node.
+struct EvmValueSource {
+    node: Arc<EvmNode>,
+}
+
+#[async_trait]
+impl ValueSource for EvmValueSource {
+    async fn propose(&self, height: u64, round: u32) -> Bytes {
+        let node = self.node.clone();
+        let decision =
+            tokio::task::spawn_blocking(move || node.propose_decision(MAX_DECISION_BYTES))
+                .await
+                .ok()
+                .and_then(|d| d.ok())
+                .unwrap_or_default();
+        match decision.encode() {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(error) => {
+                warn!(height, round, %error, "proposing an empty height");
+                Bytes::from(Decision::default().encode().unwrap_or_default())
+            }
+        }
+    }
+
+    fn check(&self, height: u64, payload: &[u8]) -> bool {
+        match tokio::task::block_in_place(|| self.node.check_decision(payload)) {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(height, %error, "proposal refused");
+                false
+            }
+        }
+    }
+
+    async fn commit(&self, decided: &Decided) -> Result<(), String> {
+        let record = DecidedRecord::of(decided);
+        let certificate = postcard::to_allocvec(&record.certificate).map_err(|e| e.to_string())?;
+        let height = DecidedHeight {
+            height: record.height,
+            round: record.round,
+            parent: record.value.parent,
+            payload: record.value.payload.to_vec(),
+            certificate,
+        };
+        let node = self.node.clone();
+        tokio::task::spawn_blocking(move || node.commit_decided(height))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Where and how the engine runs.
+pub struct GatewayOptions {
+    /// The network file.
+    pub network: NetworkFile,
+    /// This node's key (a key outside the set runs an observer).
+    pub key: ir3_consensus::KeyFile,
+    /// The engine's listen address.
+    pub listen: SocketAddr,
+    /// Other validators' engine addresses.
+    pub peers: Vec<SocketAddr>,
+    /// The engine's directory (write-ahead log).
+    pub home: PathBuf,
+}
+
+/// Starts the engine over the node; decided heights are recorded and applied as they come.
+pub async fn start(
+    node: Arc<EvmNode>,
+    options: GatewayOptions,
+) -> Result<ConsensusNode, NodeError> {
+    let key = options.key.key().map_err(engine_error)?;
+    let history = node
+        .decided_heights()
+        .into_iter()
+        .map(into_decided)
+        .collect::<Result<Vec<Decided>, NodeError>>()?;
+    let held = history.len();
+    let source = Arc::new(EvmValueSource { node });
+    let consensus = ConsensusNode::start(
+        NodeOptions {
+            network: options.network,
+            key,
+            listen: options.listen,
+            peers: options.peers,
+            home: options.home,
+            history,
+        },
+        source,
+    )
+    .await
+    .map_err(engine_error)?;
+    info!(validator = consensus.is_validator(), held, "consensus engine started");
+    Ok(consensus)
+}
+
+/// Drains the engine's decided heights (already recorded and applied by the source's commit).
+pub async fn follow(mut consensus: ConsensusNode) {
+    while let Some(decided) = consensus.next_decided().await {
+        tracing::debug!(height = decided.height, round = decided.round, "height decided");
+    }
+}
+
+fn into_decided(height: DecidedHeight) -> Result<Decided, NodeError> {
+    let certificate: RawCertificate = postcard::from_bytes(&height.certificate).map_err(|e| {
+        NodeError::InvalidArgument(format!("height {}: unreadable certificate: {e}", height.height))
+    })?;
+    DecidedRecord {
+        height: height.height,
+        round: height.round,
+        value: Value { parent: height.parent, payload: Bytes::from(height.payload) },
+        certificate,
+    }
+    .into_decided()
+    .map_err(engine_error)
+}
+
+fn engine_error(error: ir3_consensus::ConsensusError) -> NodeError {
+    NodeError::Consensus(error)
+}
