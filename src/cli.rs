@@ -117,7 +117,8 @@ pub struct Cli {
 
     /// Time after an epoch's end before a gateway votes on it, in milliseconds: envelopes
     /// reaching a majority later than this miss the epoch and are stamped again.
-    #[arg(long, default_value_t = ir3_evm::network::DEFAULT_GRACE_MS, value_name = "MS")]
+    /// With `--network`, the network file's `grace_ms` applies instead.
+    #[arg(long, default_value_t = ir3_evm::network::DEFAULT_GRACE_MS, value_name = "MS", conflicts_with = "network")]
     pub finality_grace_ms: u64,
 
     /// Address the libp2p listener binds to (default: --host).
@@ -134,7 +135,8 @@ pub struct Cli {
     pub node_id: u64,
 
     /// Length of an epoch in milliseconds (network mode: one block per non-empty epoch).
-    #[arg(long, default_value_t = ir3_foundation::order::DEFAULT_EPOCH_MS)]
+    /// With `--network`, the network file's `epoch_ms` applies instead.
+    #[arg(long, default_value_t = ir3_foundation::order::DEFAULT_EPOCH_MS, conflicts_with = "network")]
     pub epoch_ms: u64,
 
     /// Apps to run: `evm` and the native apps (`money`, `lending`, `reputation`, `territory`,

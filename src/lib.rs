@@ -344,9 +344,14 @@ fn network_options(
     } else {
         load_or_create_key(&cli.data_dir().join("p2p-key"))?
     };
+    // With the engine, epochs are the network file's (every gateway must use the same).
+    let (epoch_ms, grace_ms) = match engine {
+        Some(setup) => (setup.network.engine.epoch_ms, setup.network.engine.grace_ms),
+        None => (cli.epoch_ms, cli.finality_grace_ms),
+    };
     Ok(ir3_evm::network::NetworkOptions {
-        epoch_ms: cli.epoch_ms,
-        grace_ms: cli.finality_grace_ms,
+        epoch_ms,
+        grace_ms,
         gateway: match seats {
             Some((n, seat)) => seat.map_or(n, |s| s as u64),
             None => cli.node_id,

@@ -29,14 +29,44 @@ pub enum NetworkAction {
         /// A geth genesis file to embed as the chain's genesis [the dev genesis].
         #[arg(long, value_name = "GENESIS_JSON")]
         genesis: Option<PathBuf>,
+        /// How long validators wait for a round's proposal, ms (a round whose proposer is
+        /// down costs this much) [400].
+        #[arg(long, value_name = "MS")]
+        propose_ms: Option<u64>,
+        /// Length of an epoch, ms [200].
+        #[arg(long, value_name = "MS")]
+        epoch_ms: Option<u64>,
+        /// Time after an epoch's end before it may be proposed, ms [100].
+        #[arg(long, value_name = "MS")]
+        grace_ms: Option<u64>,
+        /// Minimum time between two decided heights, ms [100].
+        #[arg(long, value_name = "MS")]
+        target_block_ms: Option<u64>,
     },
 }
 
 /// Runs a network command; returns what to print.
 pub fn run(action: NetworkAction) -> Result<String, NodeError> {
     match action {
-        NetworkAction::Init { gateways, out, chain_id, genesis } => {
-            init(gateways, &out, chain_id, genesis.as_deref())
+        NetworkAction::Init {
+            gateways,
+            out,
+            chain_id,
+            genesis,
+            propose_ms,
+            epoch_ms,
+            grace_ms,
+            target_block_ms,
+        } => {
+            let defaults = ir3_consensus::EngineParams::default();
+            let engine = ir3_consensus::EngineParams {
+                propose_ms: propose_ms.unwrap_or(defaults.propose_ms),
+                epoch_ms: epoch_ms.unwrap_or(defaults.epoch_ms),
+                grace_ms: grace_ms.unwrap_or(defaults.grace_ms),
+                target_block_ms: target_block_ms.unwrap_or(defaults.target_block_ms),
+                ..defaults
+            };
+            init(gateways, &out, chain_id, genesis.as_deref(), engine)
         }
     }
 }
@@ -46,6 +76,7 @@ fn init(
     out: &Path,
     chain_id: u64,
     genesis: Option<&Path>,
+    engine: ir3_consensus::EngineParams,
 ) -> Result<String, NodeError> {
     let genesis = match genesis {
         None => serde_json::Value::Null,
@@ -58,7 +89,9 @@ fn init(
             })?
         }
     };
-    let (file, keys) = NetworkFile::generate(gateways, chain_id, genesis)?;
+    let (mut file, keys) = NetworkFile::generate(gateways, chain_id, genesis)?;
+    file.engine = engine;
+    file.check()?;
     let paths = file.write_dir(&keys, out)?;
     let mut report = format!(
         "network {} ({} gateways, chain id {chain_id})\n",

@@ -46,12 +46,14 @@ pub struct NetConfig {
     pub engine: Option<PathBuf>,
 }
 
-/// Writes a network of `gateways` validators with `ir3 network init` into `dir/net`.
-pub fn init_network(bin: &Path, gateways: usize, dir: &Path) -> Result<PathBuf> {
+/// Writes a network of `gateways` validators with `ir3 network init` into `dir/net`, with
+/// further `init` flags (engine parameters).
+pub fn init_network(bin: &Path, gateways: usize, dir: &Path, flags: &[String]) -> Result<PathBuf> {
     let out = dir.join("net");
     let output = std::process::Command::new(bin)
         .args(["network", "init", "--gateways", &gateways.to_string(), "--out"])
         .arg(&out)
+        .args(flags)
         .output()?;
     if !output.status.success() {
         return Err(BenchError::Setup(format!(
@@ -135,14 +137,16 @@ fn spawn(
             ]);
         }
     }
-    args.extend([
-        "--epoch-ms".into(),
-        config.epoch_ms.to_string().into(),
-        "--finality-grace-ms".into(),
-        config.grace_ms.to_string().into(),
-        "--accounts".into(),
-        config.accounts.to_string().into(),
-    ]);
+    if config.engine.is_none() {
+        // (With the engine, epochs are the network file's.)
+        args.extend([
+            "--epoch-ms".into(),
+            config.epoch_ms.to_string().into(),
+            "--finality-grace-ms".into(),
+            config.grace_ms.to_string().into(),
+        ]);
+    }
+    args.extend(["--accounts".into(), config.accounts.to_string().into()]);
     if let Some(blocks) = config.segment_blocks {
         args.push("--segment-blocks".into());
         args.push(blocks.to_string().into());

@@ -58,16 +58,36 @@ pub struct EngineParams {
     pub delta_ms: u64,
     /// Minimum time between two decided heights, ms (0: decide as fast as possible).
     pub target_block_ms: u64,
+    /// Length of an epoch, ms: envelopes are grouped by the epoch of their stamp, one block
+    /// per decided non-empty epoch (every gateway must use the same).
+    #[serde(default = "default_epoch_ms")]
+    pub epoch_ms: u64,
+    /// Time after an epoch's end before it may be proposed, ms: lets its envelopes reach
+    /// the proposer (what misses it is stamped again into a later epoch).
+    #[serde(default = "default_grace_ms")]
+    pub grace_ms: u64,
+}
+
+fn default_epoch_ms() -> u64 {
+    200
+}
+
+fn default_grace_ms() -> u64 {
+    100
 }
 
 impl Default for EngineParams {
     fn default() -> Self {
         Self {
-            propose_ms: 1000,
+            // Short enough that a height whose round-0 proposer is down costs little (the
+            // engine adds `delta_ms` per further round, so slow links still converge).
+            propose_ms: 400,
             prevote_ms: 300,
             precommit_ms: 300,
             delta_ms: 200,
-            target_block_ms: 250,
+            target_block_ms: 100,
+            epoch_ms: default_epoch_ms(),
+            grace_ms: default_grace_ms(),
         }
     }
 }
@@ -193,6 +213,9 @@ impl NetworkFile {
         }
         if self.validators.is_empty() {
             return Err(ConsensusError::Invalid("no validators".into()));
+        }
+        if self.engine.epoch_ms == 0 || self.engine.propose_ms == 0 {
+            return Err(ConsensusError::Invalid("epoch_ms and propose_ms must be positive".into()));
         }
         let mut seen = std::collections::BTreeSet::new();
         for v in &self.validators {

@@ -60,12 +60,8 @@ pub(crate) fn start_gateways(n: usize, first_ip: u8, extra: &[&str]) -> Vec<Node
 /// Starts `n` gateways at 127.0.0.`first_ip`.. whose agreement runs on the BFT engine: a
 /// network written by `ir3 network init` (one key per gateway), each gateway started with the
 /// network file and its own key, the engines connected to each other; waits for the full mesh.
-/// Returns the gateways and the directory holding the network file and keys.
-pub(crate) fn start_engine_gateways(
-    n: usize,
-    first_ip: u8,
-    extra: &[&str],
-) -> (Vec<Node>, tempfile::TempDir) {
+/// Returns the gateways and where they are.
+pub(crate) fn start_engine_gateways(n: usize, first_ip: u8, extra: &[&str]) -> EngineNet {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("net");
     let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
@@ -108,7 +104,22 @@ pub(crate) fn start_engine_gateways(
             .iter()
             .all(|n| quantity(&n.result("net_peerCount", json!([]))) as usize == n_minus(&nodes))
     });
-    (nodes, dir)
+    let p2p = (0..n).map(|i| format!("{}:{}", hosts[i], ports[i])).collect();
+    let engines = (0..n).map(|i| format!("{}:{}", hosts[i], engine_ports[i])).collect();
+    EngineNet { nodes, dir, network, p2p, engines }
+}
+
+/// Gateways whose agreement runs on the engine, and where they are.
+pub(crate) struct EngineNet {
+    pub(crate) nodes: Vec<Node>,
+    /// Holds the network file and keys (removed on drop).
+    pub(crate) dir: tempfile::TempDir,
+    /// The network file.
+    pub(crate) network: std::path::PathBuf,
+    /// Each gateway's libp2p address (host:port).
+    pub(crate) p2p: Vec<String>,
+    /// Each gateway's engine address (host:port).
+    pub(crate) engines: Vec<String>,
 }
 
 fn n_minus(nodes: &[Node]) -> usize {
@@ -217,8 +228,91 @@ fn five_gateways_converge_on_one_chain() {
 /// killed and restarted, one frozen.
 #[test]
 fn five_engine_gateways_converge_on_one_chain() {
-    let (nodes, _network) = start_engine_gateways(5, 100, &[]);
-    converge_under_load(nodes);
+    let net = start_engine_gateways(5, 100, &[]);
+    converge_under_load(net.nodes);
+}
+
+/// An observer — a key outside the validator set — started with an empty disk after the
+/// validators decided heights with transactions: it follows every decided height (the
+/// engine's value sync, each height's certificate checked by the engine) to the same chain,
+/// keeps following new ones, and refuses transactions sent to it.
+#[test]
+fn an_engine_observer_with_an_empty_disk_catches_up() {
+    let net = start_engine_gateways(4, 110, &[]);
+    let nodes = &net.nodes;
+    let mut hashes = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        hashes.push(cast_send(node, KEYS[i], 0, &[ADDRS[9], "--value", "1ether"]));
+    }
+    let final_everywhere = |nodes: &[&Node], hashes: &[String]| {
+        nodes.iter().all(|n| {
+            hashes
+                .iter()
+                .all(|h| n.result("ir3_transactionStatus", json!([h]))["status"] == "final")
+        })
+    };
+    let validators: Vec<&Node> = nodes.iter().collect();
+    wait_for("the transfers to be final", Duration::from_secs(30), || {
+        final_everywhere(&validators, &hashes)
+    });
+
+    // A key from another `network init` is not in this network's set.
+    let elsewhere = net.dir.path().join("elsewhere");
+    let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
+        .args(["network", "init", "--gateways", "1", "--out"])
+        .arg(&elsewhere)
+        .status()
+        .expect("ir3 network init");
+    assert!(status.success());
+    let host = "127.0.0.114";
+    let mut args: Vec<String> = vec![
+        "--p2p-port".into(),
+        free_port(host).to_string(),
+        "--network".into(),
+        net.network.display().to_string(),
+        "--key".into(),
+        elsewhere.join("gateway-0.key.json").display().to_string(),
+        "--consensus-port".into(),
+        free_port(host).to_string(),
+    ];
+    for (p2p, engine) in net.p2p.iter().zip(&net.engines) {
+        args.extend(["--bootstrap".into(), p2p.clone(), "--consensus-peer".into(), engine.clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let observer = Node::start_at(host, &args);
+    wait_for("the observer to hold the transfers as final", Duration::from_secs(60), || {
+        final_everywhere(&[&observer], &hashes)
+    });
+    let status = observer.result("ir3_networkStatus", json!([]));
+    assert_eq!(status["voting"], false, "{status}");
+
+    // New heights reach it too, and it refuses transactions.
+    hashes.push(cast_send(&nodes[1], KEYS[1], 1, &[ADDRS[8], "--value", "1"]));
+    let everyone: Vec<&Node> = nodes.iter().chain([&observer]).collect();
+    wait_for("the new transfer to be final everywhere", Duration::from_secs(30), || {
+        final_everywhere(&everyone, &hashes)
+    });
+    let finalized = |n: &Node| n.result("eth_getBlockByNumber", json!(["finalized", false]));
+    wait_for("the same finalized block", Duration::from_secs(30), || {
+        everyone.iter().all(|n| finalized(n)["hash"] == finalized(&nodes[0])["hash"])
+    });
+    let refused = observer.call(
+        "eth_sendRawTransaction",
+        json!([nodes[0].cast(&[
+            "mktx",
+            "--private-key",
+            KEYS[2],
+            "--nonce",
+            "1",
+            ADDRS[7],
+            "--value",
+            "1"
+        ])]),
+    );
+    assert!(
+        refused["error"]["message"].as_str().is_some_and(|m| m.contains("observer")),
+        "{refused}"
+    );
 }
 
 /// Load over every gateway (transfers, contract writes, viem round-robin, a same-nonce

@@ -58,13 +58,23 @@ struct Cli {
     #[arg(long, default_value_t = 10)]
     senders: usize,
 
-    /// `--epoch-ms` of the gateways.
-    #[arg(long, default_value_t = 500)]
-    epoch_ms: u64,
+    /// `--epoch-ms` of the gateways (with `--engine`: of `ir3 network init`) [500; engine 200].
+    #[arg(long)]
+    epoch_ms: Option<u64>,
 
-    /// `--finality-grace-ms` of the gateways.
-    #[arg(long, default_value_t = 500)]
-    finality_grace_ms: u64,
+    /// `--finality-grace-ms` of the gateways (with `--engine`: `--grace-ms` of `ir3 network
+    /// init`) [500; engine 100].
+    #[arg(long)]
+    finality_grace_ms: Option<u64>,
+
+    /// With `--engine`: `--propose-ms` of `ir3 network init` (the propose timeout) [400].
+    #[arg(long, requires = "engine")]
+    propose_ms: Option<u64>,
+
+    /// With `--engine`: `--target-block-ms` of `ir3 network init` (least time between two
+    /// heights) [100].
+    #[arg(long, requires = "engine")]
+    target_block_ms: Option<u64>,
 
     /// Interval between two `ir3_transactionStatus` polls of one gateway, in milliseconds.
     #[arg(long, default_value_t = 20)]
@@ -139,15 +149,33 @@ async fn run(cli: &Cli) -> Result<()> {
     if cli.down >= usize::from(cli.gateways) {
         return Err(BenchError::Setup("--down must leave at least one gateway up".into()));
     }
+    let (epoch_ms, grace_ms) = match cli.engine {
+        true => (cli.epoch_ms.unwrap_or(200), cli.finality_grace_ms.unwrap_or(100)),
+        false => (cli.epoch_ms.unwrap_or(500), cli.finality_grace_ms.unwrap_or(500)),
+    };
     let engine = match cli.engine {
-        true => Some(cluster::init_network(&bin, usize::from(cli.gateways), scratch.path())?),
+        true => {
+            let mut flags = vec![
+                "--epoch-ms".into(),
+                epoch_ms.to_string(),
+                "--grace-ms".into(),
+                grace_ms.to_string(),
+            ];
+            if let Some(ms) = cli.propose_ms {
+                flags.extend(["--propose-ms".into(), ms.to_string()]);
+            }
+            if let Some(ms) = cli.target_block_ms {
+                flags.extend(["--target-block-ms".into(), ms.to_string()]);
+            }
+            Some(cluster::init_network(&bin, usize::from(cli.gateways), scratch.path(), &flags)?)
+        }
         false => None,
     };
     let config = NetConfig {
         bin: bin.clone(),
         gateways: usize::from(cli.gateways),
-        epoch_ms: cli.epoch_ms,
-        grace_ms: cli.finality_grace_ms,
+        epoch_ms,
+        grace_ms,
         accounts: cli.senders.max(DEFAULT_ACCOUNTS),
         segment_blocks: None,
         extra: Vec::new(),
@@ -299,10 +327,12 @@ fn print_report(
     println!("binary:     {} [{}]", bin.display(), m.version.as_deref().unwrap_or("?"));
     println!("cores:      {cores}{}", cpu_model().map(|c| format!(" ({c})")).unwrap_or_default());
     println!(
-        "gateways:   {n} (127.0.0.{FIRST_OCTET}..127.0.0.{last}), majority {}, epoch {} ms, finality grace {} ms",
+        "gateways:   {n} (127.0.0.{FIRST_OCTET}..127.0.0.{last}), majority {}, epoch {} ms, finality grace {} ms, agreement {}{}",
         m.majority.map_or_else(|| "?".into(), |v| v.to_string()),
         config.epoch_ms,
-        config.grace_ms
+        config.grace_ms,
+        if cli.engine { "Malachite (--network)" } else { "vote counting (--gateways)" },
+        if cli.down > 0 { format!(", {} killed before the load", cli.down) } else { String::new() }
     );
     println!(
         "load:       {} EIP-1559 transfers from {} senders, {} tx/s open loop, round-robin over \
