@@ -44,6 +44,8 @@ use crate::{
 
 mod apps;
 mod decided;
+#[cfg(test)]
+mod decided_tests;
 mod history;
 #[cfg(test)]
 mod hostile_tests;
