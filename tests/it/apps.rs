@@ -10,7 +10,7 @@ use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
 use crate::{
-    network::{start_gateways, wait_for},
+    network::{EngineNet, start_engine_gateways, start_gateways, wait_for},
     utils::{ADDRS, KEYS, Node},
 };
 
@@ -39,7 +39,39 @@ fn balances(node: &Node) -> Vec<Value> {
 
 #[test]
 fn native_apps_converge_across_gateways_and_survive_restart_and_sync() {
-    let mut nodes = start_gateways(3, 60, NETWORK);
+    native_apps_scenario(start_gateways(3, 60, NETWORK), None);
+}
+
+/// The same with agreement on the BFT engine: the apps' operations are ordered by the decided
+/// heights like the EVM's transactions; the newcomer is an observer (a key outside the set)
+/// that catches up by the engine's value sync.
+#[test]
+fn native_apps_converge_on_the_engine() {
+    let net = start_engine_gateways(3, 120, &[]);
+    let EngineNet { nodes, dir, network, p2p, engines } = net;
+    let elsewhere = dir.path().join("elsewhere");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ir3"))
+        .args(["network", "init", "--gateways", "1", "--out"])
+        .arg(&elsewhere)
+        .status()
+        .expect("ir3 network init");
+    assert!(status.success());
+    let mut args: Vec<String> = vec![
+        "--network".into(),
+        network.display().to_string(),
+        "--key".into(),
+        elsewhere.join("gateway-0.key.json").display().to_string(),
+    ];
+    for (p2p, engine) in p2p.iter().zip(&engines) {
+        args.extend(["--consensus-peer".into(), engine.clone(), "--bootstrap".into(), p2p.clone()]);
+    }
+    native_apps_scenario(nodes, Some(args));
+}
+
+/// Mints, transfers, a double spend, a loan across three gateways; a `kill -9`; a newcomer
+/// with an empty disk. `engine_newcomer`: the newcomer's flags in engine mode (else it joins
+/// the vote-counting network and must take its history from chunks).
+fn native_apps_scenario(mut nodes: Vec<Node>, engine_newcomer: Option<Vec<String>>) {
     let [a, b, c, d] = [ADDRS[0], ADDRS[1], ADDRS[2], ADDRS[3]];
 
     // A mints through gateway 0 and becomes GOLD's issuer.
@@ -146,20 +178,30 @@ fn native_apps_converge_across_gateways_and_survive_restart_and_sync() {
             && balances(&nodes[2]) == reference
     });
 
-    // A newcomer with an empty disk derives the same state from the history chunks.
+    // A newcomer with an empty disk derives the same state from the history chunks (with the
+    // engine: from the engine's value sync).
     let bootstrap: Vec<String> = nodes
         .iter()
         .flat_map(|n| ["--bootstrap".to_string(), n.p2p_addr.clone().unwrap()])
         .collect();
-    let mut args: Vec<&str> = vec!["--p2p-port", "0", "--node-id", "3", "--gateways", "3"];
-    args.extend_from_slice(NETWORK);
-    args.extend(bootstrap.iter().map(String::as_str));
-    let newcomer = Node::start_at("127.0.0.63", &args);
+    let mut args: Vec<&str> = vec!["--p2p-port", "0"];
+    match &engine_newcomer {
+        Some(flags) => args.extend(flags.iter().map(String::as_str)),
+        None => {
+            args.extend(["--node-id", "3", "--gateways", "3"]);
+            args.extend_from_slice(NETWORK);
+            args.extend(bootstrap.iter().map(String::as_str));
+        }
+    }
+    let host = if engine_newcomer.is_some() { "127.0.0.124" } else { "127.0.0.63" };
+    let newcomer = Node::start_at(host, &args);
     wait_for("the newcomer's balances", Duration::from_secs(60), || {
         balances(&newcomer) == reference
     });
     let status = newcomer.result("ir3_networkStatus", json!([]));
-    assert!(status["epochsFromHistory"].as_u64().unwrap() > 0, "no history chunks: {status}");
+    if engine_newcomer.is_none() {
+        assert!(status["epochsFromHistory"].as_u64().unwrap() > 0, "no history chunks: {status}");
+    }
     assert_eq!(
         newcomer.result("ir3_lending_loans", json!([])),
         nodes[0].result("ir3_lending_loans", json!([]))
