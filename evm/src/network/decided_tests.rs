@@ -115,7 +115,7 @@ async fn proposals_are_checked_and_decided_heights_are_final_and_replayed() {
             encoded(&Decision {
                 time_ms: now_ms(),
                 epochs: vec![
-                    DecidedEpoch { epoch, envelopes: vec![envelope.clone()] },
+                    DecidedEpoch { epoch, envelopes: vec![envelope] },
                     DecidedEpoch { epoch: epoch - 1, envelopes: Vec::new() },
                 ],
             }),
