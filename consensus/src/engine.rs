@@ -11,8 +11,8 @@ use alloy_primitives::B256;
 use async_trait::async_trait;
 use bytes::Bytes;
 use malachitebft_app_channel::app::config::{
-    ChannelNames, ConsensusConfig, NodeConfig, P2pConfig, ProtocolNames, ValuePayload,
-    ValueSyncConfig,
+    ChannelNames, ConsensusConfig, GossipSubConfig, NodeConfig, P2pConfig, ProtocolNames,
+    PubSubProtocol, ValuePayload, ValueSyncConfig,
 };
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::Keypair;
@@ -174,6 +174,12 @@ impl ConsensusNode {
             ..P2pConfig::default()
         };
         p2p.discovery.enabled = false;
+        // Gossipsub with Malachite's peer scoring by node type (validators and persistent
+        // peers ranked above other full nodes when the mesh is formed and kept, so observers
+        // cannot crowd validators out of each other's mesh) and the persistent peers as
+        // explicit peers (consensus messages always go to them, mesh or not).
+        p2p.protocol =
+            PubSubProtocol::GossipSub(GossipSubConfig::new(6, 12, 4, 2, true, true, true));
         // Protocol and topic names carry the network identity: a peer started with another
         // network file fails protocol negotiation at connect time instead of talking past us.
         let tag = network_tag(&identity);
