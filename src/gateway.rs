@@ -16,7 +16,7 @@ use ir3_consensus::{
 };
 use ir3_evm::{
     EvmNode,
-    network::{DecidedHeight, Decision},
+    network::{DecidedHeight, Decision, DecisionVerifier},
 };
 use tracing::{info, warn};
 
@@ -146,17 +146,60 @@ pub async fn follow(mut consensus: ConsensusNode) {
 }
 
 fn into_decided(height: DecidedHeight) -> Result<Decided, NodeError> {
-    let certificate: RawCertificate = postcard::from_bytes(&height.certificate).map_err(|e| {
-        NodeError::InvalidArgument(format!("height {}: unreadable certificate: {e}", height.height))
-    })?;
-    DecidedRecord {
-        height: height.height,
-        round: height.round,
-        value: Value { parent: height.parent, payload: Bytes::from(height.payload) },
-        certificate,
+    let value = Value { parent: height.parent, payload: Bytes::from(height.payload) };
+    // A height taken from a history segment has no certificate of its own (its value was
+    // checked through the hash chain up to a certified later height).
+    let certificate = if height.certificate.is_empty() {
+        RawCertificate::uncertified(height.height, height.round, value.id())
+    } else {
+        postcard::from_bytes(&height.certificate).map_err(|e| {
+            NodeError::InvalidArgument(format!(
+                "height {}: unreadable certificate: {e}",
+                height.height
+            ))
+        })?
+    };
+    DecidedRecord { height: height.height, round: height.round, value, certificate }
+        .into_decided()
+        .map_err(engine_error)
+}
+
+/// Checks decided heights from history segments: each certificate against the network file's
+/// validator set, with the engine's own signature checks.
+#[derive(Debug)]
+struct EngineVerifier {
+    identity: alloy_primitives::B256,
+    validators: ir3_consensus::ValidatorSet,
+    verifier: ir3_consensus::Ir3Verifier,
+}
+
+impl DecisionVerifier for EngineVerifier {
+    fn genesis_parent(&self) -> alloy_primitives::B256 {
+        self.identity
     }
-    .into_decided()
-    .map_err(engine_error)
+
+    fn verify(&self, record: &DecidedHeight) -> Result<(), String> {
+        let raw: RawCertificate =
+            postcard::from_bytes(&record.certificate).map_err(|e| format!("unreadable: {e}"))?;
+        let value = Value { parent: record.parent, payload: Bytes::from(record.payload.clone()) };
+        if raw.height.0 != record.height || raw.value_id != value.id() {
+            return Err("the certificate is for another height or value".into());
+        }
+        let certificate = raw.into_commit().map_err(|e| e.to_string())?;
+        let check = self.verifier.verify_certificate(&certificate, &self.validators);
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(check))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The verifier of decided heights for this network (set on the node before it syncs).
+pub fn verifier(network: &NetworkFile) -> Result<Arc<dyn DecisionVerifier>, NodeError> {
+    let identity = network.identity();
+    Ok(Arc::new(EngineVerifier {
+        identity,
+        validators: network.validator_set()?,
+        verifier: ir3_consensus::Ir3Verifier::new(identity),
+    }))
 }
 
 fn engine_error(error: ir3_consensus::ConsensusError) -> NodeError {

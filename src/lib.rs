@@ -215,6 +215,10 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     };
     let peers = peer_facts.open(node.series_handle());
     peers.set_evaluator(Arc::new(ir3_rpc::peer_apps::EvmEvaluator(node.clone())));
+    if let Some(setup) = &engine {
+        // Before the history sync starts: it checks segments against certified heights.
+        node.set_decision_verifier(gateway::verifier(&setup.network)?);
+    }
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {
             Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks, &peers).await?)
@@ -224,14 +228,30 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     if let (Some(setup), Some(port)) = (engine, cli.p2p_port) {
         let options = gateway_options(&cli, setup, port)?;
         let listen = options.listen;
-        let consensus = gateway::start(node.clone(), options).await?;
-        let role = if consensus.is_validator() { "validator" } else { "observer" };
-        println!(
-            "Consensus: {role} {} on {listen} (network {})",
-            consensus.address(),
-            ir3_consensus::network_tag(&consensus.identity())
-        );
-        tokio::spawn(gateway::follow(consensus));
+        if node.needs_history() {
+            // The engine starts once the node's history came from chunks (it is handed the
+            // heights the node holds, and catches up on the rest by its value sync).
+            let node = node.clone();
+            tokio::spawn(async move {
+                while node.needs_history() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                match gateway::start(node, options).await {
+                    Ok(consensus) => gateway::follow(consensus).await,
+                    Err(error) => tracing::error!(%error, "the consensus engine did not start"),
+                }
+            });
+            println!("Consensus: starting on {listen} after the history sync");
+        } else {
+            let consensus = gateway::start(node.clone(), options).await?;
+            let role = if consensus.is_validator() { "validator" } else { "observer" };
+            println!(
+                "Consensus: {role} {} on {listen} (network {})",
+                consensus.address(),
+                ir3_consensus::network_tag(&consensus.identity())
+            );
+            tokio::spawn(gateway::follow(consensus));
+        }
     }
     let addr = SocketAddr::new(cli.host, cli.port);
     let (local, handle) = ir3_rpc::serve(addr, node.clone(), chunks.clone(), apps, peers).await?;

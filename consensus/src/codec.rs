@@ -145,6 +145,13 @@ pub struct RawCertificate {
 }
 
 impl RawCertificate {
+    /// A certificate with no signatures, for a height whose value was verified another way (a
+    /// history segment linked to a certified later height): it stands in the engine's history
+    /// so the heights stay contiguous, and verifies for no one.
+    pub fn uncertified(height: u64, round: u32, value_id: ValueId) -> Self {
+        Self { height: Height(height), round: Round::new(round), value_id, signatures: Vec::new() }
+    }
+
     /// From an engine certificate.
     pub fn from_commit(c: &CommitCertificate<Ir3Context>) -> Self {
         Self {

@@ -238,7 +238,7 @@ fn five_engine_gateways_converge_on_one_chain() {
 /// keeps following new ones, and refuses transactions sent to it.
 #[test]
 fn an_engine_observer_with_an_empty_disk_catches_up() {
-    let net = start_engine_gateways(4, 110, &[]);
+    let net = start_engine_gateways(4, 110, &["--segment-blocks", "4"]);
     let nodes = &net.nodes;
     let mut hashes = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
@@ -255,6 +255,8 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
     wait_for("the transfers to be final", Duration::from_secs(30), || {
         final_everywhere(&validators, &hashes)
     });
+    // A few more heights, so that there are whole history segments of 4 heights to sync.
+    thread::sleep(Duration::from_secs(3));
 
     // A key from another `network init` is not in this network's set.
     let elsewhere = net.dir.path().join("elsewhere");
@@ -274,6 +276,8 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
         elsewhere.join("gateway-0.key.json").display().to_string(),
         "--consensus-port".into(),
         free_port(host).to_string(),
+        "--segment-blocks".into(),
+        "4".into(),
     ];
     for (p2p, engine) in net.p2p.iter().zip(&net.engines) {
         args.extend(["--bootstrap".into(), p2p.clone(), "--consensus-peer".into(), engine.clone()]);
@@ -285,6 +289,8 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
     });
     let status = observer.result("ir3_networkStatus", json!([]));
     assert_eq!(status["voting"], false, "{status}");
+    // Its history came from chunks, checked against a certified height, then the engine.
+    assert!(status["epochsFromHistory"].as_u64().unwrap() >= 4, "no heights from chunks: {status}");
 
     // New heights reach it too, and it refuses transactions.
     hashes.push(cast_send(&nodes[1], KEYS[1], 1, &[ADDRS[8], "--value", "1"]));

@@ -210,7 +210,8 @@ impl EvmNode {
         for block in applied.blocks {
             let _ = self.new_blocks.send(block);
         }
-        if self.chain.read().finality_tags().finalized != finalized_before {
+        // (With the engine, heights are cut whether or not they moved finality.)
+        if self.runs_engine() || self.chain.read().finality_tags().finalized != finalized_before {
             self.cut_segments();
         }
         if !restamp.is_empty() {

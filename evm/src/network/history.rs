@@ -100,8 +100,11 @@ pub struct Segment {
 /// The list of a gateway's history segments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryIndex {
-    /// The segments: chunk id and last block, in order.
+    /// The segments: chunk id and last block (engine mode: last height), in order.
     pub segments: Vec<(ChunkId, u64)>,
+    /// Engine mode: the decided record of the last segment's last height, with its commit
+    /// certificate (what a syncing node checks the whole chain of segments against).
+    pub top: Option<super::DecidedHeight>,
 }
 
 /// A history sync in progress.
@@ -120,6 +123,8 @@ pub(crate) struct History {
     pub(crate) own: HistoryIndex,
     /// The longest index a peer sent.
     pub(crate) offered: Option<HistoryIndex>,
+    /// Engine mode: the distinct indexes peers sent (bounded), tried longest first.
+    pub(crate) offers: Vec<HistoryIndex>,
     /// The sync in progress.
     pub(crate) sync: Option<SyncProgress>,
 }
@@ -148,6 +153,9 @@ impl EvmNode {
     /// A peer's history index (kept if longer than any before).
     pub fn offer_index(&self, index: HistoryIndex) {
         let Some(network) = &self.network else { return };
+        if network.options.engine {
+            return network.keep_offer(index);
+        }
         let mut history = network.history.lock();
         let longer =
             history.offered.as_ref().is_none_or(|o| o.segments.len() < index.segments.len());
@@ -170,6 +178,9 @@ impl EvmNode {
     pub(crate) fn cut_segments(&self) {
         let Some(network) = &self.network else { return };
         let Some(chunks) = network.chunks() else { return };
+        if network.options.engine {
+            return self.cut_height_segments(network, chunks);
+        }
         let per_segment = network.options.segment_blocks.max(1);
         loop {
             let (finalized, next_first) = {
@@ -271,6 +282,9 @@ pub async fn run_history_sync(node: Arc<EvmNode>) {
         network.syncing.store(false, AtomicOrdering::Relaxed);
         return;
     };
+    if network.options.engine {
+        return super::height_history::run_height_sync(node.clone(), p2p, chunks).await;
+    }
     let asked = Instant::now();
     let index = loop {
         if let Some(index) = network.history.lock().offered.clone() {

@@ -46,6 +46,7 @@ mod apps;
 mod decided;
 #[cfg(test)]
 mod decided_tests;
+mod height_history;
 mod history;
 #[cfg(test)]
 mod hostile_tests;
@@ -55,6 +56,9 @@ mod peer;
 mod sim_tests;
 
 pub use decided::{DecidedEpoch, DecidedHeight, Decision, MAX_DECISION_AHEAD_MS};
+pub use height_history::{
+    DecisionVerifier, HeightSegment, MAX_OFFERS, SEGMENT_TIMEOUT, SegmentHeight,
+};
 pub use history::{
     HistoryIndex, INDEX_WAIT, MAX_SYNC_WANTS, Outcome, SEGMENT_BLOCKS, SEGMENT_TARGET_BYTES,
     SYNC_ROUND, Segment, SegmentEpoch, run_history_sync,
@@ -128,6 +132,10 @@ pub(crate) struct NetworkState {
     pub(crate) app_check: OnceLock<Arc<dyn ir3_foundation::apps::EnvelopeCheck>>,
     /// Heights decided by the BFT engine, lowest first (engine mode).
     pub(crate) decided: Mutex<Vec<DecidedHeight>>,
+    /// How decided heights from other nodes are checked (engine mode; set by the binary).
+    pub(crate) verifier: OnceLock<Arc<dyn DecisionVerifier>>,
+    /// Heights this node took from history segments (engine mode).
+    pub(crate) history_heights: AtomicU64,
 }
 
 impl NetworkState {
@@ -179,8 +187,8 @@ impl NetworkState {
         order.verify_all();
         chain.set_finality_tags(order.tags());
         // A node with nothing yet syncs its history from chunks before it pulls or votes.
-        // (With the engine, its value sync catches a node up instead.)
-        let fresh = !options.engine && order.applied().is_none() && order.builder.book().is_empty();
+        let fresh =
+            order.applied().is_none() && order.builder.book().is_empty() && decided.is_empty();
         let state = Self {
             pull_from: AtomicU64::new(order.pull_from()),
             outcomes: RwLock::new(order.open_outcomes().into_iter().collect()),
@@ -193,6 +201,8 @@ impl NetworkState {
             syncing: std::sync::atomic::AtomicBool::new(fresh),
             app_check: OnceLock::new(),
             decided: Mutex::new(decided),
+            verifier: OnceLock::new(),
+            history_heights: AtomicU64::new(0),
             options,
         };
         if let Some(reason) = &state.order.lock().diverged {
@@ -607,7 +617,10 @@ impl EvmNode {
             diverged: order.diverged.clone(),
             members,
             history_segments: network.history.lock().own.segments.len(),
-            epochs_from_history: order.checkpoint_count(),
+            epochs_from_history: match network.options.engine {
+                true => network.history_heights.load(AtomicOrdering::Relaxed) as usize,
+                false => order.checkpoint_count(),
+            },
         })
     }
 

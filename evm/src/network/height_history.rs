@@ -1,0 +1,406 @@
+//! Engine mode's history as chunks: decided heights cut into segments that a node with an
+//! empty disk fetches from any provider and verifies by itself.
+//!
+//! A commit certificate is any set of precommits of more than ⅔ of the power, so two nodes may
+//! hold different certificates for one height; segments therefore carry only what every node
+//! holds alike — each height's parent and payload — and are cut every `segment_blocks`
+//! heights (or at [`SEGMENT_TARGET_BYTES`]), so every gateway cuts the same chunks. The index
+//! a provider offers carries the decided record of its last height *with* its certificate
+//! ([`HistoryIndex::top`]). A syncing node checks that certificate (the binary's
+//! [`DecisionVerifier`], over the engine's signatures and the validator set) and the parent
+//! links of every height from the network identity up to the certified value: the values form
+//! a hash chain, so a changed, missing or reordered height anywhere breaks it. An index whose
+//! top does not verify, or whose segments do not link up, is dropped and the next provider's
+//! is tried; nothing is applied before the whole chain checked out.
+
+use std::{
+    sync::{Arc, atomic::Ordering as AtomicOrdering},
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{B256, keccak256};
+use ir3_foundation::{
+    append_blocking,
+    bt::ChunkService,
+    chunks::{ChunkId, chunk_id},
+    net::P2pHandle,
+};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::{
+    DecidedHeight, Decision, HistoryIndex, MAX_SYNC_WANTS, NetworkState, SEGMENT_TARGET_BYTES,
+    SYNC_ROUND,
+};
+use crate::{
+    error::Result,
+    events::{EVM_APP, EvmEvent},
+    node::EvmNode,
+};
+
+/// How long a sync waits for one provider's segments without progress before trying another.
+pub const SEGMENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most history indexes kept from distinct offers.
+pub const MAX_OFFERS: usize = 16;
+
+/// Checks decided heights against the network (the engine's signatures, the validator set).
+pub trait DecisionVerifier: std::fmt::Debug + Send + Sync + 'static {
+    /// The parent of height 1 (the network identity).
+    fn genesis_parent(&self) -> B256;
+    /// Whether the record's certificate is a valid commit of its value (`keccak(parent ‖
+    /// payload)`) at its height by the validator set.
+    fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String>;
+}
+
+/// One height in a segment: what every node holds alike.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentHeight {
+    /// The height.
+    pub height: u64,
+    /// The previous height's value id.
+    pub parent: B256,
+    /// The value payload (an encoded [`Decision`]).
+    pub payload: Vec<u8>,
+}
+
+impl SegmentHeight {
+    /// The value id: `keccak(parent ‖ payload)` (the engine's definition).
+    pub fn value_id(&self) -> B256 {
+        let mut bytes = Vec::with_capacity(32 + self.payload.len());
+        bytes.extend_from_slice(self.parent.as_slice());
+        bytes.extend_from_slice(&self.payload);
+        keccak256(bytes)
+    }
+}
+
+/// Consecutive decided heights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeightSegment {
+    /// The heights, ascending and contiguous.
+    pub heights: Vec<SegmentHeight>,
+}
+
+impl EvmNode {
+    /// Sets how decided heights from other nodes are checked (engine mode).
+    pub fn set_decision_verifier(&self, verifier: Arc<dyn DecisionVerifier>) {
+        if let Some(network) = &self.network {
+            let _ = network.verifier.set(verifier);
+        }
+    }
+
+    /// Cuts the decided heights not yet in a segment into segments (engine mode).
+    pub(crate) fn cut_height_segments(&self, network: &NetworkState, chunks: &ChunkService) {
+        let per_segment = network.options.segment_blocks.max(1) as usize;
+        loop {
+            let next_first = network.history.lock().own.segments.last().map_or(1, |(_, l)| l + 1);
+            let (segment, top) = {
+                let decided = network.decided.lock();
+                let from = (next_first - 1) as usize;
+                let mut heights = Vec::new();
+                let mut size = 0;
+                for record in decided.iter().skip(from).take(per_segment) {
+                    size += record.payload.len() + 48;
+                    heights.push(SegmentHeight {
+                        height: record.height,
+                        parent: record.parent,
+                        payload: record.payload.clone(),
+                    });
+                    if size >= SEGMENT_TARGET_BYTES {
+                        break;
+                    }
+                }
+                // Only whole segments, so every gateway cuts at the same heights.
+                if heights.is_empty()
+                    || (heights.len() < per_segment && size < SEGMENT_TARGET_BYTES)
+                {
+                    return;
+                }
+                let last = heights.last().map_or(0, |h| h.height);
+                (HeightSegment { heights }, decided.get((last - 1) as usize).cloned())
+            };
+            let Ok(bytes) = postcard::to_allocvec(&segment) else { return };
+            let id = chunk_id(&bytes);
+            if !matches!(chunks.store_chunk(&id, &bytes), Ok(Ok(_))) {
+                warn!("history segment not stored");
+                return;
+            }
+            let last = segment.heights.last().map_or(0, |h| h.height);
+            let mut history = network.history.lock();
+            history.own.segments.push((id, last));
+            if top.as_ref().is_some_and(|t| !t.certificate.is_empty()) {
+                history.own.top = top;
+            }
+        }
+    }
+
+    /// Applies heights fetched from history segments (already verified): recorded in the
+    /// series in one durable write, then applied in order. The last one carries its
+    /// certificate (from the index), the others none.
+    fn apply_synced_heights(&self, records: Vec<DecidedHeight>) -> Result<()> {
+        let network = self.network_state()?;
+        let _mutation = self.mutation.lock();
+        let bodies = records
+            .iter()
+            .map(|r| EvmEvent::Decided(r.clone()).to_body())
+            .collect::<Result<Vec<_>>>()?;
+        append_blocking(&*self.series, bodies)?;
+        let finalized_before = self.chain.read().finality_tags().finalized;
+        let applied = {
+            let mut chain = self.chain.write();
+            let mut order = network.order.lock();
+            let mut applied = super::ordering::Applied::default();
+            for record in &records {
+                let decision = Decision::decode(&record.payload)?;
+                let more = order.apply_decision(Some(&mut chain), &decision);
+                applied.blocks.extend(more.blocks);
+                applied.late.extend(more.late);
+            }
+            chain.set_finality_tags(order.tags());
+            self.refresh_outcomes(network, &order);
+            applied
+        };
+        network.history_heights.fetch_add(records.len() as u64, AtomicOrdering::Relaxed);
+        network.decided.lock().extend(records);
+        self.after_applied(applied, finalized_before, Vec::new())
+    }
+}
+
+/// Why an index was given up.
+fn give_up(why: String) -> Option<Vec<DecidedHeight>> {
+    warn!(%why, "history index refused; trying another provider");
+    None
+}
+
+/// Fetches every segment of `index` and checks the chain of values up to its certified top;
+/// returns the heights to apply, or `None` (logged) if the index does not hold up.
+async fn fetch_and_verify(
+    chunks: &ChunkService,
+    verifier: &dyn DecisionVerifier,
+    index: &HistoryIndex,
+) -> Option<Vec<DecidedHeight>> {
+    let Some(top) = index.top.clone() else { return give_up("no certified top".into()) };
+    let last = index.segments.last().map_or(0, |(_, l)| *l);
+    if top.height != last {
+        return give_up(format!("top {} is not the last height {last}", top.height));
+    }
+    if let Err(why) = verifier.verify(&top) {
+        return give_up(format!("top certificate: {why}"));
+    }
+    // Fetch everything (the chunk layer checks each chunk against its id).
+    let ids: Vec<ChunkId> = index.segments.iter().map(|(id, _)| *id).collect();
+    let mut progress = Instant::now();
+    let mut held = 0;
+    loop {
+        let missing: Vec<ChunkId> =
+            ids.iter().filter(|id| chunks.store().get(id).is_none()).copied().collect();
+        if missing.is_empty() {
+            break;
+        }
+        if ids.len() - missing.len() > held {
+            held = ids.len() - missing.len();
+            progress = Instant::now();
+            info!(chunks = format!("{held}/{}", ids.len()), "history sync");
+        }
+        if progress.elapsed() > SEGMENT_TIMEOUT {
+            return give_up(format!("{} segments not served in time", missing.len()));
+        }
+        let _ = chunks.push_wants(&missing[..missing.len().min(MAX_SYNC_WANTS)]);
+        tokio::time::sleep(SYNC_ROUND).await;
+    }
+    // The hash chain from the network identity up to the certified value.
+    let mut parent = verifier.genesis_parent();
+    let mut records = Vec::new();
+    for (id, segment_last) in &index.segments {
+        let bytes = chunks.store().get(id)?;
+        let Ok(segment) = postcard::from_bytes::<HeightSegment>(&bytes) else {
+            return give_up("a segment does not decode".into());
+        };
+        for item in segment.heights {
+            let expected = records.len() as u64 + 1;
+            if item.height != expected || item.parent != parent {
+                return give_up(format!("height {} does not link up", item.height));
+            }
+            parent = item.value_id();
+            records.push(DecidedHeight {
+                height: item.height,
+                round: 0,
+                parent: item.parent,
+                payload: item.payload,
+                certificate: Vec::new(),
+            });
+        }
+        if records.len() as u64 != *segment_last {
+            return give_up(format!("a segment does not end at height {segment_last}"));
+        }
+    }
+    let Some(last_record) = records.last_mut() else { return give_up("empty".into()) };
+    if last_record.parent != top.parent || last_record.payload != top.payload {
+        return give_up("the segments do not lead to the certified value".into());
+    }
+    *last_record = top;
+    Some(records)
+}
+
+/// Syncs an empty engine-mode node's decided history from chunks: the indexes offered by
+/// peers, longest first, until one verifies; then hands over to the engine.
+pub(crate) async fn run_height_sync(node: Arc<EvmNode>, p2p: P2pHandle, chunks: Arc<ChunkService>) {
+    let Some(network) = node.network.as_ref() else { return };
+    let Some(verifier) = network.verifier.get().cloned() else {
+        network.syncing.store(false, AtomicOrdering::Relaxed);
+        return;
+    };
+    let asked = Instant::now();
+    while asked.elapsed() < super::INDEX_WAIT {
+        p2p.request_index(EVM_APP);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (some, none) = {
+            let history = network.history.lock();
+            // Peers answered and hold nothing yet (a new network): nothing to sync.
+            (
+                history.offers.iter().any(|o| !o.segments.is_empty()),
+                !history.offers.is_empty() && asked.elapsed() > Duration::from_secs(1),
+            )
+        };
+        if some {
+            // Give the other providers a moment to answer too.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            break;
+        }
+        if none {
+            break;
+        }
+    }
+    let mut offers = std::mem::take(&mut network.history.lock().offers);
+    offers.retain(|o| !o.segments.is_empty());
+    offers.sort_by_key(|o| std::cmp::Reverse(o.segments.len()));
+    for index in offers {
+        info!(segments = index.segments.len(), "syncing history from chunks");
+        let Some(records) = fetch_and_verify(&chunks, verifier.as_ref(), &index).await else {
+            continue;
+        };
+        let count = records.len();
+        let applying = node.clone();
+        match tokio::task::spawn_blocking(move || applying.apply_synced_heights(records)).await {
+            Ok(Ok(())) => {
+                info!(heights = count, "history synced from chunks");
+                network.history.lock().own = index;
+                break;
+            }
+            _ => warn!("synced heights not applied"),
+        }
+    }
+    network.syncing.store(false, AtomicOrdering::Relaxed);
+}
+
+impl NetworkState {
+    /// Keeps a peer's history index (engine mode: every distinct one, a bounded number).
+    pub(crate) fn keep_offer(&self, index: HistoryIndex) {
+        let mut history = self.history.lock();
+        if history.offers.len() < MAX_OFFERS && !history.offers.contains(&index) {
+            history.offers.push(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A lying provider's index or segments are refused before anything is applied.
+
+    use ir3_foundation::chunks::ChunkStore;
+
+    use super::*;
+
+    /// Stands in for the engine's certificate check (the real one is `ir3-consensus`'s,
+    /// tested there): a certificate is valid when it reads `ok`.
+    #[derive(Debug)]
+    struct Fake;
+
+    const IDENTITY: B256 = B256::repeat_byte(0x11);
+
+    impl DecisionVerifier for Fake {
+        fn genesis_parent(&self) -> B256 {
+            IDENTITY
+        }
+        fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String> {
+            (record.certificate == b"ok").then_some(()).ok_or_else(|| "bad certificate".into())
+        }
+    }
+
+    /// Heights 1..=n linked from the identity, with distinct payloads.
+    fn chain(n: u64) -> Vec<SegmentHeight> {
+        let mut parent = IDENTITY;
+        (1..=n)
+            .map(|height| {
+                let item = SegmentHeight { height, parent, payload: vec![height as u8; 3] };
+                parent = item.value_id();
+                item
+            })
+            .collect()
+    }
+
+    /// Stores the heights as segments of `per` and returns the index (top certified `ok`).
+    fn index_of(chunks: &ChunkService, heights: &[SegmentHeight], per: usize) -> HistoryIndex {
+        let mut segments = Vec::new();
+        for part in heights.chunks(per) {
+            let bytes = postcard::to_allocvec(&HeightSegment { heights: part.to_vec() }).unwrap();
+            let id = chunk_id(&bytes);
+            chunks.store_chunk(&id, &bytes).unwrap().unwrap();
+            segments.push((id, part.last().unwrap().height));
+        }
+        let last = heights.last().unwrap();
+        let top = DecidedHeight {
+            height: last.height,
+            round: 0,
+            parent: last.parent,
+            payload: last.payload.clone(),
+            certificate: b"ok".to_vec(),
+        };
+        HistoryIndex { segments, top: Some(top) }
+    }
+
+    #[tokio::test]
+    async fn a_verified_chain_is_accepted_and_every_lie_is_refused() {
+        let chunks = ChunkService::new(Arc::new(ChunkStore::in_memory(1 << 30)));
+        let honest = chain(12);
+        let index = index_of(&chunks, &honest, 4);
+        let records = fetch_and_verify(&chunks, &Fake, &index).await.expect("honest index");
+        assert_eq!(records.len(), 12);
+        assert!(records[..11].iter().all(|r| r.certificate.is_empty()));
+        assert_eq!(records[11].certificate, b"ok");
+
+        // A changed payload in the middle (stored under its own id, so the chunk checks out).
+        let mut forged = honest.clone();
+        forged[5].payload = vec![0xee; 3];
+        let lying = index_of(&chunks, &forged, 4);
+        let lying = HistoryIndex { top: index.top.clone(), ..lying };
+        assert!(fetch_and_verify(&chunks, &Fake, &lying).await.is_none(), "forged segment");
+
+        // A consistent forged chain, re-linked all the way up, but no valid certificate.
+        let mut parent = IDENTITY;
+        let relinked: Vec<SegmentHeight> = forged
+            .iter()
+            .map(|h| {
+                let item = SegmentHeight { parent, ..h.clone() };
+                parent = item.value_id();
+                item
+            })
+            .collect();
+        let mut uncertified = index_of(&chunks, &relinked, 4);
+        uncertified.top.as_mut().unwrap().certificate = b"forged".to_vec();
+        assert!(fetch_and_verify(&chunks, &Fake, &uncertified).await.is_none(), "bad top");
+
+        // A certified top that is not the segments' last height, a missing top, a dropped
+        // segment, a reordered pair of segments.
+        let mut shifted = index.clone();
+        shifted.top.as_mut().unwrap().height = 11;
+        assert!(fetch_and_verify(&chunks, &Fake, &shifted).await.is_none(), "top height");
+        let bare = HistoryIndex { top: None, ..index.clone() };
+        assert!(fetch_and_verify(&chunks, &Fake, &bare).await.is_none(), "no top");
+        let mut dropped = index.clone();
+        dropped.segments.remove(1);
+        assert!(fetch_and_verify(&chunks, &Fake, &dropped).await.is_none(), "dropped segment");
+        let mut reordered = index.clone();
+        reordered.segments.swap(0, 1);
+        assert!(fetch_and_verify(&chunks, &Fake, &reordered).await.is_none(), "reordered");
+    }
+}
