@@ -62,11 +62,22 @@ pub(crate) fn start_gateways(n: usize, first_ip: u8, extra: &[&str]) -> Vec<Node
 /// network file and its own key, the engines connected to each other; waits for the full mesh.
 /// Returns the gateways and where they are.
 pub(crate) fn start_engine_gateways(n: usize, first_ip: u8, extra: &[&str]) -> EngineNet {
+    start_engine_gateways_with(n, first_ip, extra, &[])
+}
+
+/// [`start_engine_gateways`] with further `ir3 network init` flags (engine parameters).
+pub(crate) fn start_engine_gateways_with(
+    n: usize,
+    first_ip: u8,
+    extra: &[&str],
+    init: &[&str],
+) -> EngineNet {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("net");
     let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
         .args(["network", "init", "--gateways", &n.to_string(), "--out"])
         .arg(&out)
+        .args(init)
         .status()
         .expect("ir3 network init");
     assert!(status.success(), "ir3 network init");

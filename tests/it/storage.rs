@@ -10,7 +10,7 @@ use ir3_foundation::chunks::{DEFAULT_CHUNK_SIZE, split};
 use serde_json::json;
 
 use crate::{
-    network::{start_gateways, wait_for},
+    network::{start_engine_gateways, wait_for},
     utils::Node,
 };
 
@@ -63,7 +63,8 @@ fn peer_id(node: &Node) -> String {
 #[test]
 fn a_file_stored_through_one_gateway_is_fetched_through_another() {
     // One copy only: who holds what stays as put, so the accounting below is exact.
-    let nodes = start_gateways(3, 30, &["--replication", "1"]);
+    let net = start_engine_gateways(3, 30, &["--replication", "1"]);
+    let nodes = &net.nodes;
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");
     let data = bytes(3 * DEFAULT_CHUNK_SIZE + 12_345, 7);
@@ -131,7 +132,8 @@ fn held(node: &Node) -> usize {
 
 #[test]
 fn stored_files_are_replicated_and_outlive_the_node_they_were_put_on() {
-    let mut nodes = start_gateways(3, 35, &["--replication", "3"]);
+    let mut net = start_engine_gateways(3, 35, &["--replication", "3"]);
+    let nodes = &mut net.nodes;
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");
     let data = bytes(2 * DEFAULT_CHUNK_SIZE + 99, 11);
@@ -163,7 +165,8 @@ fn holders_of(nodes: &[Node], dead: &[usize], id: &alloy_primitives::B256) -> Ve
 /// the file was stored on dies too, the remaining holders keep the copies up.
 #[test]
 fn a_lost_copy_is_made_again_on_another_peer() {
-    let mut nodes = start_gateways(4, 50, &["--replication", "2"]);
+    let mut net = start_engine_gateways(4, 50, &["--replication", "2"]);
+    let nodes = &mut net.nodes;
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");
     let data = bytes(5 * DEFAULT_CHUNK_SIZE + 7, 23);
@@ -177,11 +180,11 @@ fn a_lost_copy_is_made_again_on_another_peer() {
     let copies_are = |nodes: &[Node], dead: &[usize], want: usize| {
         pieces.iter().all(|p| holders_of(nodes, dead, p).len() == want)
     };
-    wait_for("two copies of every chunk", Duration::from_secs(60), || copies_are(&nodes, &[], 2));
+    wait_for("two copies of every chunk", Duration::from_secs(60), || copies_are(nodes, &[], 2));
     // And no more than two, a few replication rounds later.
     std::thread::sleep(Duration::from_secs(5));
     for piece in &pieces {
-        let holders = holders_of(&nodes, &[], piece);
+        let holders = holders_of(nodes, &[], piece);
         assert_eq!(holders.len(), 2, "chunk {piece} held by nodes {holders:?}");
         assert!(holders.contains(&0));
         let status = nodes[0].result("ir3_chunkStatus", json!([piece]));
@@ -191,15 +194,15 @@ fn a_lost_copy_is_made_again_on_another_peer() {
     }
 
     // A holder dies: its copies are made again on the peers left.
-    let victim = *holders_of(&nodes, &[], &pieces[0]).iter().find(|i| **i != 0).unwrap();
+    let victim = *holders_of(nodes, &[], &pieces[0]).iter().find(|i| **i != 0).unwrap();
     nodes[victim].kill9();
-    wait_for("two live copies again", Duration::from_secs(60), || copies_are(&nodes, &[victim], 2));
+    wait_for("two live copies again", Duration::from_secs(60), || copies_are(nodes, &[victim], 2));
 
     // The node the file was stored on dies too: the two nodes left both hold every chunk.
     nodes[0].kill9();
     let dead = [victim, 0];
     wait_for("the holders keep the copies up", Duration::from_secs(60), || {
-        copies_are(&nodes, &dead, 2)
+        copies_are(nodes, &dead, 2)
     });
     let alive = (0..nodes.len()).find(|i| !dead.contains(i)).unwrap();
     let out = temp.path().join("out.bin");
