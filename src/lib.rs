@@ -221,7 +221,11 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     }
     let p2p = match (cli.p2p_port, &network_key) {
         (Some(port), Some(keypair)) => {
-            Some(start_p2p(&cli, port, keypair.clone(), &node, &chunks, &peers).await?)
+            let tag = engine.as_ref().map(|s| ir3_consensus::network_tag(&s.network.identity()));
+            Some(
+                start_p2p(&cli, port, keypair.clone(), &node, &chunks, &peers, tag.as_deref())
+                    .await?,
+            )
         }
         _ => None,
     };
@@ -392,6 +396,7 @@ async fn start_p2p(
     node: &Arc<EvmNode>,
     chunks: &Arc<ChunkService>,
     peers: &Arc<ir3_apps::peer::PeerApps>,
+    engine: Option<&str>,
 ) -> Result<ir3_foundation::net::P2pHandle, NodeError> {
     use ir3_foundation::net::{self, Multiaddr, P2pConfig};
     let host = cli.p2p_host.unwrap_or(cli.host);
@@ -415,7 +420,10 @@ async fn start_p2p(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (queue, received) = tokio::sync::mpsc::channel(ir3_evm::network::RECEIVED_CAPACITY);
-    let config = P2pConfig { keypair, listen, bootstrap, reply_window: net::DEFAULT_REPLY_WINDOW };
+    // With the engine, peers of another network file are refused at connect time.
+    let network = engine.map(|tag| tag.to_string());
+    let config =
+        P2pConfig { keypair, listen, bootstrap, reply_window: net::DEFAULT_REPLY_WINDOW, network };
     let series = node.series_handle();
     let decider = net::Both(
         net::Both(ir3_evm::network::EvmDecider::new(node.clone(), queue), chunks.decider()),

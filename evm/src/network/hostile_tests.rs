@@ -68,6 +68,7 @@ async fn hostile_declarations_are_refused_and_counted() {
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
         bootstrap: Vec::new(),
         reply_window: Duration::from_millis(500),
+        network: None,
     };
     let gateway = net::spawn(config, series, EvmDecider::new(node.clone(), queue)).unwrap();
     node.attach_p2p(gateway.clone());
@@ -92,6 +93,7 @@ async fn hostile_declarations_are_refused_and_counted() {
             listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
             bootstrap: addrs,
             reply_window: Duration::from_millis(500),
+            network: None,
         },
         hostile_series.clone(),
         |_: &PeerId, _: &IntentMessage| None,

@@ -38,6 +38,7 @@ fn config(bootstrap: Vec<Multiaddr>) -> P2pConfig {
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
         bootstrap,
         reply_window: Duration::from_millis(500),
+        network: None,
     }
 }
 

@@ -103,6 +103,18 @@ pub struct P2pConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// How long to wait for answers before recording silence.
     pub reply_window: Duration,
+    /// The network this node belongs to (e.g. the first bytes of a network file's hash):
+    /// announced in identify's protocol version, and a peer announcing another one is refused
+    /// and disconnected as soon as it identifies. `None`: any `ir3` peer.
+    pub network: Option<String>,
+}
+
+/// Identify's protocol version for a network (see [`P2pConfig::network`]).
+fn protocol_version(network: Option<&str>) -> String {
+    match network {
+        Some(tag) => format!("/ir3/1.0.0/{tag}"),
+        None => "/ir3/1.0.0".into(),
+    }
 }
 
 #[derive(NetworkBehaviour)]
@@ -174,11 +186,12 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
     let shared = Arc::new(Shared::default());
     let net_error = |e: String| FoundationError::Network(e);
     let peer_id = config.keypair.public().to_peer_id();
+    let version = protocol_version(config.network.as_deref());
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(Default::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
         .map_err(|e| net_error(e.to_string()))?
-        .with_behaviour(|key| behaviour(key, peer_id))
+        .with_behaviour(|key| behaviour(key, peer_id, &version))
         .map_err(|e| net_error(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
@@ -207,6 +220,7 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         shared: shared.clone(),
         bootstrap: config.bootstrap.iter().map(|a| (a.clone(), None)).collect(),
         kad_bootstrapped: false,
+        version,
     };
     tokio::spawn(task.run(receiver));
     Ok(P2pHandle { commands, peer_id, insights, connected, shared })
@@ -222,6 +236,7 @@ fn fresh_port(addr: Multiaddr) -> libp2p::swarm::dial_opts::DialOpts {
 fn behaviour(
     key: &Keypair,
     peer_id: PeerId,
+    version: &str,
 ) -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let gossip_config = gossipsub::ConfigBuilder::default()
         .heartbeat_interval(Duration::from_millis(500))
@@ -255,8 +270,7 @@ fn behaviour(
     let store = kad::store::MemoryStore::with_config(peer_id, store_config);
     let mut kademlia = kad::Behaviour::with_config(peer_id, store, kad_config);
     kademlia.set_mode(Some(kad::Mode::Server));
-    let identify =
-        identify::Behaviour::new(identify::Config::new("/ir3/1.0.0".into(), key.public()));
+    let identify = identify::Behaviour::new(identify::Config::new(version.into(), key.public()));
     Ok(Behaviour { gossipsub, direct, kademlia, identify })
 }
 
@@ -284,6 +298,8 @@ struct NetworkTask {
     shared: Arc<Shared>,
     bootstrap: HashMap<Multiaddr, Option<PeerId>>,
     kad_bootstrapped: bool,
+    /// This node's identify protocol version (names its network).
+    version: String,
 }
 
 impl NetworkTask {
@@ -572,6 +588,21 @@ impl NetworkTask {
                 info,
                 ..
             })) => {
+                if info.protocol_version != self.version {
+                    // Another network (or none): refused at once, never dialled again.
+                    let reason = format!(
+                        "peer runs network {}, this node runs {}",
+                        info.protocol_version, self.version
+                    );
+                    warn!(peer = %peer_id, %reason, "peer of another network disconnected");
+                    self.record(vec![P2pRecord::PeerRefused { peer: peer_id.to_string(), reason }]);
+                    self.banned.insert(peer_id);
+                    self.subscribed.remove(&peer_id);
+                    self.swarm.behaviour_mut().kademlia.remove_peer(&peer_id);
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    self.publish_peers();
+                    return;
+                }
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kademlia.add_address(&peer_id, addr);
                 }

@@ -11,12 +11,21 @@ struct TestNode {
 }
 
 async fn start(bootstrap: Vec<Multiaddr>, decider: impl Decider) -> TestNode {
+    start_in(None, bootstrap, decider).await
+}
+
+async fn start_in(
+    network: Option<&str>,
+    bootstrap: Vec<Multiaddr>,
+    decider: impl Decider,
+) -> TestNode {
     let series = Arc::new(MemorySeries::new());
     let config = P2pConfig {
         keypair: Keypair::generate_ed25519(),
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
         bootstrap,
         reply_window: Duration::from_millis(1500),
+        network: network.map(str::to_string),
     };
     let handle = spawn(config, series.clone(), decider).unwrap();
     TestNode { handle, series }
@@ -163,4 +172,44 @@ async fn hostile_peers_are_refused_and_recorded() {
         }
     })
     .await;
+}
+
+/// A peer of another network (another network file's tag in identify) is refused and
+/// disconnected as soon as it identifies, and recorded as refused; peers of the same network
+/// stay connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_of_another_network_is_refused_at_connect_time() {
+    let quiet = |_: &PeerId, _: &IntentMessage| None;
+    let home = start_in(Some("aaaa"), Vec::new(), quiet).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addrs = loop {
+        let addrs = home.handle.listen_addrs().await;
+        if !addrs.is_empty() {
+            break addrs;
+        }
+        assert!(Instant::now() < deadline, "no listen address");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stranger = start_in(Some("bbbb"), addrs.clone(), quiet).await;
+    let (stranger_id, home_id) =
+        (stranger.handle.peer_id().to_string(), home.handle.peer_id().to_string());
+    // Whichever side reads the other's identify first refuses it (the other may not get to).
+    until("the stranger refused", || async {
+        records(&home.series).iter().any(|r| {
+            matches!(r, P2pRecord::PeerRefused { peer, reason }
+                if *peer == stranger_id && reason.contains("bbbb"))
+        }) || records(&stranger.series).iter().any(|r| {
+            matches!(r, P2pRecord::PeerRefused { peer, reason }
+                if *peer == home_id && reason.contains("aaaa"))
+        })
+    })
+    .await;
+    let friend = start_in(Some("aaaa"), addrs, quiet).await;
+    until("the friend connected", || async {
+        home.handle.connected_peers().await == vec![friend.handle.peer_id()]
+    })
+    .await;
+    // The stranger stays out (it keeps its bootstrap dial going).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(home.handle.connected_peers().await, vec![friend.handle.peer_id()]);
 }
