@@ -175,8 +175,15 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `ir3_evm=debug`.
-    #[arg(long, default_value = "warn", env = "IR3_LOG")]
+    /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `ir3_evm=debug`. The default
+    /// leaves out the consensus engine's network layer (it logs every failed redial of a
+    /// validator that is down as an error) and libp2p gossipsub's mesh warnings; add
+    /// `arc_malachitebft_network=warn` to see them.
+    #[arg(
+        long,
+        default_value = "warn,arc_malachitebft_network=off,libp2p_gossipsub=error",
+        env = "IR3_LOG"
+    )]
     pub log: String,
 }
 

@@ -230,9 +230,21 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         _ => None,
     };
     if let (Some(setup), Some(port)) = (engine, cli.p2p_port) {
+        let role = if setup.seat.is_some() {
+            "validator"
+        } else {
+            "observer (its key is not in the validator set)"
+        };
+        let address = ir3_consensus::Address::from_public_key(&setup.key.key()?.public_key());
+        let tag = ir3_consensus::network_tag(&setup.network.identity());
         let options = gateway_options(&cli, setup, port)?;
         let listen = options.listen;
-        if node.needs_history() {
+        let syncing = node.needs_history();
+        println!(
+            "Consensus: {role} {address} on {listen} (network {tag}){}",
+            if syncing { ", starting after the history sync" } else { "" }
+        );
+        if syncing {
             // The engine starts once the node's history came from chunks (it is handed the
             // heights the node holds, and catches up on the rest by its value sync).
             let node = node.clone();
@@ -245,15 +257,8 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
                     Err(error) => tracing::error!(%error, "the consensus engine did not start"),
                 }
             });
-            println!("Consensus: starting on {listen} after the history sync");
         } else {
             let consensus = gateway::start(node.clone(), options).await?;
-            let role = if consensus.is_validator() { "validator" } else { "observer" };
-            println!(
-                "Consensus: {role} {} on {listen} (network {})",
-                consensus.address(),
-                ir3_consensus::network_tag(&consensus.identity())
-            );
             tokio::spawn(gateway::follow(consensus));
         }
     }
