@@ -83,16 +83,26 @@ pub struct Cli {
     pub fork_block_number: Option<u64>,
 
     /// Join a gateway network: the libp2p port (TCP). The DHT (Kademlia), gossiped intents
-    /// and votes, direct YES/NO answers and catch-up pulls are multiplexed on it (`--dht-port`
-    /// and `--bt-port` are aliases: libp2p carries every protocol on one port); 0 picks a free
-    /// port. Without it the node runs alone.
-    #[arg(long, visible_aliases = ["dht-port", "bt-port"], value_name = "PORT")]
+    /// and votes, direct YES/NO answers, catch-up pulls and chunks are multiplexed on it; 0
+    /// picks a free port. Without it (or `--dht-port` / `--bt-port`) the node runs alone.
+    #[arg(long, value_name = "PORT")]
     pub p2p_port: Option<u16>,
+
+    /// A port for the DHT, as the design notes name it: libp2p carries every protocol on each
+    /// port the node listens on, so this is one more listening port (peers may bootstrap
+    /// through any of them).
+    #[arg(long, value_name = "PORT")]
+    pub dht_port: Option<u16>,
+
+    /// A port for chunk exchange (BitTorrent-style), as the design notes name it: one more
+    /// listening port, like `--dht-port`.
+    #[arg(long, value_name = "PORT")]
+    pub bt_port: Option<u16>,
 
     /// Run network mode's agreement on the Malachite BFT engine with this network file
     /// (written by `ir3 network init`): the validator set and engine parameters every gateway
     /// shares. Needs --key and --p2p-port; replaces --gateways and --node-id's seat.
-    #[arg(long, value_name = "NETWORK_JSON", requires_all = ["key", "p2p_port"], conflicts_with = "gateways")]
+    #[arg(long, value_name = "NETWORK_JSON", requires = "key", conflicts_with = "gateways")]
     pub network: Option<PathBuf>,
 
     /// This gateway's key file (`gateway-N.key.json` from `ir3 network init`). A key outside
@@ -129,10 +139,11 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap: Vec<String>,
 
-    /// This gateway's number in the gateway set (`0..N`; a number outside the set makes the
-    /// node an observer that follows without voting). Each gateway needs its own number.
-    #[arg(long, default_value_t = 0)]
-    pub node_id: u64,
+    /// This node's name. With `--gateways` it must be the gateway's number in the set (`0..N`;
+    /// a number outside the set makes an observer); with `--network` any name (the seat comes
+    /// from the key).
+    #[arg(long, default_value = "0")]
+    pub node_id: String,
 
     /// Length of an epoch in milliseconds (network mode: one block per non-empty epoch).
     /// With `--network`, the network file's `epoch_ms` applies instead.
@@ -188,6 +199,20 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The node's main peer-to-peer port, if it joins a network: `--p2p-port`, else
+    /// `--dht-port`, else `--bt-port`.
+    pub fn p2p_port(&self) -> Option<u16> {
+        self.p2p_port.or(self.dht_port).or(self.bt_port)
+    }
+
+    /// Every peer-to-peer port given (the node listens on each).
+    pub fn p2p_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> =
+            [self.p2p_port, self.dht_port, self.bt_port].into_iter().flatten().collect();
+        ports.dedup();
+        ports
+    }
+
     /// The data directory this node uses.
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {

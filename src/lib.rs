@@ -112,6 +112,11 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         chain.fork = Some(fork);
     }
     let engine = engine_setup(&cli)?;
+    if engine.is_some() && cli.p2p_port().is_none() {
+        return Err(NodeError::InvalidArgument(
+            "--network needs a peer-to-peer port: --p2p-port (or --dht-port / --bt-port)".into(),
+        ));
+    }
     if let Some(setup) = &engine {
         if !setup.network.genesis.is_null() {
             return Err(NodeError::InvalidArgument(
@@ -122,7 +127,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         }
         chain.chain_id = setup.network.chain_id;
     }
-    let network = match cli.p2p_port {
+    let network = match cli.p2p_port() {
         Some(_) => Some(network_options(&cli, engine.as_ref())?),
         None => None,
     };
@@ -219,7 +224,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         // Before the history sync starts: it checks segments against certified heights.
         node.set_decision_verifier(gateway::verifier(&setup.network)?);
     }
-    let p2p = match (cli.p2p_port, &network_key) {
+    let p2p = match (cli.p2p_port(), &network_key) {
         (Some(port), Some(keypair)) => {
             let tag = engine.as_ref().map(|s| ir3_consensus::network_tag(&s.network.identity()));
             Some(
@@ -229,7 +234,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         }
         _ => None,
     };
-    if let (Some(setup), Some(port)) = (engine, cli.p2p_port) {
+    if let (Some(setup), Some(port)) = (engine, cli.p2p_port()) {
         let role = if setup.seat.is_some() {
             "validator"
         } else {
@@ -241,7 +246,8 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         let listen = options.listen;
         let syncing = node.needs_history();
         println!(
-            "Consensus: {role} {address} on {listen} (network {tag}){}",
+            "Consensus: node {}, {role} {address} on {listen} (network {tag}){}",
+            cli.node_id,
             if syncing { ", starting after the history sync" } else { "" }
         );
         if syncing {
@@ -383,7 +389,13 @@ fn network_options(
         grace_ms,
         gateway: match seats {
             Some((n, seat)) => seat.map_or(n, |s| s as u64),
-            None => cli.node_id,
+            None => cli.node_id.parse().map_err(|_| {
+                NodeError::InvalidArgument(format!(
+                    "--node-id {}: with --gateways it is the gateway's number in the set (names \
+                     are for networks started with --network)",
+                    cli.node_id
+                ))
+            })?,
         },
         gateways,
         keypair,
@@ -406,6 +418,12 @@ async fn start_p2p(
     use ir3_foundation::net::{self, Multiaddr, P2pConfig};
     let host = cli.p2p_host.unwrap_or(cli.host);
     let listen: Multiaddr = multiaddr(&host.to_string(), port)?;
+    let also_listen = cli
+        .p2p_ports()
+        .into_iter()
+        .filter(|p| *p != port)
+        .map(|p| multiaddr(&host.to_string(), p))
+        .collect::<Result<Vec<_>, _>>()?;
     let bootstrap = cli
         .bootstrap
         .iter()
@@ -427,8 +445,14 @@ async fn start_p2p(
     let (queue, received) = tokio::sync::mpsc::channel(ir3_evm::network::RECEIVED_CAPACITY);
     // With the engine, peers of another network file are refused at connect time.
     let network = engine.map(|tag| tag.to_string());
-    let config =
-        P2pConfig { keypair, listen, bootstrap, reply_window: net::DEFAULT_REPLY_WINDOW, network };
+    let config = P2pConfig {
+        keypair,
+        listen,
+        also_listen,
+        bootstrap,
+        reply_window: net::DEFAULT_REPLY_WINDOW,
+        network,
+    };
     let series = node.series_handle();
     let decider = net::Both(
         net::Both(ir3_evm::network::EvmDecider::new(node.clone(), queue), chunks.decider()),

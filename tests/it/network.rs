@@ -278,9 +278,18 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
         .expect("ir3 network init");
     assert!(status.success());
     let host = "127.0.0.114";
+    // Started the way the design notes write it: a name, and DHT, chunk and p2p ports.
     let mut args: Vec<String> = vec![
+        "--node-id".into(),
+        "my_observer".into(),
+        "--dht-port".into(),
+        free_port(host).to_string(),
+        "--bt-port".into(),
+        free_port(host).to_string(),
         "--p2p-port".into(),
         free_port(host).to_string(),
+        "--apps".into(),
+        "money,reputation,territory,evm".into(),
         "--network".into(),
         net.network.display().to_string(),
         "--key".into(),

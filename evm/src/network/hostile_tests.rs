@@ -66,6 +66,7 @@ async fn hostile_declarations_are_refused_and_counted() {
     let config = P2pConfig {
         keypair,
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        also_listen: Vec::new(),
         bootstrap: Vec::new(),
         reply_window: Duration::from_millis(500),
         network: None,
@@ -91,6 +92,7 @@ async fn hostile_declarations_are_refused_and_counted() {
         P2pConfig {
             keypair: hostile_key.clone(),
             listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            also_listen: Vec::new(),
             bootstrap: addrs,
             reply_window: Duration::from_millis(500),
             network: None,

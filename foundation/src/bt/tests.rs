@@ -36,6 +36,7 @@ fn config(bootstrap: Vec<Multiaddr>) -> P2pConfig {
     P2pConfig {
         keypair: Keypair::generate_ed25519(),
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        also_listen: Vec::new(),
         bootstrap,
         reply_window: Duration::from_millis(500),
         network: None,

@@ -99,6 +99,8 @@ pub struct P2pConfig {
     pub keypair: Keypair,
     /// Where to listen, e.g. `/ip4/127.0.0.1/tcp/0`.
     pub listen: Multiaddr,
+    /// Further addresses to listen on (every protocol is served on each).
+    pub also_listen: Vec<Multiaddr>,
     /// Peers to dial at start.
     pub bootstrap: Vec<Multiaddr>,
     /// How long to wait for answers before recording silence.
@@ -196,6 +198,9 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
     swarm.listen_on(config.listen.clone()).map_err(|e| net_error(e.to_string()))?;
+    for addr in &config.also_listen {
+        swarm.listen_on(addr.clone()).map_err(|e| net_error(e.to_string()))?;
+    }
     for addr in &config.bootstrap {
         if let Err(error) = swarm.dial(fresh_port(addr.clone())) {
             warn!(%addr, %error, "cannot dial bootstrap peer");

@@ -23,6 +23,7 @@ async fn start_in(
     let config = P2pConfig {
         keypair: Keypair::generate_ed25519(),
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        also_listen: Vec::new(),
         bootstrap,
         reply_window: Duration::from_millis(1500),
         network: network.map(str::to_string),
