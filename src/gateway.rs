@@ -171,6 +171,8 @@ struct EngineVerifier {
     identity: alloy_primitives::B256,
     validators: ir3_consensus::ValidatorSet,
     verifier: ir3_consensus::Ir3Verifier,
+    /// Each validator's seat (position in the network file) and peer id, by address.
+    seats: std::collections::HashMap<ir3_consensus::Address, (u64, String)>,
 }
 
 impl DecisionVerifier for EngineVerifier {
@@ -190,15 +192,41 @@ impl DecisionVerifier for EngineVerifier {
         tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(check))
             .map_err(|e| e.to_string())
     }
+
+    fn signers(&self, record: &DecidedHeight) -> Vec<(u64, String)> {
+        let Ok(raw) = postcard::from_bytes::<RawCertificate>(&record.certificate) else {
+            return Vec::new();
+        };
+        raw.signatures
+            .iter()
+            .filter_map(|(address, _, _)| self.seats.get(address).cloned())
+            .collect()
+    }
+}
+
+/// The libp2p peer id of an Ed25519 validator key (in engine mode a gateway's iR³ swarm and
+/// its engine both run under its validator key, so this is its peer id on both).
+fn peer_id_of(public_key: &[u8]) -> Option<String> {
+    use ir3_foundation::net::identity;
+    let key = identity::ed25519::PublicKey::try_from_bytes(public_key).ok()?;
+    Some(identity::PublicKey::from(key).to_peer_id().to_string())
 }
 
 /// The verifier of decided heights for this network (set on the node before it syncs).
 pub fn verifier(network: &NetworkFile) -> Result<Arc<dyn DecisionVerifier>, NodeError> {
     let identity = network.identity();
+    let mut seats = std::collections::HashMap::new();
+    for (seat, entry) in network.validators.iter().enumerate() {
+        let key = entry.key()?;
+        if let Some(peer) = peer_id_of(key.as_bytes()) {
+            seats.insert(ir3_consensus::Address::from_public_key(&key), (seat as u64, peer));
+        }
+    }
     Ok(Arc::new(EngineVerifier {
         identity,
         validators: network.validator_set()?,
         verifier: ir3_consensus::Ir3Verifier::new(identity),
+        seats,
     }))
 }
 

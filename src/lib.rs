@@ -89,6 +89,7 @@ fn mining_mode(cli: &Cli) -> Result<Option<MiningMode>, NodeError> {
 }
 
 async fn run_async(cli: Cli) -> Result<(), NodeError> {
+    let shutdown = Shutdown::register();
     let spec = parse_hardfork(&cli.hardfork)
         .ok_or_else(|| NodeError::InvalidArgument(format!("unknown hardfork {}", cli.hardfork)))?;
     let accounts = DevAccounts::from_mnemonic(&cli.mnemonic, cli.accounts)?;
@@ -277,7 +278,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
     }
     banner::print(&cli, &node, local);
 
-    shutdown_signal().await;
+    shutdown.wait().await;
     info!("shutting down");
     let _ = handle.stop();
     handle.stopped().await;
@@ -374,10 +375,16 @@ fn network_options(
     if cli.epoch_ms == 0 {
         return Err(NodeError::InvalidArgument("--epoch-ms must be positive".into()));
     }
-    let keypair = if cli.ephemeral {
-        Keypair::generate_ed25519()
-    } else {
-        load_or_create_key(&cli.data_dir().join("p2p-key"))?
+    let keypair = match engine {
+        // With the engine the gateway's validator key is its peer identity on both networks.
+        Some(setup) => {
+            let mut seed = setup.key.key()?.inner().to_bytes();
+            Keypair::ed25519_from_bytes(&mut seed).map_err(|e| {
+                NodeError::InvalidArgument(format!("--key: not an Ed25519 key: {e}"))
+            })?
+        }
+        None if cli.ephemeral => Keypair::generate_ed25519(),
+        None => load_or_create_key(&cli.data_dir().join("p2p-key"))?,
     };
     // With the engine, epochs are the network file's (every gateway must use the same).
     let (epoch_ms, grace_ms) = match engine {
@@ -552,24 +559,39 @@ fn write_state_file(node: &EvmNode, path: &std::path::Path) -> Result<(), NodeEr
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT, caught from the start of the node (before anything is served): a
+/// signal that arrives while the node is still starting is kept and stops it cleanly (state
+/// file written, store flushed) once it is up, instead of killing it on the spot.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Shutdown {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut interrupt)) = self.signals {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -10,7 +10,9 @@ use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
 use crate::{
-    network::{EngineNet, start_engine_gateways, start_gateways, wait_for},
+    network::{
+        EngineNet, start_engine_gateways, start_engine_gateways_with, start_gateways, wait_for,
+    },
     utils::{ADDRS, KEYS, Node},
 };
 
@@ -222,7 +224,8 @@ fn peer_id(node: &Node) -> String {
 /// run on the peers, agreeing) and reputation (components from the series).
 #[test]
 fn peer_apps_answer_yes_no_and_silence() {
-    let mut nodes = start_gateways(3, 66, &["--epoch-ms", "200", "--finality-grace-ms", "300"]);
+    let mut net = start_engine_gateways_with(3, 66, &[], &["--grace-ms", "300"]);
+    let nodes = &mut net.nodes;
     let ids: Vec<String> = nodes.iter().map(peer_id).collect();
 
     // Messaging: direct, with a receipt.
@@ -314,9 +317,10 @@ fn peer_apps_answer_yes_no_and_silence() {
         "{report}"
     );
 
-    // Reputation: gateway 1 answered and voted with the majority (on the epoch of a mint).
+    // Reputation: gateway 1 answered, and precommitted decided heights (its agreement comes
+    // from the engine's commit certificates; its seat is its key's place in the network file).
     nodes[1].result("ir3_money_mint", json!([{"from": ADDRS[1], "currency": "REP", "amount": 1}]));
-    wait_for("some final epochs", Duration::from_secs(20), || {
+    wait_for("some decided heights", Duration::from_secs(20), || {
         let r = nodes[0].result("ir3_reputation_query", json!([ids[1]]));
         r["votesAgreed"].as_u64().unwrap_or(0) > 0
     });

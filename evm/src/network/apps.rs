@@ -109,7 +109,31 @@ impl OrderedLog for EvmNode {
     }
 
     fn agreement(&self) -> Vec<ir3_foundation::finality::SeatAgreement> {
-        self.network.as_ref().map(|n| n.order.lock().finality.agreement()).unwrap_or_default()
+        let Some(network) = self.network.as_ref() else { return Vec::new() };
+        if !network.options.engine {
+            return network.order.lock().finality.agreement();
+        }
+        // With the engine: a validator agreed with every decided height whose certificate
+        // holds its precommit (a missing precommit is a slow or absent validator, not a
+        // disagreement). Counted once per height, as heights are asked about.
+        let Some(verifier) = network.verifier.get() else { return Vec::new() };
+        let decided = network.decided.lock();
+        let mut tally = network.agreement.lock();
+        let (counted, seats) = &mut *tally;
+        for record in decided.iter().skip(*counted) {
+            for (seat, peer) in verifier.signers(record) {
+                let entry =
+                    seats.entry(seat).or_insert_with(|| ir3_foundation::finality::SeatAgreement {
+                        seat,
+                        peer: Some(peer),
+                        agreed: 0,
+                        disagreed: 0,
+                    });
+                entry.agreed += 1;
+            }
+        }
+        *counted = decided.len();
+        seats.values().cloned().collect()
     }
 
     fn submit(

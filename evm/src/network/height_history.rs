@@ -50,6 +50,11 @@ pub trait DecisionVerifier: std::fmt::Debug + Send + Sync + 'static {
     /// Whether the record's certificate is a valid commit of its value (`keccak(parent ‖
     /// payload)`) at its height by the validator set.
     fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String>;
+    /// The validators whose precommits the record's certificate holds: their seat (position
+    /// in the set) and peer id. Empty for a record without a certificate.
+    fn signers(&self, _record: &DecidedHeight) -> Vec<(u64, String)> {
+        Vec::new()
+    }
 }
 
 /// One height in a segment: what every node holds alike.

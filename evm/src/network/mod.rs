@@ -25,7 +25,7 @@ use std::{
 use alloy_primitives::B256;
 use ir3_foundation::{
     Intent, IntentId, append_blocking,
-    finality::{EPOCH_VOTE, ORDER_APP, Perspective, SignedVote},
+    finality::{EPOCH_VOTE, ORDER_APP, Perspective, SeatAgreement, SignedVote},
     net::{IntentInsight, Keypair, P2pHandle, PeerInsight},
     order::{Envelope, HlcStamp, HybridClock, now_ms},
 };
@@ -136,6 +136,9 @@ pub(crate) struct NetworkState {
     pub(crate) verifier: OnceLock<Arc<dyn DecisionVerifier>>,
     /// Heights this node took from history segments (engine mode).
     pub(crate) history_heights: AtomicU64,
+    /// Engine mode: each validator's count of decided heights it precommitted (read from the
+    /// certificates), and how many decided heights are counted.
+    pub(crate) agreement: Mutex<(usize, std::collections::BTreeMap<u64, SeatAgreement>)>,
 }
 
 impl NetworkState {
@@ -203,6 +206,7 @@ impl NetworkState {
             decided: Mutex::new(decided),
             verifier: OnceLock::new(),
             history_heights: AtomicU64::new(0),
+            agreement: Mutex::new((0, std::collections::BTreeMap::new())),
             options,
         };
         if let Some(reason) = &state.order.lock().diverged {

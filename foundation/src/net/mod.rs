@@ -45,7 +45,7 @@ pub use decide::{Both, Decider, RateLimiter};
 pub use insights::{
     Insights, IntentInsight, MAX_TRACKED_INTENTS, NoAnswer, PeerInsight, p2p_records,
 };
-pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+pub use libp2p::{Multiaddr, PeerId, identity, identity::Keypair};
 pub use protocol::{
     Ack, Answer, Direct, IntentMessage, MAX_RECORDED_DETAIL, P2pRecord, Page, Pull,
 };
