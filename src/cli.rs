@@ -192,7 +192,7 @@ pub struct Cli {
     /// `arc_malachitebft_network=warn` to see them.
     #[arg(
         long,
-        default_value = "warn,arc_malachitebft_network=off,libp2p_gossipsub=error",
+        default_value = "warn,arc_malachitebft_network=off,arc_malachitebft_discovery=error,libp2p_gossipsub=error",
         env = "IR3_LOG"
     )]
     pub log: String,

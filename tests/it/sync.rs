@@ -14,7 +14,7 @@ use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
 use crate::{
-    network::{ADDRS, KEYS, start_gateways, wait_for},
+    network::{ADDRS, EngineNet, KEYS, start_engine_gateways, start_gateways, wait_for},
     utils::{Node, quantity},
 };
 
@@ -45,8 +45,33 @@ fn head(node: &Node, tag: &str) -> Value {
 
 #[test]
 fn a_new_node_syncs_from_chunks_while_providers_die() {
+    sync_scenario(false);
+}
+
+/// The same on the BFT engine: the newcomer (a key outside the set) checks the segments of
+/// decided heights against a certified height, then its engine catches up on the rest.
+#[test]
+fn an_engine_node_syncs_from_certified_chunks_while_providers_die() {
+    sync_scenario(true);
+}
+
+fn sync_scenario(engine: bool) {
     let started = std::time::Instant::now();
-    let mut nodes = start_gateways(5, 40, NETWORK);
+    let mut engine_net: Option<EngineNet> = None;
+    let mut vote_nodes = Vec::new();
+    if engine {
+        engine_net = Some(start_engine_gateways(5, 130, &["--segment-blocks", "8"]));
+    } else {
+        vote_nodes = start_gateways(5, 40, NETWORK);
+    }
+    // Where the engine network is (the newcomer joins it later).
+    let engine_info = engine_net
+        .as_ref()
+        .map(|n| (n.network.clone(), n.dir.path().to_path_buf(), n.engines.clone()));
+    let nodes: &mut Vec<Node> = match engine_net.as_mut() {
+        Some(net) => &mut net.nodes,
+        None => &mut vote_nodes,
+    };
     eprintln!("sync test: mesh at {:?}", started.elapsed());
     // 10 senders x 200 transfers, each sender's transactions spread over the gateways.
     let mut hashes = Vec::new();
@@ -80,13 +105,48 @@ fn a_new_node_syncs_from_chunks_while_providers_die() {
         .map(|n| n.p2p_addr.clone().unwrap())
         .flat_map(|addr| ["--bootstrap".to_string(), addr])
         .collect();
-    let mut args: Vec<&str> = vec!["--p2p-port", "0", "--node-id", "5", "--gateways", "5"];
-    args.extend_from_slice(NETWORK);
+    let mut engine_args: Vec<String> = Vec::new();
+    if let Some((network, dir, engines)) = &engine_info {
+        let elsewhere = dir.join("elsewhere");
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_ir3"))
+            .args(["network", "init", "--gateways", "1", "--out"])
+            .arg(&elsewhere)
+            .status()
+            .expect("ir3 network init");
+        assert!(status.success());
+        engine_args.extend([
+            "--network".into(),
+            network.display().to_string(),
+            "--key".into(),
+            elsewhere.join("gateway-0.key.json").display().to_string(),
+            "--segment-blocks".into(),
+            "8".into(),
+        ]);
+        for engine in engines {
+            engine_args.extend(["--consensus-peer".into(), engine.clone()]);
+        }
+    }
+    let mut args: Vec<&str> = vec!["--p2p-port", "0"];
+    if engine {
+        args.extend(engine_args.iter().map(String::as_str));
+    } else {
+        args.extend(["--node-id", "5", "--gateways", "5"]);
+        args.extend_from_slice(NETWORK);
+    }
     args.extend(bootstrap.iter().map(String::as_str));
-    let newcomer = Node::start_at("127.0.0.46", &args);
-    // Two providers die as it starts; the other three serve the rest.
+    let host = if engine { "127.0.0.136" } else { "127.0.0.46" };
+    let newcomer = Node::start_at(host, &args);
+    // Two providers die as it starts; the other three serve the rest. (On the engine the three
+    // left hold no quorum of five: the chain stops, and its segments with it.)
     nodes[3].kill9();
     nodes[4].kill9();
+    let segments = match engine {
+        true => {
+            std::thread::sleep(Duration::from_secs(1));
+            nodes[0].result("ir3_networkStatus", json!([]))["historySegments"].as_u64().unwrap()
+        }
+        false => segments,
+    };
     // Synced: the finalized head reached, the sync over, and the segments cut again (they
     // are cut just after the last one is applied).
     wait_for("the newcomer to reach the finalized head", Duration::from_secs(120), || {
