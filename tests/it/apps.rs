@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::{
     network::{
-        EngineNet, start_engine_gateways, start_engine_gateways_with, start_gateways, wait_for,
+        EngineNet, outside_key, start_engine_gateways, start_engine_gateways_with, start_gateways,
+        wait_for,
     },
     utils::{ADDRS, KEYS, Node},
 };
@@ -51,18 +52,12 @@ fn native_apps_converge_across_gateways_and_survive_restart_and_sync() {
 fn native_apps_converge_on_the_engine() {
     let net = start_engine_gateways(3, 120, &[]);
     let EngineNet { nodes, dir, network, p2p, engines } = net;
-    let elsewhere = dir.path().join("elsewhere");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ir3"))
-        .args(["network", "init", "--gateways", "1", "--out"])
-        .arg(&elsewhere)
-        .status()
-        .expect("ir3 network init");
-    assert!(status.success());
+    let key = outside_key(dir.path());
     let mut args: Vec<String> = vec![
         "--network".into(),
         network.display().to_string(),
         "--key".into(),
-        elsewhere.join("gateway-0.key.json").display().to_string(),
+        key.display().to_string(),
     ];
     for (p2p, engine) in p2p.iter().zip(&engines) {
         args.extend(["--consensus-peer".into(), engine.clone(), "--bootstrap".into(), p2p.clone()]);

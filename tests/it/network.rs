@@ -49,11 +49,7 @@ pub(crate) fn start_gateways(n: usize, first_ip: u8, extra: &[&str]) -> Vec<Node
             Node::start_at(&hosts[i], &args)
         })
         .collect();
-    wait_for("the full mesh", Duration::from_secs(60), || {
-        nodes
-            .iter()
-            .all(|n| quantity(&n.result("net_peerCount", json!([]))) as usize == n_minus(&nodes))
-    });
+    wait_for_mesh(&nodes);
     nodes
 }
 
@@ -74,13 +70,7 @@ pub(crate) fn start_engine_gateways_with(
 ) -> EngineNet {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("net");
-    let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
-        .args(["network", "init", "--gateways", &n.to_string(), "--out"])
-        .arg(&out)
-        .args(init)
-        .status()
-        .expect("ir3 network init");
-    assert!(status.success(), "ir3 network init");
+    network_init(n, &out, init);
     let network = out.join("network.json");
     let keys: Vec<std::path::PathBuf> =
         (0..n).map(|i| out.join(format!("gateway-{i}.key.json"))).collect();
@@ -110,11 +100,7 @@ pub(crate) fn start_engine_gateways_with(
             Node::start_at(&hosts[i], &args)
         })
         .collect();
-    wait_for("the full mesh", Duration::from_secs(60), || {
-        nodes
-            .iter()
-            .all(|n| quantity(&n.result("net_peerCount", json!([]))) as usize == n_minus(&nodes))
-    });
+    wait_for_mesh(&nodes);
     let p2p = (0..n).map(|i| format!("{}:{}", hosts[i], ports[i])).collect();
     let engines = (0..n).map(|i| format!("{}:{}", hosts[i], engine_ports[i])).collect();
     EngineNet { nodes, dir, network, p2p, engines }
@@ -133,8 +119,33 @@ pub(crate) struct EngineNet {
     pub(crate) engines: Vec<String>,
 }
 
-fn n_minus(nodes: &[Node]) -> usize {
-    nodes.len() - 1
+/// Waits until every node has all the others as peers.
+fn wait_for_mesh(nodes: &[Node]) {
+    wait_for("the full mesh", Duration::from_secs(60), || {
+        nodes
+            .iter()
+            .all(|n| quantity(&n.result("net_peerCount", json!([]))) as usize == nodes.len() - 1)
+    });
+}
+
+/// Writes a network of `gateways` validators into `out` with `ir3 network init` (further
+/// flags: engine parameters).
+pub(crate) fn network_init(gateways: usize, out: &std::path::Path, flags: &[&str]) {
+    let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
+        .args(["network", "init", "--gateways", &gateways.to_string(), "--out"])
+        .arg(out)
+        .args(flags)
+        .status()
+        .expect("ir3 network init");
+    assert!(status.success(), "ir3 network init");
+}
+
+/// A key outside a network's validator set (another `network init`'s, written under `dir`):
+/// a node started with it is an observer.
+pub(crate) fn outside_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let elsewhere = dir.join("elsewhere");
+    network_init(1, &elsewhere, &[]);
+    elsewhere.join("gateway-0.key.json")
 }
 
 /// Polls `check` until it holds.
@@ -270,13 +281,7 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
     thread::sleep(Duration::from_secs(3));
 
     // A key from another `network init` is not in this network's set.
-    let elsewhere = net.dir.path().join("elsewhere");
-    let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
-        .args(["network", "init", "--gateways", "1", "--out"])
-        .arg(&elsewhere)
-        .status()
-        .expect("ir3 network init");
-    assert!(status.success());
+    let key = outside_key(net.dir.path());
     let host = "127.0.0.114";
     // Started the way the design notes write it: a name, and DHT, chunk and p2p ports.
     let mut args: Vec<String> = vec![
@@ -293,7 +298,7 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
         "--network".into(),
         net.network.display().to_string(),
         "--key".into(),
-        elsewhere.join("gateway-0.key.json").display().to_string(),
+        key.display().to_string(),
         "--consensus-port".into(),
         free_port(host).to_string(),
         "--segment-blocks".into(),

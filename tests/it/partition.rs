@@ -22,7 +22,7 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::{
-    network::{ADDRS, KEYS, wait_for},
+    network::{ADDRS, KEYS, network_init, wait_for},
     utils::{Node, post_to, quantity, tool},
 };
 
@@ -64,12 +64,7 @@ impl Lab {
         let prefix = format!("ir3p{}", std::process::id());
         let network = engine.then(|| {
             let dir = tempfile::tempdir().expect("temp dir");
-            let status = Command::new(env!("CARGO_BIN_EXE_ir3"))
-                .args(["network", "init", "--gateways", &size.to_string(), "--out"])
-                .arg(dir.path().join("net"))
-                .status()
-                .expect("ir3 network init");
-            assert!(status.success(), "ir3 network init");
+            network_init(size, &dir.path().join("net"), &[]);
             dir
         });
         let lab = Self { prefix, nodes: Vec::new(), size, network };

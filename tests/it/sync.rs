@@ -14,7 +14,9 @@ use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
 use crate::{
-    network::{ADDRS, EngineNet, KEYS, start_engine_gateways, start_gateways, wait_for},
+    network::{
+        ADDRS, EngineNet, KEYS, outside_key, start_engine_gateways, start_gateways, wait_for,
+    },
     utils::{Node, quantity},
 };
 
@@ -107,18 +109,12 @@ fn sync_scenario(engine: bool) {
         .collect();
     let mut engine_args: Vec<String> = Vec::new();
     if let Some((network, dir, engines)) = &engine_info {
-        let elsewhere = dir.join("elsewhere");
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_ir3"))
-            .args(["network", "init", "--gateways", "1", "--out"])
-            .arg(&elsewhere)
-            .status()
-            .expect("ir3 network init");
-        assert!(status.success());
+        let key = outside_key(dir);
         engine_args.extend([
             "--network".into(),
             network.display().to_string(),
             "--key".into(),
-            elsewhere.join("gateway-0.key.json").display().to_string(),
+            key.display().to_string(),
             "--segment-blocks".into(),
             "8".into(),
         ]);

@@ -24,7 +24,7 @@ use tracing::debug;
 use super::{NetworkState, ordering::Applied};
 use crate::{
     error::{EvmError, Result},
-    events::{EVM_APP, EvmEvent},
+    events::EvmEvent,
     node::EvmNode,
 };
 
@@ -128,10 +128,9 @@ impl EvmNode {
         let decision = Decision::decode(payload)?;
         let horizon = now_ms().saturating_add(MAX_DECISION_AHEAD_MS);
         let mut seen = std::collections::HashSet::new();
-        let mut after = {
-            let order = network.order.lock();
-            order.applied()
-        };
+        let order = network.order.lock();
+        let book = order.builder.book();
+        let mut after = order.applied();
         for item in &decision.epochs {
             if after.is_some_and(|a| item.epoch <= a) {
                 return Err(EvmError::InvalidParams(format!(
@@ -144,52 +143,62 @@ impl EvmNode {
                 return Err(EvmError::InvalidParams(format!("epoch {} is still open", item.epoch)));
             }
             for envelope in &item.envelopes {
-                let order = network.order.lock();
-                let book = order.builder.book();
                 if book.epoch_of(envelope.stamp) != item.epoch {
                     return Err(EvmError::InvalidParams("envelope outside its epoch".into()));
                 }
                 if book.final_epoch_of(&envelope.id()).is_some() {
                     return Err(EvmError::InvalidParams("envelope already final".into()));
                 }
-                drop(order);
                 if !seen.insert(envelope.id()) {
                     return Err(EvmError::InvalidParams("envelope decided twice".into()));
                 }
-                self.check_envelope_content(envelope)?;
             }
         }
-        Ok(())
+        drop(order);
+        // Signatures last, outside the ordering lock (recovering senders is the costly part).
+        decision
+            .epochs
+            .iter()
+            .flat_map(|e| &e.envelopes)
+            .try_for_each(|envelope| self.check_envelope_content(envelope))
     }
 
     /// Records a decided height in the series (durably), then applies it: its epochs become
     /// final with exactly their envelopes, the chain is rebuilt from them, the `safe` and
     /// `finalized` tags move, this gateway's late envelopes are stamped again.
     pub fn commit_decided(&self, record: DecidedHeight) -> Result<()> {
+        self.record_and_apply(vec![record])
+    }
+
+    /// Records decided heights in the series (one durable write) and applies them in order
+    /// (under the mutation lock, so the series' order is the order of application).
+    pub(super) fn record_and_apply(&self, records: Vec<DecidedHeight>) -> Result<()> {
         let network = self.network_state()?;
-        let decision = Decision::decode(&record.payload)?;
+        let decisions =
+            records.iter().map(|r| Decision::decode(&r.payload)).collect::<Result<Vec<_>>>()?;
+        let bodies = records
+            .iter()
+            .map(|r| EvmEvent::Decided(r.clone()).to_body())
+            .collect::<Result<Vec<_>>>()?;
         let _mutation = self.mutation.lock();
-        append_blocking(&*self.series, vec![EvmEvent::Decided(record.clone()).to_body()?])?;
+        append_blocking(&*self.series, bodies)?;
         let finalized_before = self.chain.read().finality_tags().finalized;
         let (applied, restamp) = {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
-            let applied = order.apply_decision(Some(&mut chain), &decision);
+            let mut applied = Applied::default();
+            for decision in &decisions {
+                let more = order.apply_decision(Some(&mut chain), decision);
+                applied.blocks.extend(more.blocks);
+                applied.late.extend(more.late);
+            }
             chain.set_finality_tags(order.tags());
-            let restamp: Vec<Envelope> = applied
-                .late
-                .iter()
-                .filter(|e| e.gateway == network.options.gateway)
-                .filter(|e| {
-                    e.app != EVM_APP || !chain.contains_tx(&alloy_primitives::keccak256(&e.payload))
-                })
-                .cloned()
-                .collect();
+            let restamp = network.own_unincluded(&chain, &applied.late);
             self.refresh_outcomes(network, &order);
             (applied, restamp)
         };
-        network.decided.lock().push(record);
-        debug!(epochs = decision.epochs.len(), blocks = applied.blocks.len(), "height applied");
+        debug!(heights = records.len(), blocks = applied.blocks.len(), "decided heights applied");
+        network.decided.lock().extend(records);
         self.after_applied(applied, finalized_before, restamp)
     }
 

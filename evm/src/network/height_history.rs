@@ -20,7 +20,6 @@ use std::{
 
 use alloy_primitives::{B256, keccak256};
 use ir3_foundation::{
-    append_blocking,
     bt::ChunkService,
     chunks::{ChunkId, chunk_id},
     net::P2pHandle,
@@ -29,14 +28,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::{
-    DecidedHeight, Decision, HistoryIndex, MAX_SYNC_WANTS, NetworkState, SEGMENT_TARGET_BYTES,
-    SYNC_ROUND,
+    DecidedHeight, HistoryIndex, MAX_SYNC_WANTS, NetworkState, SEGMENT_TARGET_BYTES, SYNC_ROUND,
 };
-use crate::{
-    error::Result,
-    events::{EVM_APP, EvmEvent},
-    node::EvmNode,
-};
+use crate::{error::Result, events::EVM_APP, node::EvmNode};
 
 /// How long a sync waits for one provider's segments without progress before trying another.
 pub const SEGMENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -138,35 +132,16 @@ impl EvmNode {
         }
     }
 
-    /// Applies heights fetched from history segments (already verified): recorded in the
-    /// series in one durable write, then applied in order. The last one carries its
-    /// certificate (from the index), the others none.
+    /// Applies heights fetched from history segments (already verified): recorded in one
+    /// durable write and applied in order. The last one carries its certificate (from the
+    /// index), the others none.
     fn apply_synced_heights(&self, records: Vec<DecidedHeight>) -> Result<()> {
-        let network = self.network_state()?;
-        let _mutation = self.mutation.lock();
-        let bodies = records
-            .iter()
-            .map(|r| EvmEvent::Decided(r.clone()).to_body())
-            .collect::<Result<Vec<_>>>()?;
-        append_blocking(&*self.series, bodies)?;
-        let finalized_before = self.chain.read().finality_tags().finalized;
-        let applied = {
-            let mut chain = self.chain.write();
-            let mut order = network.order.lock();
-            let mut applied = super::ordering::Applied::default();
-            for record in &records {
-                let decision = Decision::decode(&record.payload)?;
-                let more = order.apply_decision(Some(&mut chain), &decision);
-                applied.blocks.extend(more.blocks);
-                applied.late.extend(more.late);
-            }
-            chain.set_finality_tags(order.tags());
-            self.refresh_outcomes(network, &order);
-            applied
-        };
-        network.history_heights.fetch_add(records.len() as u64, AtomicOrdering::Relaxed);
-        network.decided.lock().extend(records);
-        self.after_applied(applied, finalized_before, Vec::new())
+        let count = records.len() as u64;
+        self.record_and_apply(records)?;
+        if let Some(network) = &self.network {
+            network.history_heights.fetch_add(count, AtomicOrdering::Relaxed);
+        }
+        Ok(())
     }
 }
 

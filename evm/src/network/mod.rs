@@ -215,6 +215,15 @@ impl NetworkState {
         state
     }
 
+    /// This gateway's envelopes among `late` that no block includes: the ones it stamps again.
+    pub(crate) fn own_unincluded(&self, chain: &Chain, late: &[Envelope]) -> Vec<Envelope> {
+        late.iter()
+            .filter(|e| e.gateway == self.options.gateway)
+            .filter(|e| e.app != EVM_APP || !chain.contains_tx(&keccak(&e.payload)))
+            .cloned()
+            .collect()
+    }
+
     /// A stamp for a local envelope: never in an epoch that is already final.
     pub(crate) fn local_stamp(&self, order: &Ordering) -> HlcStamp {
         let open_from = order.first_open_epoch().saturating_mul(self.options.epoch_ms);
@@ -474,14 +483,7 @@ impl EvmNode {
                 }
             }
             chain.set_finality_tags(order.tags());
-            restamp.extend(
-                applied
-                    .late
-                    .iter()
-                    .filter(|e| e.gateway == network.options.gateway)
-                    .filter(|e| e.app != EVM_APP || !chain.contains_tx(&keccak(&e.payload)))
-                    .cloned(),
-            );
+            restamp.extend(network.own_unincluded(&chain, &applied.late));
             self.refresh_outcomes(network, &order);
             applied
         };
