@@ -356,11 +356,11 @@ async function network(context) {
     await page.waitForSelector('ul.tree .frame', { timeout: T });
     await shot(page, 'tx-network');
   });
-  await step('network: peers, graph, votes', async () => {
+  await step('network: peers, graph, decided height', async () => {
     await page.click('nav a[data-view="network"]');
     await page.waitForSelector('table[aria-label="peers"] tbody tr:nth-child(2)', { timeout: T });
     await page.waitForSelector('svg.graph circle.peer', { timeout: T });
-    await page.waitForSelector('table[aria-label="votes by outcome"]', { timeout: T });
+    await page.waitForSelector('table[aria-label="certificate signers"] tbody tr:nth-child(3)', { timeout: T });
     await shot(page, 'network');
   });
   await step('network: the chain view colours a new block tentative, then final', async () => {

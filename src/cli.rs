@@ -82,9 +82,10 @@ pub struct Cli {
     #[arg(long, value_name = "NUMBER", requires = "fork_url")]
     pub fork_block_number: Option<u64>,
 
-    /// Join a gateway network: the libp2p port (TCP). The DHT (Kademlia), gossiped intents
-    /// and votes, direct YES/NO answers, catch-up pulls and chunks are multiplexed on it; 0
-    /// picks a free port. Without it (or `--dht-port` / `--bt-port`) the node runs alone.
+    /// Join a gateway network (with --network and --key): the libp2p port (TCP). The DHT
+    /// (Kademlia), gossiped intents, direct YES/NO answers, catch-up pulls and chunks are
+    /// multiplexed on it; 0 picks a free port. Without it (or `--dht-port` / `--bt-port`) the
+    /// node runs alone.
     #[arg(long, value_name = "PORT")]
     pub p2p_port: Option<u16>,
 
@@ -99,10 +100,10 @@ pub struct Cli {
     #[arg(long, value_name = "PORT")]
     pub bt_port: Option<u16>,
 
-    /// Run network mode's agreement on the Malachite BFT engine with this network file
-    /// (written by `ir3 network init`): the validator set and engine parameters every gateway
-    /// shares. Needs --key and --p2p-port; replaces --gateways and --node-id's seat.
-    #[arg(long, value_name = "NETWORK_JSON", requires = "key", conflicts_with = "gateways")]
+    /// The network to join: its file (written by `ir3 network init`) holds the chain id, the
+    /// validator set and the engine parameters every gateway shares; agreement runs on the
+    /// Malachite BFT engine. Needs --key and a peer-to-peer port.
+    #[arg(long, value_name = "NETWORK_JSON", requires = "key")]
     pub network: Option<PathBuf>,
 
     /// This gateway's key file (`gateway-N.key.json` from `ir3 network init`). A key outside
@@ -120,17 +121,6 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT", requires = "network")]
     pub consensus_peer: Vec<String>,
 
-    /// Size of the gateway set (network mode): gateways numbered `0..N` vote on epochs, and
-    /// an epoch is final once a majority of N voted the same block. Give every node the same N.
-    #[arg(long, value_name = "N")]
-    pub gateways: Option<u64>,
-
-    /// Time after an epoch's end before a gateway votes on it, in milliseconds: envelopes
-    /// reaching a majority later than this miss the epoch and are stamped again.
-    /// With `--network`, the network file's `grace_ms` applies instead.
-    #[arg(long, default_value_t = ir3_evm::network::DEFAULT_GRACE_MS, value_name = "MS", conflicts_with = "network")]
-    pub finality_grace_ms: u64,
-
     /// Address the libp2p listener binds to (default: --host).
     #[arg(long, value_name = "IP")]
     pub p2p_host: Option<IpAddr>,
@@ -139,16 +129,10 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap: Vec<String>,
 
-    /// This node's name. With `--gateways` it must be the gateway's number in the set (`0..N`;
-    /// a number outside the set makes an observer); with `--network` any name (the seat comes
-    /// from the key).
+    /// This node's name, shown in its banner (any string; a gateway's seat in the validator
+    /// set comes from its --key).
     #[arg(long, default_value = "0")]
     pub node_id: String,
-
-    /// Length of an epoch in milliseconds (network mode: one block per non-empty epoch).
-    /// With `--network`, the network file's `epoch_ms` applies instead.
-    #[arg(long, default_value_t = ir3_foundation::order::DEFAULT_EPOCH_MS, conflicts_with = "network")]
-    pub epoch_ms: u64,
 
     /// Apps to run: `evm` and the native apps (`money`, `lending`, `reputation`, `territory`,
     /// `compute`, `messaging`).

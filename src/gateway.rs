@@ -202,6 +202,12 @@ impl DecisionVerifier for EngineVerifier {
             .filter_map(|(address, _, _)| self.seats.get(address).cloned())
             .collect()
     }
+
+    fn validators(&self) -> Vec<(u64, String)> {
+        let mut seats: Vec<(u64, String)> = self.seats.values().cloned().collect();
+        seats.sort();
+        seats
+    }
 }
 
 /// The libp2p peer id of an Ed25519 validator key (in engine mode a gateway's iR³ swarm and

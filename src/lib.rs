@@ -128,9 +128,17 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         }
         chain.chain_id = setup.network.chain_id;
     }
-    let network = match cli.p2p_port() {
-        Some(_) => Some(network_options(&cli, engine.as_ref())?),
-        None => None,
+    let network = match (cli.p2p_port(), &engine) {
+        (Some(_), Some(setup)) => Some(network_options(&cli, setup)),
+        (Some(_), None) => {
+            return Err(NodeError::InvalidArgument(
+                "a network node needs --network NETWORK_JSON and --key KEY_JSON: write them with \
+                 `ir3 network init --gateways N --out DIR` and give every gateway the same \
+                 network file and its own key"
+                    .into(),
+            ));
+        }
+        (None, _) => None,
     };
     if network.is_some() {
         // Every gateway must derive the same genesis.
@@ -155,7 +163,10 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         ));
     }
     let mining = if network.is_some() { Some(MiningMode::Manual) } else { mining_mode(&cli)? };
-    let network_key = network.as_ref().map(|n| n.keypair.clone());
+    let network_key = match (&network, &engine) {
+        (Some(_), Some(setup)) => Some(peer_keypair(setup)?),
+        _ => None,
+    };
 
     let series: SeriesHandle = if cli.ephemeral {
         Arc::new(MemorySeries::new())
@@ -353,62 +364,25 @@ fn gateway_options(
     })
 }
 
-/// Network mode's options: the gateway set, epochs, and the node's identity key (kept in the
-/// data directory so its peer id, and so its seat in the gateway set, survives restarts).
-/// With the engine (`--network`), the set is the network file's validators.
-fn network_options(
-    cli: &Cli,
-    engine: Option<&EngineSetup>,
-) -> Result<ir3_evm::network::NetworkOptions, NodeError> {
-    use ir3_foundation::net::Keypair;
-    let seats = engine.map(|e| (e.network.validators.len() as u64, e.seat));
-    let gateways = seats.map(|(n, _)| n).or(cli.gateways).ok_or_else(|| {
-        NodeError::InvalidArgument(
-            "network mode needs --gateways N: the size of the gateway set (every gateway of a \
-             network must be given the same N)"
-                .into(),
-        )
-    })?;
-    if gateways == 0 {
-        return Err(NodeError::InvalidArgument("--gateways must be at least 1".into()));
-    }
-    if cli.epoch_ms == 0 {
-        return Err(NodeError::InvalidArgument("--epoch-ms must be positive".into()));
-    }
-    let keypair = match engine {
-        // With the engine the gateway's validator key is its peer identity on both networks.
-        Some(setup) => {
-            let mut seed = setup.key.key()?.inner().to_bytes();
-            Keypair::ed25519_from_bytes(&mut seed).map_err(|e| {
-                NodeError::InvalidArgument(format!("--key: not an Ed25519 key: {e}"))
-            })?
-        }
-        None if cli.ephemeral => Keypair::generate_ed25519(),
-        None => load_or_create_key(&cli.data_dir().join("p2p-key"))?,
-    };
-    // With the engine, epochs are the network file's (every gateway must use the same).
-    let (epoch_ms, grace_ms) = match engine {
-        Some(setup) => (setup.network.engine.epoch_ms, setup.network.engine.grace_ms),
-        None => (cli.epoch_ms, cli.finality_grace_ms),
-    };
-    Ok(ir3_evm::network::NetworkOptions {
-        epoch_ms,
-        grace_ms,
-        gateway: match seats {
-            Some((n, seat)) => seat.map_or(n, |s| s as u64),
-            None => cli.node_id.parse().map_err(|_| {
-                NodeError::InvalidArgument(format!(
-                    "--node-id {}: with --gateways it is the gateway's number in the set (names \
-                     are for networks started with --network)",
-                    cli.node_id
-                ))
-            })?,
-        },
-        gateways,
-        keypair,
+/// Network mode's options: the validator set's size, this gateway's seat, and the epochs of
+/// the network file (every gateway uses the same).
+fn network_options(cli: &Cli, setup: &EngineSetup) -> ir3_evm::network::NetworkOptions {
+    let validators = setup.network.validators.len() as u64;
+    ir3_evm::network::NetworkOptions {
+        epoch_ms: setup.network.engine.epoch_ms,
+        grace_ms: setup.network.engine.grace_ms,
+        gateway: setup.seat.map_or(validators, |s| s as u64),
+        gateways: validators,
         segment_blocks: cli.segment_blocks,
-        engine: engine.is_some(),
-    })
+    }
+}
+
+/// The node's peer identity: its validator key, so that it has one peer id on the iR³ swarm
+/// and on the engine's network.
+fn peer_keypair(setup: &EngineSetup) -> Result<ir3_foundation::net::Keypair, NodeError> {
+    let mut seed = setup.key.key()?.inner().to_bytes();
+    ir3_foundation::net::Keypair::ed25519_from_bytes(&mut seed)
+        .map_err(|e| NodeError::InvalidArgument(format!("--key: not an Ed25519 key: {e}")))
 }
 
 /// Starts the peer-to-peer layer: identity from the data directory, listener, bootstrap peers,
@@ -488,7 +462,6 @@ async fn start_p2p(
         tokio::spawn(ir3_evm::network::run_history_sync(node.clone()));
     }
     tokio::spawn(ir3_evm::network::run_receiver(node.clone(), received));
-    tokio::spawn(ir3_evm::network::run_ticker(node.clone()));
     let restamp = node.clone();
     tokio::task::spawn_blocking(move || restamp.restamp_own_late()).await.ok();
     // Wait (briefly) for the listener so the banner can print it.
@@ -509,22 +482,6 @@ fn multiaddr(host: &str, port: u16) -> Result<ir3_foundation::net::Multiaddr, No
     format!("/{proto}/{ip}/tcp/{port}")
         .parse()
         .map_err(|e| NodeError::InvalidArgument(format!("{host}:{port}: {e}")))
-}
-
-/// The node's libp2p identity, kept in its data directory so its peer id survives restarts.
-fn load_or_create_key(path: &std::path::Path) -> Result<ir3_foundation::net::Keypair, NodeError> {
-    use ir3_foundation::net::Keypair;
-    let file_error = |e: String| NodeError::StateFile { path: path.into(), reason: e };
-    if let Ok(bytes) = std::fs::read(path) {
-        return Keypair::from_protobuf_encoding(&bytes).map_err(|e| file_error(e.to_string()));
-    }
-    let keypair = Keypair::generate_ed25519();
-    let bytes = keypair.to_protobuf_encoding().map_err(|e| file_error(e.to_string()))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(e.to_string()))?;
-    }
-    std::fs::write(path, bytes).map_err(|e| file_error(e.to_string()))?;
-    Ok(keypair)
 }
 
 /// `--state`: loads the file into a new chain. An existing chain already holds everything

@@ -8,7 +8,7 @@
 //!
 //! - [`money`]: currencies with an issuer, mints and transfers;
 //! - [`lending`]: loans in a money currency, with interest and a deadline; defaults derived;
-//! - [`reputation`]: a score per peer derived from its answers, votes and refused messages;
+//! - [`reputation`]: a score per peer derived from its answers, precommits and refused messages;
 //! - [`peer`] apps, between peers rather than in the ordered log: messaging, territory
 //!   (reputation-weighted observations) and compute (a pure function run on several peers).
 //!
@@ -131,8 +131,8 @@ impl NativeApps {
         Ok(op.id)
     }
 
-    /// How each gateway's votes compare with what became final.
-    pub fn agreement(&self) -> Vec<ir3_foundation::finality::SeatAgreement> {
+    /// How each validator's precommits compare with the decided heights.
+    pub fn agreement(&self) -> Vec<ir3_foundation::apps::SeatAgreement> {
         self.log.agreement()
     }
 

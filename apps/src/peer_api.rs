@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use alloy_primitives::Bytes;
 use ir3_foundation::{
     Intent, IntentId,
-    finality::SeatAgreement,
+    apps::SeatAgreement,
     net::{IntentInsight, P2pHandle, PeerId},
     order::{HlcStamp, now_ms},
 };

@@ -1,6 +1,6 @@
 //! **reputation**: a score per peer, derived from what the series holds about it — how often
-//! it answered this node's intents (YES or NO) rather than staying silent, how often its
-//! votes named the outcome that became final, and how many of its messages were refused as
+//! it answered this node's intents (YES or NO) rather than staying silent, how many decided
+//! heights hold its precommit (a validator's agreement, read from the commit certificates), and how many of its messages were refused as
 //! forged or malformed. Every component is shown; the score weighs the territory and compute
 //! apps' multi-perspective results.
 //!
@@ -8,7 +8,7 @@
 //! responsiveness = (yes + no) / (yes + no + silence), agreement = agreed / (agreed +
 //! disagreed) (both ½ without data), honesty = 1 / (1 + refused).
 
-use ir3_foundation::{finality::SeatAgreement, net::PeerInsight};
+use ir3_foundation::{apps::SeatAgreement, net::PeerInsight};
 use serde::Serialize;
 
 /// The reputation app's name.
@@ -32,9 +32,10 @@ pub struct Reputation {
     pub silence: u64,
     /// Its messages refused as forged or malformed.
     pub refused: u64,
-    /// Final epochs it voted the final outcome of.
+    /// Decided heights whose commit certificate holds its precommit.
     pub votes_agreed: u64,
-    /// Final epochs it voted another outcome of.
+    /// Decided heights it is known to have voted against (see
+    /// [`SeatAgreement::disagreed`]).
     pub votes_disagreed: u64,
     /// (yes + no) / (yes + no + silence).
     pub responsiveness: f64,
@@ -50,7 +51,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 { NEUTRAL } else { part as f64 / whole as f64 }
 }
 
-/// Every known peer's reputation, from the P2P insights and the vote agreement.
+/// Every known peer's reputation, from the P2P insights and the validators' agreement.
 pub fn reputations(peers: &[PeerInsight], seats: &[SeatAgreement]) -> Vec<Reputation> {
     let mut names: Vec<String> = peers.iter().map(|p| p.peer.clone()).collect();
     names.extend(seats.iter().filter_map(|s| s.peer.clone()));
@@ -113,10 +114,10 @@ mod tests {
         let (a, b, c) = (&all[0], &all[1], &all[2]);
         assert_eq!((a.seat, a.responsiveness, a.agreement, a.honesty), (Some(0), 1.0, 1.0, 1.0));
         assert!((a.score - 1.0).abs() < 1e-9);
-        // Mostly silent, refused three times, no votes known.
+        // Mostly silent, refused three times, no precommits known.
         assert_eq!((b.responsiveness, b.agreement, b.honesty), (0.1, NEUTRAL, 0.25));
         assert!((b.score - (0.04 + 0.2 + 0.05)).abs() < 1e-9);
-        // Only votes known: neutral responsiveness, a quarter agreement.
+        // Only precommits known: neutral responsiveness, a quarter agreement.
         assert_eq!((c.responsiveness, c.agreement), (NEUTRAL, 0.25));
         assert!(a.score > c.score && c.score > b.score);
     }

@@ -22,16 +22,19 @@ use crate::{
 /// How long the full mesh may take to form.
 const MESH_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The flags every node of one network shares (they fix its genesis, epochs and segments).
+/// Most observers a bench starts (keys outside the validator set are written for them).
+pub const MAX_OBSERVERS: usize = 8;
+
+/// The network every node of one bench joins and the flags they share.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
     /// The ir3 binary.
     pub bin: PathBuf,
-    /// `--gateways` (size of the gateway set).
+    /// Size of the validator set.
     pub gateways: usize,
-    /// `--epoch-ms`.
+    /// `--epoch-ms` the network was written with.
     pub epoch_ms: u64,
-    /// `--finality-grace-ms`.
+    /// `--grace-ms` the network was written with.
     pub grace_ms: u64,
     /// `--accounts` (dev accounts funded at genesis).
     pub accounts: usize,
@@ -41,27 +44,44 @@ pub struct NetConfig {
     pub extra: Vec<String>,
     /// `--log` of the nodes, if set.
     pub log: Option<String>,
-    /// Agreement on the BFT engine: the directory `ir3 network init` wrote (network file and
-    /// `gateway-N.key.json`); `None` runs the vote-counting network mode (`--gateways`).
-    pub engine: Option<PathBuf>,
+    /// The directory `ir3 network init` wrote (network file and `gateway-N.key.json`), see
+    /// [`init_network`].
+    pub network: PathBuf,
 }
 
 /// Writes a network of `gateways` validators with `ir3 network init` into `dir/net`, with
-/// further `init` flags (engine parameters).
+/// further `init` flags (engine parameters), and [`MAX_OBSERVERS`] keys outside its set (from
+/// another `init`) into `dir/outside`. Returns `dir/net`.
 pub fn init_network(bin: &Path, gateways: usize, dir: &Path, flags: &[String]) -> Result<PathBuf> {
+    let init = |count: usize, out: &Path, flags: &[String]| -> Result<()> {
+        let output = std::process::Command::new(bin)
+            .args(["network", "init", "--gateways", &count.to_string(), "--out"])
+            .arg(out)
+            .args(flags)
+            .output()?;
+        if !output.status.success() {
+            return Err(BenchError::Setup(format!(
+                "ir3 network init: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        Ok(())
+    };
     let out = dir.join("net");
-    let output = std::process::Command::new(bin)
-        .args(["network", "init", "--gateways", &gateways.to_string(), "--out"])
-        .arg(&out)
-        .args(flags)
-        .output()?;
-    if !output.status.success() {
-        return Err(BenchError::Setup(format!(
-            "ir3 network init: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )));
-    }
+    init(gateways, &out, flags)?;
+    init(MAX_OBSERVERS, &dir.join("outside"), &[])?;
     Ok(out)
+}
+
+/// The key file of node number `id`: a validator's below `gateways`, else one outside the set.
+fn key_file(config: &NetConfig, id: usize) -> PathBuf {
+    match id.checked_sub(config.gateways) {
+        None => config.network.join(format!("gateway-{id}.key.json")),
+        Some(observer) => config
+            .network
+            .with_file_name("outside")
+            .join(format!("gateway-{}.key.json", observer % MAX_OBSERVERS)),
+    }
 }
 
 /// One started node.
@@ -70,7 +90,7 @@ pub struct NetNode {
     pub node: Node,
     /// Its libp2p address.
     pub p2p: SocketAddr,
-    /// Its consensus engine's address (engine mode).
+    /// Its consensus engine's address.
     pub consensus: SocketAddr,
     /// Its data directory.
     pub data_dir: PathBuf,
@@ -100,8 +120,7 @@ fn addresses(octet: usize) -> Result<Addresses> {
 }
 
 /// Spawns node number `id` of the network at `at`, data in `dir/<name>`, joining through
-/// `bootstrap` (and, in engine mode, the engines at `engines`); `log` overrides the configured
-/// `--log`.
+/// `bootstrap` and the engines at `engines`; `log` overrides the configured `--log`.
 #[allow(clippy::too_many_arguments)]
 fn spawn(
     config: &NetConfig,
@@ -115,36 +134,17 @@ fn spawn(
 ) -> Result<NetNode> {
     let data_dir = dir.join(name);
     let mut args: Vec<OsString> = vec!["--p2p-port".into(), at.p2p.port().to_string().into()];
-    match &config.engine {
-        Some(net) => {
-            args.push("--network".into());
-            args.push(net.join("network.json").into());
-            args.push("--key".into());
-            args.push(net.join(format!("gateway-{id}.key.json")).into());
-            args.push("--consensus-port".into());
-            args.push(at.consensus.port().to_string().into());
-            for peer in engines {
-                args.push("--consensus-peer".into());
-                args.push(peer.to_string().into());
-            }
-        }
-        None => {
-            args.extend([
-                "--node-id".into(),
-                id.to_string().into(),
-                "--gateways".into(),
-                config.gateways.to_string().into(),
-            ]);
-        }
-    }
-    if config.engine.is_none() {
-        // (With the engine, epochs are the network file's.)
-        args.extend([
-            "--epoch-ms".into(),
-            config.epoch_ms.to_string().into(),
-            "--finality-grace-ms".into(),
-            config.grace_ms.to_string().into(),
-        ]);
+    args.push("--node-id".into());
+    args.push(name.into());
+    args.push("--network".into());
+    args.push(config.network.join("network.json").into());
+    args.push("--key".into());
+    args.push(key_file(config, id).into());
+    args.push("--consensus-port".into());
+    args.push(at.consensus.port().to_string().into());
+    for peer in engines {
+        args.push("--consensus-peer".into());
+        args.push(peer.to_string().into());
     }
     args.extend(["--accounts".into(), config.accounts.to_string().into()]);
     if let Some(blocks) = config.segment_blocks {
@@ -192,18 +192,21 @@ pub async fn start_gateways(
     Ok(nodes)
 }
 
-/// Spawns observer number `id` (outside the set) at `127.0.0.<octet>` with an empty data
-/// directory, bootstrapped to `providers` only; does not wait for it.
+/// Spawns observer number `id` (`id >= gateways`: a key outside the set) at
+/// `127.0.0.<octet>` with an empty data directory, bootstrapped to `providers` only and
+/// following the engines at `engines`; does not wait for it.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_observer(
     config: &NetConfig,
     dir: &Path,
     id: usize,
     octet: usize,
     providers: &[SocketAddr],
+    engines: &[SocketAddr],
     log: &str,
 ) -> Result<NetNode> {
     let name: &'static str = Box::leak(format!("observer{id}").into_boxed_str());
-    spawn(config, dir, name, id, addresses(octet)?, providers, &[], Some(log))
+    spawn(config, dir, name, id, addresses(octet)?, providers, engines, Some(log))
 }
 
 /// Waits until `net_peerCount` is `n - 1` on every node; returns how long that took.

@@ -101,10 +101,10 @@ pub struct SeriesPosition {
 /// The block numbers the `safe` and `finalized` tags resolve to in network mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FinalityTags {
-    /// The last block of an epoch this gateway has voted on (changes only if the majority saw
-    /// a different outcome).
+    /// The `safe` block: in network mode the same as `finalized` (nothing is safe short of a
+    /// decided height).
     pub safe: u64,
-    /// The last block a majority of the gateway set voted for.
+    /// The last block of the epochs the decided heights made final.
     pub finalized: u64,
 }
 

@@ -229,31 +229,7 @@ impl EpochBuilder {
         (blocks, excluded)
     }
 
-    /// Keeps in an open epoch only the envelopes with these digests (a later voting round's
-    /// content) and rebuilds `chain` from it when given; returns the blocks and the envelopes
-    /// left out (late: their gateway stamps them again).
-    pub fn restrict(
-        &mut self,
-        chain: Option<&mut Chain>,
-        epoch: u64,
-        keep: &std::collections::HashSet<B256>,
-    ) -> (Vec<Arc<StoredBlock>>, Vec<Envelope>) {
-        let removed = self.book.restrict(epoch, keep);
-        for envelope in &removed {
-            self.note_late(envelope);
-        }
-        let blocks = match chain {
-            Some(chain) if !removed.is_empty() => {
-                let blocks = self.rebuild_from(chain, epoch);
-                self.forget_included_late(chain);
-                blocks
-            }
-            _ => Vec::new(),
-        };
-        (blocks, removed)
-    }
-
-    /// Puts exact envelopes a final outcome names in place of other stamps of the same
+    /// Puts exact envelopes a decided epoch names in place of other stamps of the same
     /// content, without building; returns the earliest epoch whose content changed.
     pub fn replace_unbuilt(&mut self, envelopes: Vec<Envelope>) -> Option<u64> {
         envelopes.into_iter().filter_map(|e| self.book.replace(e)).min()
@@ -317,17 +293,6 @@ impl EpochBuilder {
         let blocks = self.rebuild_from(chain, epoch);
         self.forget_included_late(chain);
         blocks
-    }
-
-    /// The epochs whose blocks are numbered `first..=last`, with their blocks.
-    pub fn blocks_numbered(&self, first: u64, last: u64) -> Vec<(u64, EpochBlock)> {
-        self.built
-            .iter()
-            .filter(|b| (first..=last).contains(&b.number))
-            .map(|b| {
-                (b.epoch, EpochBlock { number: b.number, hash: b.hash, state_root: b.state_root })
-            })
-            .collect()
     }
 
     /// The epoch of the last block built before `epoch` (`None`: the genesis).

@@ -94,12 +94,12 @@ pub enum EvmEvent {
     /// Network mode: a transaction envelope admitted (stamped here or received from a peer).
     /// Blocks are derived from the envelopes, not recorded.
     Envelope(ir3_foundation::order::Envelope),
-    /// Network mode: a gateway's signed vote on an epoch's outcome (this node's own, or a
-    /// peer's), recorded before it is counted.
-    Vote(ir3_foundation::finality::SignedVote),
-    /// Network mode: an epoch's final outcome taken from a history segment (a node that
-    /// synced from chunks); its envelopes are the `Envelope` events just before.
-    Checkpoint(crate::network::Outcome),
+    /// Retired: a vote of the hand-made vote counting that network mode ran on before the BFT
+    /// engine. Kept so that the variants after it keep their tags; a series that holds one is
+    /// refused at replay with a clear error.
+    RetiredVote,
+    /// Retired: an epoch outcome from the old mode's history segments (see `RetiredVote`).
+    RetiredCheckpoint,
     /// A block was sealed. Its transactions are the `TxExecuted` events just before it.
     /// (Appended last: the variant's position is its tag in the series.)
     BlockSealed {

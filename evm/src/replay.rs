@@ -154,7 +154,7 @@ pub struct Replayed {
     pub chain: Chain,
     /// Transactions still pooled.
     pub pooled: Vec<Arc<SignedTx>>,
-    /// Network mode: every envelope admitted and vote recorded, in series order.
+    /// Network mode: every envelope admitted and height decided, in series order.
     pub network: Vec<NetworkEvent>,
     /// How it was derived.
     pub startup: Startup,
@@ -462,8 +462,13 @@ impl Replayer {
                 self.seal(seq, &context, tx_count, hash, None)?;
             }
             EvmEvent::Envelope(envelope) => self.network.push(NetworkEvent::Envelope(envelope)),
-            EvmEvent::Vote(vote) => self.network.push(NetworkEvent::Vote(vote)),
-            EvmEvent::Checkpoint(outcome) => self.network.push(NetworkEvent::Checkpoint(outcome)),
+            EvmEvent::RetiredVote | EvmEvent::RetiredCheckpoint => {
+                return Err(EvmError::Internal(
+                    "this data directory was written by the vote-counting network mode, which \
+                     is gone: start the node on a fresh data directory (ir3 network init)"
+                        .into(),
+                ));
+            }
             EvmEvent::Decided(record) => self.network.push(NetworkEvent::Decided(record)),
             EvmEvent::Dev(event) => {
                 if let DevEvent::Setting(crate::dev::Setting::Mining(mode)) = &event {

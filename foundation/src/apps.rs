@@ -1,14 +1,33 @@
 //! The seam between the ordering machinery and native apps (money, lending, …): an app's
-//! signed operations travel as [`Envelope`]s through the same epochs, votes and finality as the
+//! signed operations travel as [`Envelope`]s through the same epochs and decided heights as the
 //! EVM's transactions; the app checks envelopes of its own ([`EnvelopeCheck`]) and derives its
 //! state from the epochs in order ([`OrderedLog`]). Nothing here knows what an app's payload
 //! means.
 
 use crate::order::Envelope;
 
+/// The app name of the ordering machinery's own intents.
+pub const ORDER_APP: &str = "order";
+
 /// The intent kind under which a native app's envelope is declared to peers (app
-/// [`ORDER_APP`](crate::finality::ORDER_APP)).
+/// [`ORDER_APP`]).
 pub const ORDER_ENVELOPE: &str = "envelope";
+
+/// How a validator's signatures compare with what was decided: the decided heights whose
+/// commit certificate holds its precommit (reputation's agreement component).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatAgreement {
+    /// The validator's seat (its index in the validator set).
+    pub seat: u64,
+    /// Its peer id.
+    pub peer: Option<String>,
+    /// Decided heights it precommitted.
+    pub agreed: u64,
+    /// Decided heights it is known to have voted against (not counted yet: a commit
+    /// certificate holds only the precommits for the decided value).
+    pub disagreed: u64,
+}
 
 /// What a node thinks of a peer's envelope of a native app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +82,9 @@ pub trait OrderedLog: Send + Sync + std::fmt::Debug {
         payload: Vec<u8>,
     ) -> Result<(), String>;
 
-    /// How each gateway's votes compare with what became final (none without a gateway set).
-    fn agreement(&self) -> Vec<crate::finality::SeatAgreement> {
+    /// How each validator's precommits compare with the decided heights (none outside a
+    /// network).
+    fn agreement(&self) -> Vec<SeatAgreement> {
         Vec::new()
     }
 }

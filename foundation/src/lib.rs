@@ -8,7 +8,6 @@
 //!   forget (pure flux: pushing never waits on a network);
 //! - the [`order`]ing machinery: hybrid-logical-clock stamps, epochs, and a deterministic total
 //!   order of any app's signed intents, so gateways that saw the same intents agree;
-//! - [`finality`]: signed votes of the gateway set on each epoch's outcome, final by majority;
 //! - the peer-to-peer layer, [`net`] (rust-libp2p): intents declared over gossipsub, YES/NO
 //!   answers sent directly, silences recorded, catch-up pulls between peers.
 //!
@@ -22,7 +21,6 @@ pub mod apps;
 pub mod bt;
 pub mod chunks;
 pub mod error;
-pub mod finality;
 pub mod intent;
 pub mod net;
 pub mod order;

@@ -126,7 +126,7 @@ impl Envelope {
         keccak256(bytes)
     }
 
-    /// The digest of the whole envelope, stamp and gateway included: what a vote names.
+    /// The digest of the whole envelope, stamp and gateway included: what a decided epoch names.
     pub fn digest(&self) -> B256 {
         keccak256(postcard::to_allocvec(self).unwrap_or_default())
     }
@@ -306,13 +306,6 @@ impl EpochBook {
         self.epochs.get(&epoch).into_iter().flat_map(|e| e.values())
     }
 
-    /// The digests of an epoch's envelopes, ascending.
-    pub fn digests_of(&self, epoch: u64) -> Vec<B256> {
-        let mut digests: Vec<B256> = self.envelopes_of(epoch).map(Envelope::digest).collect();
-        digests.sort();
-        digests
-    }
-
     /// The envelope of `epoch` with this digest, if admitted (an envelope always sits in the
     /// epoch of its stamp).
     pub fn find_digest(&self, epoch: u64, digest: &B256) -> Option<&Envelope> {
@@ -320,7 +313,7 @@ impl EpochBook {
         self.epochs.get(&epoch)?.get(id).filter(|e| e.digest() == *digest)
     }
 
-    /// Fixes an epoch's content to exactly `envelopes` (the majority's) and every earlier
+    /// Fixes an epoch's content to exactly `envelopes` (the decided ones) and every earlier
     /// epoch not yet final to nothing: their other envelopes leave the book and are returned
     /// (excluded), the given ones are moved in from wherever they were. Afterwards every epoch
     /// up to `epoch` is final and admits nothing. Epochs are finalized in ascending order.
@@ -346,20 +339,6 @@ impl EpochBook {
         }
         self.final_through = Some(self.final_through.map_or(epoch, |f| f.max(epoch)));
         excluded
-    }
-
-    /// Keeps in an open epoch only the envelopes whose digests are in `keep` (a later voting
-    /// round's content); returns the others, which leave the book.
-    pub fn restrict(&mut self, epoch: u64, keep: &HashSet<B256>) -> Vec<Envelope> {
-        if self.is_final(epoch) {
-            return Vec::new();
-        }
-        let leaving: Vec<B256> = self
-            .envelopes_of(epoch)
-            .filter(|e| !keep.contains(&e.digest()))
-            .map(Envelope::id)
-            .collect();
-        leaving.iter().filter_map(|id| self.take(id)).collect()
     }
 
     /// The non-empty epochs, ascending.

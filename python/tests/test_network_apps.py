@@ -86,24 +86,26 @@ class Gateway(ProcessBase):
         self.log = data_dir + ".log"
         self.rpc_port = free_port(host)
         self.p2p_port = free_port(host)
+        self.consensus_port = free_port(host)
         self.process: Optional[subprocess.Popen] = None
         self.node = ir3.connect(f"{host}:{self.rpc_port}", timeout=10)
 
-    def start(self, peers: List["Gateway"]) -> None:
+    def start(self, peers: List["Gateway"], network: str) -> None:
         args = [
             os.path.abspath(BIN),
             "--host", self.host,
             "--port", str(self.rpc_port),
             "--p2p-port", str(self.p2p_port),
-            "--node-id", str(self.index),
-            "--gateways", str(GATEWAYS),
-            "--epoch-ms", "200",
-            "--finality-grace-ms", "300",
+            "--consensus-port", str(self.consensus_port),
+            "--network", os.path.join(network, "network.json"),
+            "--key", os.path.join(network, f"gateway-{self.index}.key.json"),
+            "--node-id", f"gateway-{self.index}",
             "--data-dir", self.data_dir,
         ]
         for peer in peers:
             if peer is not self:
                 args += ["--bootstrap", f"{peer.host}:{peer.p2p_port}"]
+                args += ["--consensus-peer", f"{peer.host}:{peer.consensus_port}"]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -133,10 +135,17 @@ class NetworkAppsTest(unittest.TestCase):
         except OSError as error:  # only 127.0.0.1 on this machine
             raise unittest.SkipTest(f"cannot bind {hosts}: {error}")
         cls.tmp = tempfile.mkdtemp(prefix="ir3-py-net-")
+        # The network: one key per gateway and the file every gateway is started with.
+        network = os.path.join(cls.tmp, "net")
+        subprocess.run(
+            [binary, "network", "init", "--gateways", str(GATEWAYS), "--out", network],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         cls.gateways = [Gateway(i, h, os.path.join(cls.tmp, f"gw{i}")) for i, h in enumerate(hosts)]
         try:
             for gateway in cls.gateways:
-                gateway.start(cls.gateways)
+                gateway.start(cls.gateways, network)
             cls.nodes = [g.node for g in cls.gateways]
 
             def meshed() -> bool:

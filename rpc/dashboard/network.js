@@ -31,7 +31,7 @@ function chunkForm() {
   );
 }
 
-function epochForm() {
+function heightForm() {
   const out = h('div');
   return h(
     'div',
@@ -42,30 +42,38 @@ function epochForm() {
         class: 'inline',
         onsubmit: async (e) => {
           e.preventDefault();
-          const n = e.target.elements.epoch.value.trim();
+          const n = e.target.elements.height.value.trim();
           if (!/^\d+$/.test(n)) return;
           try {
-            fill(out, votesTable(await rpc('ir3_epoch', ['0x' + BigInt(n).toString(16)])));
+            const view = await rpc('ir3_height', ['0x' + BigInt(n).toString(16)]);
+            fill(out, view ? heightTable(view) : h('p', { class: 'muted' }, `height ${n} is not decided here`));
           } catch (err) {
             fill(out, errorBox(err));
           }
         },
       },
-      h('label', { for: 'epoch' }, 'Epoch'),
-      h('input', { id: 'epoch', name: 'epoch', placeholder: 'epoch number', size: 14, inputmode: 'numeric' }),
-      h('button', { type: 'submit' }, 'Votes'),
+      h('label', { for: 'height' }, 'Height'),
+      h('input', { id: 'height', name: 'height', placeholder: 'height number', size: 14, inputmode: 'numeric' }),
+      h('button', { type: 'submit' }, 'Show'),
     ),
     out,
   );
 }
 
-function votesTable(votes) {
+function heightTable(view) {
+  const envelopes = view.epochs.reduce((sum, [, count]) => sum + count, 0);
   return [
-    h('p', null, `epoch ${votes.epoch} `, votes.isFinal ? badge('final') : badge('tentative')),
+    h('p', null, `height ${view.height}, round ${view.round} `, badge('decided', 'ok')),
+    kv([
+      ['value', h('span', { class: 'mono small', title: view.valueId }, short(view.valueId, 8))],
+      ['epochs', view.epochs.length ? view.epochs.map(([epoch, count]) => `${epoch} (${count})`).join(', ') : 'none'],
+      ['envelopes', envelopes],
+      ['certificate', view.signers.length ? `${view.certificateBytes} bytes` : 'not held (taken from history)'],
+    ]),
     table(
-      ['round', 'block', 'gateways'],
-      votes.perspectives.map((p) => h('tr', null, h('td', null, p.round), h('td', { class: 'mono small', title: p.blockHash }, /^0x0+$/.test(p.blockHash) ? 'no block' : short(p.blockHash, 8)), h('td', null, p.gateways.map((g) => `#${g}`).join(' ')))),
-      { 'aria-label': 'votes by outcome' },
+      ['seat', 'precommit by'],
+      view.signers.map(([seat, peer]) => h('tr', null, h('td', null, `#${seat}`), h('td', { class: 'mono small', title: peer }, short(peer, 8)))),
+      { 'aria-label': 'certificate signers' },
     ),
   ];
 }
@@ -73,7 +81,7 @@ function votesTable(votes) {
 /** Renders the Network view. */
 export async function renderNetwork(container) {
   if (!state.info?.networked) {
-    container.append(card('Network', h('p', null, 'This node runs alone (no --p2p-port): there are no peers, votes or chunks to show. Start gateways with --p2p-port, --node-id and --gateways to see them here.')));
+    container.append(card('Network', h('p', null, 'This node runs alone (no --p2p-port): there are no peers, decided heights or chunks to show. Write a network with `ir3 network init` and start its gateways with --network, --key and --p2p-port to see them here.')));
     return null;
   }
   const status = h('div');
@@ -83,9 +91,9 @@ export async function renderNetwork(container) {
   const sync = h('div');
   const latency = chartCanvas('tentative to final latency, last three minutes');
   container.append(
-    h('div', { class: 'cols' }, card('Gateway set', status), card('Peer graph', graph)),
+    h('div', { class: 'cols' }, card('Validator set', status), card('Peer graph', graph)),
     card('Peers', peers),
-    h('div', { class: 'cols' }, card('Last final epoch: votes', epoch, epochForm()), card('Send → final (seen here)', latency)),
+    h('div', { class: 'cols' }, card('Last decided height', epoch, heightForm()), card('Send → final (seen here)', latency)),
     card('History sync and chunks', sync, chunkForm()),
   );
   let busy = false;
@@ -95,11 +103,11 @@ export async function renderNetwork(container) {
     busy = true;
     last = Date.now();
     try {
-      const [net, list, reputation, votes, syncing] = await batch([
+      const [net, list, reputation, decided, syncing] = await batch([
         ['ir3_networkStatus', []],
         ['ir3_peers', []],
         ['ir3_reputation_list', []],
-        ['ir3_epoch', []],
+        ['ir3_height', []],
         ['eth_syncing', []],
       ]);
       if (net instanceof Error) throw net;
@@ -108,14 +116,14 @@ export async function renderNetwork(container) {
       fill(
         status,
         kv([
-          ['this node', `${net.voting ? 'gateway' : 'observer'} ${net.gateway} of ${net.gateways} (majority ${net.majority})`],
+          ['this node', net.voting ? `validator #${net.gateway} of ${net.gateways} (quorum ${net.majority})` : `observer (${net.gateways} validators, quorum ${net.majority})`],
           ['peer id', h('span', { class: 'mono small' }, net.peerId || '–')],
           ['latest / safe / finalized', `${net.latestBlock} / ${net.safeBlock} / ${net.finalizedBlock}`],
+          ['decided height', net.decidedHeight ?? '–'],
           ['final epoch', net.finalEpoch ?? '–'],
           ['epoch length', `${net.epochMs} ms`],
-          ['diverged', net.diverged ? h('span', { class: 'error-inline' }, net.diverged) : badge('no', 'ok')],
           ['history segments held', net.historySegments],
-          ['epochs taken from history', net.epochsFromHistory],
+          ['heights taken from history', net.heightsFromHistory],
           ['members', h('ul', { class: 'plain' }, net.members.map(([seat, peer]) => h('li', null, `#${seat} `, h('span', { class: 'mono small', title: peer }, short(peer, 8)))))],
         ]),
       );
@@ -151,10 +159,10 @@ export async function renderNetwork(container) {
             )
           : h('p', { class: 'muted' }, 'No peers yet.'),
       );
-      if (!(votes instanceof Error) && votes) fill(epoch, votesTable(votes));
-      else fill(epoch, h('p', { class: 'muted' }, 'No final epoch yet.'));
+      if (!(decided instanceof Error) && decided) fill(epoch, heightTable(decided));
+      else fill(epoch, h('p', { class: 'muted' }, 'No decided height yet.'));
       if (syncing && typeof syncing === 'object' && !(syncing instanceof Error)) {
-        fill(sync, bar(num(syncing.currentBlock) / Math.max(1, num(syncing.highestBlock)), `history sync: chunk ${num(syncing.currentBlock)} of ${num(syncing.highestBlock)}`));
+        fill(sync, bar(num(syncing.currentBlock) / Math.max(1, num(syncing.highestBlock)), `history sync: height ${num(syncing.currentBlock)} of ${num(syncing.highestBlock)}`));
       } else fill(sync, bar(1, `not syncing · ${net.historySegments} segments held`));
       drawLines(latency, [{ label: 'ms until final', color: '--warn', points: state.latency, dots: true }], { windowMs: 180_000 });
     } catch (e) {

@@ -1,13 +1,13 @@
 //! The `ir3_` namespace: what the peer-to-peer foundation knows — who answered what to an
 //! intent (YES, NO, silence), the peers and their history, where a transaction stands in the
-//! ordering, and the gateway set's votes.
+//! ordering, the validator set, and the decided heights with their certificates.
 
 use std::sync::Arc;
 
 use alloy_primitives::{B256, U64};
 use ir3_evm::{
     EvmNode,
-    network::{EpochView, NetworkStatus, TransactionStatus},
+    network::{HeightView, NetworkStatus, TransactionStatus},
 };
 use ir3_foundation::net::{IntentInsight, PeerInsight};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
@@ -28,12 +28,13 @@ pub trait Ir3Api {
     /// `pending` or `unknown`.
     #[method(name = "transactionStatus")]
     fn transaction_status(&self, hash: B256) -> RpcResult<TransactionStatus>;
-    /// The gateway set, this node's seat, and the latest/safe/finalized blocks.
+    /// The validator set, this node's seat, and the latest/safe/finalized blocks.
     #[method(name = "networkStatus")]
     fn network_status(&self) -> RpcResult<NetworkStatus>;
-    /// The votes on an epoch, grouped by outcome (default: the last final epoch).
-    #[method(name = "epoch")]
-    fn epoch(&self, epoch: Option<U64>) -> RpcResult<EpochView>;
+    /// A decided height (default: the last one): its round, value, epochs and the validators
+    /// whose precommits its certificate holds; `null` for a height not decided here.
+    #[method(name = "height")]
+    fn height(&self, height: Option<U64>) -> RpcResult<Option<HeightView>>;
 }
 
 /// Handler of the `ir3_` namespace.
@@ -66,7 +67,7 @@ impl Ir3ApiServer for Ir3Handler {
         Ok(self.node.network_status().map_err(RpcError::from)?)
     }
 
-    fn epoch(&self, epoch: Option<U64>) -> RpcResult<EpochView> {
-        Ok(self.node.epoch_view(epoch.map(|e| e.to::<u64>())).map_err(RpcError::from)?)
+    fn height(&self, height: Option<U64>) -> RpcResult<Option<HeightView>> {
+        Ok(self.node.height_view(height.map(|h| h.to::<u64>())).map_err(RpcError::from)?)
     }
 }

@@ -10,15 +10,12 @@ use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
 use crate::{
-    network::{
-        EngineNet, outside_key, start_engine_gateways, start_engine_gateways_with, start_gateways,
-        wait_for,
-    },
+    network::{EngineNet, outside_key, start_gateways, start_gateways_with, wait_for},
     utils::{ADDRS, KEYS, Node},
 };
 
-const NETWORK: &[&str] =
-    &["--epoch-ms", "200", "--finality-grace-ms", "300", "--segment-blocks", "2"];
+/// Short history segments, so that the newcomer takes its history from chunks.
+const SEGMENTS: &[&str] = &["--segment-blocks", "2"];
 
 /// An operation signed client-side (EIP-191 over the exact message), as any wallet would.
 fn signed(key: &str, message: &Value) -> Value {
@@ -40,17 +37,12 @@ fn balances(node: &Node) -> Vec<Value> {
     ADDRS.iter().take(4).map(|a| node.result("ir3_money_balances", json!([a]))).collect()
 }
 
+/// The apps' operations are ordered by the decided heights like the EVM's transactions; the
+/// newcomer is an observer (a key outside the set) that takes its history from chunks, then
+/// follows the engine.
 #[test]
 fn native_apps_converge_across_gateways_and_survive_restart_and_sync() {
-    native_apps_scenario(start_gateways(3, 60, NETWORK), None);
-}
-
-/// The same with agreement on the BFT engine: the apps' operations are ordered by the decided
-/// heights like the EVM's transactions; the newcomer is an observer (a key outside the set)
-/// that catches up by the engine's value sync.
-#[test]
-fn native_apps_converge_on_the_engine() {
-    let net = start_engine_gateways(3, 120, &[]);
+    let net = start_gateways(3, 120, SEGMENTS);
     let EngineNet { nodes, dir, network, p2p, engines } = net;
     let key = outside_key(dir.path());
     let mut args: Vec<String> = vec![
@@ -59,16 +51,16 @@ fn native_apps_converge_on_the_engine() {
         "--key".into(),
         key.display().to_string(),
     ];
+    args.extend(SEGMENTS.iter().map(|s| s.to_string()));
     for (p2p, engine) in p2p.iter().zip(&engines) {
         args.extend(["--consensus-peer".into(), engine.clone(), "--bootstrap".into(), p2p.clone()]);
     }
-    native_apps_scenario(nodes, Some(args));
+    native_apps_scenario(nodes, args);
 }
 
 /// Mints, transfers, a double spend, a loan across three gateways; a `kill -9`; a newcomer
-/// with an empty disk. `engine_newcomer`: the newcomer's flags in engine mode (else it joins
-/// the vote-counting network and must take its history from chunks).
-fn native_apps_scenario(mut nodes: Vec<Node>, engine_newcomer: Option<Vec<String>>) {
+/// with an empty disk, started with `newcomer` flags.
+fn native_apps_scenario(mut nodes: Vec<Node>, newcomer: Vec<String>) {
     let [a, b, c, d] = [ADDRS[0], ADDRS[1], ADDRS[2], ADDRS[3]];
 
     // A mints through gateway 0 and becomes GOLD's issuer.
@@ -177,28 +169,14 @@ fn native_apps_scenario(mut nodes: Vec<Node>, engine_newcomer: Option<Vec<String
 
     // A newcomer with an empty disk derives the same state from the history chunks (with the
     // engine: from the engine's value sync).
-    let bootstrap: Vec<String> = nodes
-        .iter()
-        .flat_map(|n| ["--bootstrap".to_string(), n.p2p_addr.clone().unwrap()])
-        .collect();
     let mut args: Vec<&str> = vec!["--p2p-port", "0"];
-    match &engine_newcomer {
-        Some(flags) => args.extend(flags.iter().map(String::as_str)),
-        None => {
-            args.extend(["--node-id", "3", "--gateways", "3"]);
-            args.extend_from_slice(NETWORK);
-            args.extend(bootstrap.iter().map(String::as_str));
-        }
-    }
-    let host = if engine_newcomer.is_some() { "127.0.0.124" } else { "127.0.0.63" };
-    let newcomer = Node::start_at(host, &args);
+    args.extend(newcomer.iter().map(String::as_str));
+    let newcomer = Node::start_at("127.0.0.124", &args);
     wait_for("the newcomer's balances", Duration::from_secs(60), || {
         balances(&newcomer) == reference
     });
     let status = newcomer.result("ir3_networkStatus", json!([]));
-    if engine_newcomer.is_none() {
-        assert!(status["epochsFromHistory"].as_u64().unwrap() > 0, "no history chunks: {status}");
-    }
+    assert!(status["heightsFromHistory"].as_u64().unwrap() > 0, "no history chunks: {status}");
     assert_eq!(
         newcomer.result("ir3_lending_loans", json!([])),
         nodes[0].result("ir3_lending_loans", json!([]))
@@ -219,7 +197,7 @@ fn peer_id(node: &Node) -> String {
 /// run on the peers, agreeing) and reputation (components from the series).
 #[test]
 fn peer_apps_answer_yes_no_and_silence() {
-    let mut net = start_engine_gateways_with(3, 66, &[], &["--grace-ms", "300"]);
+    let mut net = start_gateways_with(3, 66, &[], &["--grace-ms", "300"]);
     let nodes = &mut net.nodes;
     let ids: Vec<String> = nodes.iter().map(peer_id).collect();
 

@@ -13,7 +13,7 @@ use std::{
 use serde_json::json;
 
 use crate::{
-    network::start_engine_gateways_with,
+    network::start_gateways_with,
     utils::{Node, post, repo},
 };
 
@@ -78,7 +78,7 @@ fn dashboard_in_headless_chromium_follows_a_dev_node_and_a_three_gateway_network
     );
     let node = Node::start(&[]);
     // A longer grace keeps a transaction tentative long enough for the page to show it.
-    let network = start_engine_gateways_with(3, 70, &[], &["--grace-ms", "1500"]);
+    let network = start_gateways_with(3, 70, &[], &["--grace-ms", "1500"]);
     let gateways = &network.nodes;
     let net: Vec<String> = gateways.iter().map(Node::http).collect();
     let out_dir = repo().join("target/dashboard");

@@ -26,43 +26,16 @@ fn free_port(host: &str) -> u16 {
     TcpListener::bind((host, 0)).expect("bind").local_addr().unwrap().port()
 }
 
-/// Starts `n` gateways at 127.0.0.`first_ip`.. and waits for the full mesh.
-pub(crate) fn start_gateways(n: usize, first_ip: u8, extra: &[&str]) -> Vec<Node> {
-    let hosts: Vec<String> = (0..n).map(|i| format!("127.0.0.{}", first_ip as usize + i)).collect();
-    let ports: Vec<u16> = hosts.iter().map(|h| free_port(h)).collect();
-    let nodes: Vec<Node> = (0..n)
-        .map(|i| {
-            let mut args: Vec<String> = vec![
-                "--p2p-port".into(),
-                ports[i].to_string(),
-                "--node-id".into(),
-                i.to_string(),
-                "--gateways".into(),
-                n.to_string(),
-            ];
-            for j in (0..n).filter(|j| *j != i) {
-                args.push("--bootstrap".into());
-                args.push(format!("{}:{}", hosts[j], ports[j]));
-            }
-            args.extend(extra.iter().map(|s| s.to_string()));
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            Node::start_at(&hosts[i], &args)
-        })
-        .collect();
-    wait_for_mesh(&nodes);
-    nodes
-}
-
 /// Starts `n` gateways at 127.0.0.`first_ip`.. whose agreement runs on the BFT engine: a
 /// network written by `ir3 network init` (one key per gateway), each gateway started with the
 /// network file and its own key, the engines connected to each other; waits for the full mesh.
 /// Returns the gateways and where they are.
-pub(crate) fn start_engine_gateways(n: usize, first_ip: u8, extra: &[&str]) -> EngineNet {
-    start_engine_gateways_with(n, first_ip, extra, &[])
+pub(crate) fn start_gateways(n: usize, first_ip: u8, extra: &[&str]) -> EngineNet {
+    start_gateways_with(n, first_ip, extra, &[])
 }
 
-/// [`start_engine_gateways`] with further `ir3 network init` flags (engine parameters).
-pub(crate) fn start_engine_gateways_with(
+/// [`start_gateways`] with further `ir3 network init` flags (engine parameters).
+pub(crate) fn start_gateways_with(
     n: usize,
     first_ip: u8,
     extra: &[&str],
@@ -241,16 +214,11 @@ fn watch_finality(
     })
 }
 
+/// Five validators (f = 1) on the BFT engine (Malachite), one killed and restarted, one
+/// frozen.
 #[test]
 fn five_gateways_converge_on_one_chain() {
-    converge_under_load(start_gateways(5, 10, &[]));
-}
-
-/// The same run with agreement on the BFT engine (Malachite): five validators (f = 1), one
-/// killed and restarted, one frozen.
-#[test]
-fn five_engine_gateways_converge_on_one_chain() {
-    let net = start_engine_gateways(5, 100, &[]);
+    let net = start_gateways(5, 100, &[]);
     converge_under_load(net.nodes);
 }
 
@@ -260,7 +228,7 @@ fn five_engine_gateways_converge_on_one_chain() {
 /// keeps following new ones, and refuses transactions sent to it.
 #[test]
 fn an_engine_observer_with_an_empty_disk_catches_up() {
-    let net = start_engine_gateways(4, 110, &["--segment-blocks", "4"]);
+    let net = start_gateways(4, 110, &["--segment-blocks", "4"]);
     let nodes = &net.nodes;
     let mut hashes = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
@@ -314,8 +282,21 @@ fn an_engine_observer_with_an_empty_disk_catches_up() {
     });
     let status = observer.result("ir3_networkStatus", json!([]));
     assert_eq!(status["voting"], false, "{status}");
+    assert_eq!(status["members"].as_array().unwrap().len(), 4, "{status}");
     // Its history came from chunks, checked against a certified height, then the engine.
-    assert!(status["epochsFromHistory"].as_u64().unwrap() >= 4, "no heights from chunks: {status}");
+    assert!(
+        status["heightsFromHistory"].as_u64().unwrap() >= 4,
+        "no heights from chunks: {status}"
+    );
+    // A decided height shows who precommitted it: at least a quorum (3 of 4) of the set.
+    let top = nodes[0].result("ir3_height", json!([]));
+    let signers = top["signers"].as_array().unwrap();
+    assert!(signers.len() >= 3, "a certificate short of a quorum: {top}");
+    assert_eq!(
+        observer.result("ir3_height", json!(["0x1"]))["valueId"],
+        nodes[0].result("ir3_height", json!(["0x1"]))["valueId"]
+    );
+    assert_eq!(nodes[0].result("ir3_height", json!(["0xffffff"])), Value::Null);
 
     // New heights reach it too, and it refuses transactions.
     hashes.push(cast_send(&nodes[1], KEYS[1], 1, &[ADDRS[8], "--value", "1"]));
@@ -519,6 +500,21 @@ fn converge_under_load(mut nodes: Vec<Node>) {
     }
 }
 
+/// A node given a peer-to-peer port without a network file is refused with what to do.
+#[test]
+fn a_network_node_without_a_network_file_is_refused_clearly() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ir3"))
+        .args(["--ephemeral", "--port", "0", "--p2p-port", "0"])
+        .output()
+        .expect("run ir3");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--network") && stderr.contains("ir3 network init"),
+        "unclear refusal: {stderr}"
+    );
+}
+
 /// The peer id a gateway reports.
 fn peer_id(node: &Node) -> String {
     node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
@@ -529,8 +525,8 @@ fn peer_id(node: &Node) -> String {
 /// decompressed (garbage gets the network-mode refusal, not a decoding error).
 #[test]
 fn dev_changes_are_refused_in_network_mode_before_any_work() {
-    let nodes = start_gateways(1, 90, &[]);
-    let gateway = &nodes[0];
+    let net = start_gateways(1, 90, &[]);
+    let gateway = &net.nodes[0];
     let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());

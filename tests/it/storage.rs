@@ -10,7 +10,7 @@ use ir3_foundation::chunks::{DEFAULT_CHUNK_SIZE, split};
 use serde_json::json;
 
 use crate::{
-    network::{start_engine_gateways, wait_for},
+    network::{start_gateways, wait_for},
     utils::Node,
 };
 
@@ -63,7 +63,7 @@ fn peer_id(node: &Node) -> String {
 #[test]
 fn a_file_stored_through_one_gateway_is_fetched_through_another() {
     // One copy only: who holds what stays as put, so the accounting below is exact.
-    let net = start_engine_gateways(3, 30, &["--replication", "1"]);
+    let net = start_gateways(3, 30, &["--replication", "1"]);
     let nodes = &net.nodes;
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");
@@ -132,7 +132,7 @@ fn held(node: &Node) -> usize {
 
 #[test]
 fn stored_files_are_replicated_and_outlive_the_node_they_were_put_on() {
-    let mut net = start_engine_gateways(3, 35, &["--replication", "3"]);
+    let mut net = start_gateways(3, 35, &["--replication", "3"]);
     let nodes = &mut net.nodes;
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");
@@ -165,7 +165,7 @@ fn holders_of(nodes: &[Node], dead: &[usize], id: &alloy_primitives::B256) -> Ve
 /// the file was stored on dies too, the remaining holders keep the copies up.
 #[test]
 fn a_lost_copy_is_made_again_on_another_peer() {
-    let mut net = start_engine_gateways(4, 50, &["--replication", "2"]);
+    let mut net = start_gateways(4, 50, &["--replication", "2"]);
     let nodes = &mut net.nodes;
     let temp = tempfile::tempdir().unwrap();
     let file = temp.path().join("in.bin");

@@ -1,8 +1,8 @@
-//! A new node syncs from chunks: five gateways (short epochs, small history segments) take
-//! 2 000 transfers sent round-robin; a sixth node started with an empty data directory
-//! fetches the history segments from whoever holds them — two providers are killed as it
-//! starts — applies and checks them, catches up the rest by pulls, and then answers exactly as
-//! its peers do.
+//! A new node syncs from chunks: five validators (small history segments) take 2 000
+//! transfers sent round-robin; a sixth node (a key outside the set) started with an empty
+//! data directory fetches the segments of decided heights from whoever holds them — two
+//! providers are killed as it starts — checks them against a certified height, applies them,
+//! lets its engine catch up on the rest, and then answers exactly as its peers do.
 
 use std::time::Duration;
 
@@ -14,14 +14,9 @@ use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
 use crate::{
-    network::{
-        ADDRS, EngineNet, KEYS, outside_key, start_engine_gateways, start_gateways, wait_for,
-    },
+    network::{ADDRS, KEYS, outside_key, start_gateways, wait_for},
     utils::{Node, quantity},
 };
-
-const NETWORK: &[&str] =
-    &["--epoch-ms", "100", "--finality-grace-ms", "200", "--segment-blocks", "8"];
 
 /// A signed EIP-1559 transfer.
 fn transfer(key: &str, nonce: u64, to: &str, value: u64) -> String {
@@ -46,34 +41,10 @@ fn head(node: &Node, tag: &str) -> Value {
 }
 
 #[test]
-fn a_new_node_syncs_from_chunks_while_providers_die() {
-    sync_scenario(false);
-}
-
-/// The same on the BFT engine: the newcomer (a key outside the set) checks the segments of
-/// decided heights against a certified height, then its engine catches up on the rest.
-#[test]
-fn an_engine_node_syncs_from_certified_chunks_while_providers_die() {
-    sync_scenario(true);
-}
-
-fn sync_scenario(engine: bool) {
+fn a_new_node_syncs_from_certified_chunks_while_providers_die() {
     let started = std::time::Instant::now();
-    let mut engine_net: Option<EngineNet> = None;
-    let mut vote_nodes = Vec::new();
-    if engine {
-        engine_net = Some(start_engine_gateways(5, 130, &["--segment-blocks", "8"]));
-    } else {
-        vote_nodes = start_gateways(5, 40, NETWORK);
-    }
-    // Where the engine network is (the newcomer joins it later).
-    let engine_info = engine_net
-        .as_ref()
-        .map(|n| (n.network.clone(), n.dir.path().to_path_buf(), n.engines.clone()));
-    let nodes: &mut Vec<Node> = match engine_net.as_mut() {
-        Some(net) => &mut net.nodes,
-        None => &mut vote_nodes,
-    };
+    let mut net = start_gateways(5, 130, &["--segment-blocks", "8"]);
+    let nodes = &mut net.nodes;
     eprintln!("sync test: mesh at {:?}", started.elapsed());
     // 10 senders x 200 transfers, each sender's transactions spread over the gateways.
     let mut hashes = Vec::new();
@@ -101,48 +72,30 @@ fn sync_scenario(engine: bool) {
     let segments = status["historySegments"].as_u64().unwrap();
     assert!(segments >= 2, "history was not cut into segments: {status}");
 
-    // The newcomer: an observer (number outside the set) with an empty data directory.
-    let bootstrap: Vec<String> = nodes
-        .iter()
-        .map(|n| n.p2p_addr.clone().unwrap())
-        .flat_map(|addr| ["--bootstrap".to_string(), addr])
-        .collect();
-    let mut engine_args: Vec<String> = Vec::new();
-    if let Some((network, dir, engines)) = &engine_info {
-        let key = outside_key(dir);
-        engine_args.extend([
-            "--network".into(),
-            network.display().to_string(),
-            "--key".into(),
-            key.display().to_string(),
-            "--segment-blocks".into(),
-            "8".into(),
-        ]);
-        for engine in engines {
-            engine_args.extend(["--consensus-peer".into(), engine.clone()]);
-        }
+    // The newcomer: an observer (a key outside the set) with an empty data directory.
+    let key = outside_key(net.dir.path());
+    let mut args: Vec<String> = vec![
+        "--p2p-port".into(),
+        "0".into(),
+        "--network".into(),
+        net.network.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+        "--segment-blocks".into(),
+        "8".into(),
+    ];
+    for (p2p, engine) in net.p2p.iter().zip(&net.engines) {
+        args.extend(["--bootstrap".into(), p2p.clone(), "--consensus-peer".into(), engine.clone()]);
     }
-    let mut args: Vec<&str> = vec!["--p2p-port", "0"];
-    if engine {
-        args.extend(engine_args.iter().map(String::as_str));
-    } else {
-        args.extend(["--node-id", "5", "--gateways", "5"]);
-        args.extend_from_slice(NETWORK);
-    }
-    args.extend(bootstrap.iter().map(String::as_str));
-    let host = if engine { "127.0.0.136" } else { "127.0.0.46" };
-    let newcomer = Node::start_at(host, &args);
-    // Two providers die as it starts; the other three serve the rest. (On the engine the three
-    // left hold no quorum of five: the chain stops, and its segments with it.)
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let newcomer = Node::start_at("127.0.0.136", &args);
+    // Two providers die as it starts; the other three serve the rest. (The three left hold no
+    // quorum of five: the chain stops, and its segments with it.)
     nodes[3].kill9();
     nodes[4].kill9();
-    let segments = match engine {
-        true => {
-            std::thread::sleep(Duration::from_secs(1));
-            nodes[0].result("ir3_networkStatus", json!([]))["historySegments"].as_u64().unwrap()
-        }
-        false => segments,
-    };
+    std::thread::sleep(Duration::from_secs(1));
+    let segments =
+        nodes[0].result("ir3_networkStatus", json!([]))["historySegments"].as_u64().unwrap();
     // Synced: the finalized head reached, the sync over, and the segments cut again (they
     // are cut just after the last one is applied).
     wait_for("the newcomer to reach the finalized head", Duration::from_secs(120), || {
@@ -153,7 +106,7 @@ fn sync_scenario(engine: bool) {
     eprintln!("sync test: newcomer synced at {:?}", started.elapsed());
     let synced = newcomer.result("ir3_networkStatus", json!([]));
     assert!(
-        synced["epochsFromHistory"].as_u64().unwrap() > 0,
+        synced["heightsFromHistory"].as_u64().unwrap() > 0,
         "the newcomer did not use the history chunks: {synced}"
     );
     assert_eq!(newcomer.result("eth_syncing", json!([])), json!(false));

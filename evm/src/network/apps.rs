@@ -1,14 +1,15 @@
 //! Native apps' envelopes in the gateway's ordering: checked by their app (set with
 //! [`EvmNode::set_app_check`]), stamped, recorded, admitted and declared like transactions, and
-//! read back in epoch order ([`OrderedLog`]). They ride the same epochs, votes (which name every
-//! envelope's digest) and finality; the EVM skips them when it builds blocks.
+//! read back in epoch order ([`OrderedLog`]). They ride the same epochs and decided heights (which
+//! carry every envelope); the EVM skips them when it builds blocks.
 
 use std::sync::Arc;
 
 use ir3_foundation::{
     Intent,
-    apps::{AppEpoch, EnvelopeCheck, ORDER_ENVELOPE, OrderedLog, Verdict},
-    finality::ORDER_APP,
+    apps::{
+        AppEpoch, EnvelopeCheck, ORDER_APP, ORDER_ENVELOPE, OrderedLog, SeatAgreement, Verdict,
+    },
     order::Envelope,
 };
 
@@ -72,7 +73,7 @@ impl EvmNode {
             stamp,
             gateway: network.options.gateway,
         };
-        self.apply_inbound(vec![envelope.clone()], Vec::new())?;
+        self.apply_inbound(vec![envelope.clone()])?;
         let bytes = postcard::to_allocvec(&envelope)
             .map_err(|e| EvmError::Internal(format!("cannot encode envelope: {e}")))?;
         network.declare(Intent::new(ORDER_APP, ORDER_ENVELOPE, bytes), envelope.stamp);
@@ -108,12 +109,9 @@ impl OrderedLog for EvmNode {
             .collect()
     }
 
-    fn agreement(&self) -> Vec<ir3_foundation::finality::SeatAgreement> {
+    fn agreement(&self) -> Vec<SeatAgreement> {
         let Some(network) = self.network.as_ref() else { return Vec::new() };
-        if !network.options.engine {
-            return network.order.lock().finality.agreement();
-        }
-        // With the engine: a validator agreed with every decided height whose certificate
+        // A validator agreed with every decided height whose certificate
         // holds its precommit (a missing precommit is a slow or absent validator, not a
         // disagreement). Counted once per height, as heights are asked about.
         let Some(verifier) = network.verifier.get() else { return Vec::new() };
@@ -122,13 +120,12 @@ impl OrderedLog for EvmNode {
         let (counted, seats) = &mut *tally;
         for record in decided.iter().skip(*counted) {
             for (seat, peer) in verifier.signers(record) {
-                let entry =
-                    seats.entry(seat).or_insert_with(|| ir3_foundation::finality::SeatAgreement {
-                        seat,
-                        peer: Some(peer),
-                        agreed: 0,
-                        disagreed: 0,
-                    });
+                let entry = seats.entry(seat).or_insert_with(|| SeatAgreement {
+                    seat,
+                    peer: Some(peer),
+                    agreed: 0,
+                    disagreed: 0,
+                });
                 entry.agreed += 1;
             }
         }

@@ -77,12 +77,14 @@ pub struct DecidedHeight {
     pub certificate: Vec<u8>,
 }
 
-impl EvmNode {
-    /// Whether network mode's agreement runs on the BFT engine.
-    pub fn runs_engine(&self) -> bool {
-        self.network.as_ref().is_some_and(|n| n.options.engine)
+impl DecidedHeight {
+    /// Its value id: `keccak(parent ‖ payload)`, what the certificate's precommits sign.
+    pub fn value_id(&self) -> B256 {
+        super::history::value_id(self.parent, &self.payload)
     }
+}
 
+impl EvmNode {
     /// The value this validator proposes now: the closed epochs after the last decided one
     /// that hold envelopes, in order, up to `max_bytes` of envelope payload (at least one
     /// epoch's worth, cut if it alone is larger: what is left out is late and stamped again).
@@ -182,24 +184,22 @@ impl EvmNode {
             .collect::<Result<Vec<_>>>()?;
         let _mutation = self.mutation.lock();
         append_blocking(&*self.series, bodies)?;
-        let finalized_before = self.chain.read().finality_tags().finalized;
         let (applied, restamp) = {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
             let mut applied = Applied::default();
             for decision in &decisions {
-                let more = order.apply_decision(Some(&mut chain), decision);
-                applied.blocks.extend(more.blocks);
-                applied.late.extend(more.late);
+                applied.extend(order.apply_decision(Some(&mut chain), decision));
             }
             chain.set_finality_tags(order.tags());
             let restamp = network.own_unincluded(&chain, &applied.late);
-            self.refresh_outcomes(network, &order);
+            self.refresh_pull_from(network, &order);
             (applied, restamp)
         };
         debug!(heights = records.len(), blocks = applied.blocks.len(), "decided heights applied");
         network.decided.lock().extend(records);
-        self.after_applied(applied, finalized_before, restamp)
+        self.cut_segments();
+        self.after_applied(applied, restamp)
     }
 
     /// The decided heights this node holds, lowest first (what the engine serves to peers
@@ -208,20 +208,11 @@ impl EvmNode {
         self.network.as_ref().map(|n| n.decided.lock().clone()).unwrap_or_default()
     }
 
-    /// Publishes rebuilt blocks, cuts history segments when finality moved, and stamps this
-    /// gateway's late envelopes again (the caller holds the mutation lock).
-    pub(super) fn after_applied(
-        &self,
-        applied: Applied,
-        finalized_before: u64,
-        restamp: Vec<Envelope>,
-    ) -> Result<()> {
+    /// Publishes rebuilt blocks and stamps this gateway's late envelopes again (the caller
+    /// holds the mutation lock).
+    pub(super) fn after_applied(&self, applied: Applied, restamp: Vec<Envelope>) -> Result<()> {
         for block in applied.blocks {
             let _ = self.new_blocks.send(block);
-        }
-        // (With the engine, heights are cut whether or not they moved finality.)
-        if self.runs_engine() || self.chain.read().finality_tags().finalized != finalized_before {
-            self.cut_segments();
         }
         if !restamp.is_empty() {
             self.restamp(restamp)?;

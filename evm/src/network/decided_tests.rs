@@ -7,7 +7,6 @@ use std::{sync::Arc, time::Duration};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use ir3_foundation::{
     DEFAULT_OUTBOX_CAPACITY, MemorySeries, Outbox, SeriesHandle,
-    net::Keypair,
     order::{Envelope, HlcStamp, now_ms},
 };
 
@@ -33,9 +32,7 @@ fn open(series: SeriesHandle, accounts: &DevAccounts) -> Arc<EvmNode> {
             grace_ms: GRACE_MS,
             gateway: 0,
             gateways: 2,
-            keypair: Keypair::generate_ed25519(),
             segment_blocks: super::SEGMENT_BLOCKS,
-            engine: true,
         }),
         state_store: None,
     };
@@ -56,7 +53,7 @@ async fn proposals_are_checked_and_decided_heights_are_final_and_replayed() {
     let accounts = DevAccounts::from_mnemonic(DEFAULT_MNEMONIC, 3).unwrap();
     let memory = Arc::new(MemorySeries::new());
     let node = open(memory.clone(), &accounts);
-    assert!(node.runs_engine());
+    assert!(node.is_networked());
     let [alice, bob, _] = accounts.addresses()[..] else { panic!("three accounts") };
     let to = TxKind::Call(Address::repeat_byte(9));
     let tx = signed(&accounts, alice, 0, to, 5, Bytes::new());

@@ -1,41 +1,36 @@
-//! Finalized history as chunks: every gateway cuts its finalized blocks into *segments* — for
-//! each block's epoch, its final outcome and exact envelopes — in a deterministic way (same
-//! finalized chain, same cut points, same bytes), so every gateway holds and announces the same
-//! chunks and a new node can fetch each one from whoever answers YES.
+//! History as chunks: decided heights cut into segments that every gateway holds and
+//! announces, and that a node with an empty disk fetches from any provider (whoever answers
+//! YES to its wants) and verifies by itself.
 //!
-//! A node started with an empty data directory asks a peer for the history index (the list of
-//! segment ids), declares wants for the segments (at most [`MAX_SYNC_WANTS`] at a time), checks
-//! each arriving chunk against its id (the chunk layer does), and applies the segments in order:
-//! their envelopes and outcomes are recorded in its series and its chain is rebuilt from them;
-//! every block must hash to the outcome's block hash. The rest (and the proof that the tip is
-//! the one the gateway set signed) comes from the normal catch-up pulls: the next signed
-//! majority vote builds on the last segment's block, so a forged segment makes the chain
-//! diverge from the votes and is reported.
+//! A commit certificate is any set of precommits of more than ⅔ of the power, so two nodes may
+//! hold different certificates for one height; segments therefore carry only what every node
+//! holds alike — each height's parent and payload — and are cut every `segment_blocks`
+//! heights (or at [`SEGMENT_TARGET_BYTES`]), so every gateway cuts the same chunks. The index
+//! a provider offers carries the decided record of its last height *with* its certificate
+//! ([`HistoryIndex::top`]). A syncing node checks that certificate (the binary's
+//! [`DecisionVerifier`], over the engine's signatures and the validator set) and the parent
+//! links of every height from the network identity up to the certified value: the values form
+//! a hash chain, so a changed, missing or reordered height anywhere breaks it. An index whose
+//! top does not verify, or whose segments do not link up, is dropped and the next provider's
+//! is tried; nothing is applied before the whole chain checked out.
 
 use std::{
-    collections::BTreeMap,
     sync::{Arc, atomic::Ordering as AtomicOrdering},
     time::{Duration, Instant},
 };
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, keccak256};
 use ir3_foundation::{
-    append_blocking,
     bt::ChunkService,
     chunks::{ChunkId, MAX_CHUNK_SIZE, chunk_id},
-    order::Envelope,
 };
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use super::NetworkState;
-use crate::{
-    error::{EvmError, Result},
-    events::{EVM_APP, EvmEvent},
-    node::EvmNode,
-};
+use super::{DecidedHeight, NetworkState};
+use crate::{error::Result, events::EVM_APP, node::EvmNode};
 
-/// Default most blocks in one history segment (`--segment-blocks`).
+/// Default most heights in one history segment (`--segment-blocks`).
 pub const SEGMENT_BLOCKS: u64 = 256;
 /// A segment is cut once its encoding reaches this size (well under a chunk's limit).
 pub const SEGMENT_TARGET_BYTES: usize = MAX_CHUNK_SIZE / 2;
@@ -43,101 +38,102 @@ pub const SEGMENT_TARGET_BYTES: usize = MAX_CHUNK_SIZE / 2;
 pub const MAX_SYNC_WANTS: usize = 64;
 /// How often a syncing node declares again what it still misses.
 pub const SYNC_ROUND: Duration = Duration::from_millis(300);
-/// How long a new node waits for a history index before catching up by pulls alone.
+/// How long a new node waits for history indexes before it starts the engine without them.
 pub const INDEX_WAIT: Duration = Duration::from_secs(3);
 
-/// An epoch's final outcome, as history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// The epoch.
-    pub epoch: u64,
-    /// The voting round it was decided in.
-    pub round: u32,
-    /// The epoch of its parent block.
-    pub parent_epoch: Option<u64>,
-    /// Its block's hash.
-    pub block_hash: B256,
-    /// Its block's state root.
-    pub state_root: B256,
-    /// Digests of its envelopes, ascending.
-    pub digests: Vec<B256>,
-}
+/// How long a sync waits for one provider's segments without progress before trying another.
+pub const SEGMENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most history indexes kept from distinct offers.
+pub const MAX_OFFERS: usize = 16;
 
-impl Outcome {
-    /// The outcome a final vote stands for.
-    pub fn of_vote(vote: &ir3_foundation::finality::Vote) -> Self {
-        Self {
-            epoch: vote.epoch,
-            round: vote.round,
-            parent_epoch: vote.parent_epoch,
-            block_hash: vote.block_hash,
-            state_root: vote.state_root,
-            digests: vote.digests.clone(),
-        }
+/// Checks decided heights against the network (the engine's signatures, the validator set).
+pub trait DecisionVerifier: std::fmt::Debug + Send + Sync + 'static {
+    /// The parent of height 1 (the network identity).
+    fn genesis_parent(&self) -> B256;
+    /// Whether the record's certificate is a valid commit of its value (`keccak(parent ‖
+    /// payload)`) at its height by the validator set.
+    fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String>;
+    /// The validators whose precommits the record's certificate holds: their seat (position
+    /// in the set) and peer id. Empty for a record without a certificate.
+    fn signers(&self, _record: &DecidedHeight) -> Vec<(u64, String)> {
+        Vec::new()
     }
-}
-
-/// One epoch of a segment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SegmentEpoch {
-    /// The final outcome.
-    pub outcome: Outcome,
-    /// The envelopes, by digest ascending.
-    pub envelopes: Vec<Envelope>,
-}
-
-/// Consecutive finalized blocks of history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Segment {
-    /// The first block.
-    pub first_block: u64,
-    /// The last block.
-    pub last_block: u64,
-    /// The epochs that derived them, in order.
-    pub epochs: Vec<SegmentEpoch>,
+    /// The validator set: each validator's seat and peer id.
+    fn validators(&self) -> Vec<(u64, String)> {
+        Vec::new()
+    }
 }
 
 /// The list of a gateway's history segments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryIndex {
-    /// The segments: chunk id and last block (engine mode: last height), in order.
+    /// The segments: chunk id and last height, in order.
     pub segments: Vec<(ChunkId, u64)>,
-    /// Engine mode: the decided record of the last segment's last height, with its commit
-    /// certificate (what a syncing node checks the whole chain of segments against).
-    pub top: Option<super::DecidedHeight>,
+    /// The decided record of the last segment's last height, with its commit certificate
+    /// (what a syncing node checks the whole chain of segments against).
+    pub top: Option<DecidedHeight>,
 }
 
-/// A history sync in progress.
-#[derive(Debug, Clone)]
+/// A history sync in progress: the height it has verified up to and the one it syncs to.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct SyncProgress {
-    index: HistoryIndex,
-    applied: usize,
-    bytes: u64,
-    started: Instant,
+    current: u64,
+    highest: u64,
 }
 
 /// The history state of a gateway.
 #[derive(Debug, Default)]
 pub(crate) struct History {
-    /// The segments cut from this gateway's finalized chain.
+    /// The segments cut from this gateway's decided heights.
     pub(crate) own: HistoryIndex,
-    /// The longest index a peer sent.
-    pub(crate) offered: Option<HistoryIndex>,
-    /// Engine mode: the distinct indexes peers sent (bounded), tried longest first.
+    /// The distinct indexes peers sent (bounded), tried longest first.
     pub(crate) offers: Vec<HistoryIndex>,
     /// The sync in progress.
     pub(crate) sync: Option<SyncProgress>,
 }
 
-impl NetworkState {
-    /// The chunk service (set when the node joins a network).
-    fn chunks(&self) -> Option<&Arc<ChunkService>> {
-        self.chunks.get()
+/// One height in a segment: what every node holds alike.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentHeight {
+    /// The height.
+    pub height: u64,
+    /// The previous height's value id.
+    pub parent: B256,
+    /// The value payload (an encoded [`Decision`]).
+    pub payload: Vec<u8>,
+}
+
+impl SegmentHeight {
+    /// The value id: `keccak(parent ‖ payload)` (the engine's definition).
+    pub fn value_id(&self) -> B256 {
+        value_id(self.parent, &self.payload)
     }
 }
 
+/// A height's value id: `keccak(parent ‖ payload)` (the engine's definition).
+pub(crate) fn value_id(parent: B256, payload: &[u8]) -> B256 {
+    let mut bytes = Vec::with_capacity(32 + payload.len());
+    bytes.extend_from_slice(parent.as_slice());
+    bytes.extend_from_slice(payload);
+    keccak256(bytes)
+}
+
+/// Consecutive decided heights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeightSegment {
+    /// The heights, ascending and contiguous.
+    pub heights: Vec<SegmentHeight>,
+}
+
 impl EvmNode {
-    /// Connects the node to the chunk service: its finalized history is cut into segments.
+    /// Sets how decided heights from other nodes are checked.
+    pub fn set_decision_verifier(&self, verifier: Arc<dyn DecisionVerifier>) {
+        if let Some(network) = &self.network {
+            let _ = network.verifier.set(verifier);
+        }
+    }
+
+    /// Connects the node to the chunk service: its decided history is cut into segments.
     pub fn attach_chunks(&self, chunks: Arc<ChunkService>) {
         if let Some(network) = &self.network {
             let _ = network.chunks.set(chunks);
@@ -150,227 +146,350 @@ impl EvmNode {
         self.network.as_ref().map(|n| n.history.lock().own.clone())
     }
 
-    /// A peer's history index (kept if longer than any before).
+    /// A peer's history index (every distinct one is kept, a bounded number).
     pub fn offer_index(&self, index: HistoryIndex) {
-        let Some(network) = &self.network else { return };
-        if network.options.engine {
-            return network.keep_offer(index);
-        }
-        let mut history = network.history.lock();
-        let longer =
-            history.offered.as_ref().is_none_or(|o| o.segments.len() < index.segments.len());
-        if longer {
-            history.offered = Some(index);
+        if let Some(network) = &self.network {
+            network.keep_offer(index);
         }
     }
 
-    /// `(current, highest)` block of a history sync in progress.
+    /// `(current, highest)` of a history sync in progress, in decided heights.
     pub fn sync_progress(&self) -> Option<(u64, u64)> {
         let network = self.network.as_ref()?;
-        let history = network.history.lock();
-        let sync = history.sync.as_ref()?;
-        let highest = sync.index.segments.last().map_or(0, |(_, last)| *last);
-        Some((self.with_chain(|c| c.head_number()), highest))
-    }
-
-    /// Cuts the finalized blocks not yet in a segment into segments and stores them as chunks
-    /// (announced to peers).
-    pub(crate) fn cut_segments(&self) {
-        let Some(network) = &self.network else { return };
-        let Some(chunks) = network.chunks() else { return };
-        if network.options.engine {
-            return self.cut_height_segments(network, chunks);
-        }
-        let per_segment = network.options.segment_blocks.max(1);
-        loop {
-            let (finalized, next_first) = {
-                let chain = self.chain.read();
-                let history = network.history.lock();
-                let next = history.own.segments.last().map_or(1, |(_, last)| last + 1);
-                (chain.finality_tags().finalized, next)
-            };
-            if finalized < next_first {
-                return;
-            }
-            let segment = {
-                let order = network.order.lock();
-                let mut epochs = Vec::new();
-                let mut size = 0;
-                let mut last_block = next_first - 1;
-                let blocks = order.builder.blocks_numbered(next_first, finalized);
-                for (epoch, block) in blocks {
-                    let Some(outcome) = order.final_outcome(epoch) else { break };
-                    let mut envelopes: Vec<Envelope> =
-                        order.builder.book().envelopes_of(epoch).cloned().collect();
-                    envelopes.sort_by_cached_key(Envelope::digest);
-                    let item = SegmentEpoch { outcome, envelopes };
-                    size += postcard::to_allocvec(&item).map_or(0, |b| b.len());
-                    epochs.push(item);
-                    last_block = block.number;
-                    if size >= SEGMENT_TARGET_BYTES || last_block + 1 - next_first >= per_segment {
-                        break;
-                    }
-                }
-                // Only whole segments: the last one waits until it is full, so every gateway
-                // cuts at the same blocks.
-                let full =
-                    size >= SEGMENT_TARGET_BYTES || last_block + 1 - next_first >= per_segment;
-                if epochs.is_empty() || !full {
-                    return;
-                }
-                Segment { first_block: next_first, last_block, epochs }
-            };
-            let Ok(bytes) = postcard::to_allocvec(&segment) else { return };
-            let id = chunk_id(&bytes);
-            match chunks.store_chunk(&id, &bytes) {
-                Ok(Ok(_)) => {}
-                Ok(Err(refusal)) => {
-                    warn!(%refusal, "history segment not stored");
-                    return;
-                }
-                Err(error) => {
-                    warn!(%error, "history segment not stored");
-                    return;
-                }
-            }
-            network.history.lock().own.segments.push((id, segment.last_block));
-        }
+        let sync = network.history.lock().sync?;
+        Some((sync.current, sync.highest))
     }
 
     /// Whether this node started empty and syncs its history from chunks first (catch-up
-    /// pulls and votes wait until [`run_history_sync`] is done).
+    /// pulls and the engine wait until [`run_history_sync`] is done).
     pub fn needs_history(&self) -> bool {
         self.network.as_ref().is_some_and(|n| n.syncing.load(AtomicOrdering::Relaxed))
     }
 
-    /// Applies one segment: records its envelopes and outcomes, rebuilds, checks every block.
-    fn apply_segment(&self, segment: Segment) -> Result<()> {
-        let network = self.network.as_ref().ok_or(EvmError::ShuttingDown)?;
-        let _mutation = self.mutation.lock();
-        let mut bodies = Vec::new();
-        for item in &segment.epochs {
-            for envelope in &item.envelopes {
-                bodies.push(EvmEvent::Envelope(envelope.clone()).to_body()?);
+    /// Cuts the decided heights not yet in a segment into segments, stored as chunks (and so
+    /// announced to peers).
+    pub(crate) fn cut_segments(&self) {
+        let Some(network) = &self.network else { return };
+        let Some(chunks) = network.chunks.get() else { return };
+        let per_segment = network.options.segment_blocks.max(1) as usize;
+        loop {
+            let next_first = network.history.lock().own.segments.last().map_or(1, |(_, l)| l + 1);
+            let (segment, top) = {
+                let decided = network.decided.lock();
+                let from = (next_first - 1) as usize;
+                let mut heights = Vec::new();
+                let mut size = 0;
+                for record in decided.iter().skip(from).take(per_segment) {
+                    size += record.payload.len() + 48;
+                    heights.push(SegmentHeight {
+                        height: record.height,
+                        parent: record.parent,
+                        payload: record.payload.clone(),
+                    });
+                    if size >= SEGMENT_TARGET_BYTES {
+                        break;
+                    }
+                }
+                // Only whole segments, so every gateway cuts at the same heights.
+                if heights.is_empty()
+                    || (heights.len() < per_segment && size < SEGMENT_TARGET_BYTES)
+                {
+                    return;
+                }
+                let last = heights.last().map_or(0, |h| h.height);
+                (HeightSegment { heights }, decided.get((last - 1) as usize).cloned())
+            };
+            let Ok(bytes) = postcard::to_allocvec(&segment) else { return };
+            let id = chunk_id(&bytes);
+            if !matches!(chunks.store_chunk(&id, &bytes), Ok(Ok(_))) {
+                warn!("history segment not stored");
+                return;
             }
-            bodies.push(EvmEvent::Checkpoint(item.outcome.clone()).to_body()?);
+            let last = segment.heights.last().map_or(0, |h| h.height);
+            let mut history = network.history.lock();
+            history.own.segments.push((id, last));
+            if top.as_ref().is_some_and(|t| !t.certificate.is_empty()) {
+                history.own.top = top;
+            }
         }
-        append_blocking(&*self.series, bodies)?;
-        let blocks = {
-            let mut chain = self.chain.write();
-            let mut order = network.order.lock();
-            let blocks = order.apply_checkpoints(Some(&mut chain), segment.epochs);
-            chain.set_finality_tags(order.tags());
-            // The catch-up pulls that follow the sync start after the segments' epochs (not at
-            // the epoch the node started with: that re-fetched the whole history as pages).
-            self.refresh_outcomes(network, &order);
-            if let Some(reason) = &order.diverged {
-                return Err(EvmError::Internal(format!("history segment rejected: {reason}")));
-            }
-            blocks
-        };
-        for block in blocks {
-            let _ = self.new_blocks.send(block);
+    }
+
+    /// Applies heights fetched from history segments (already verified): recorded in one
+    /// durable write and applied in order. The last one carries its certificate (from the
+    /// index), the others none.
+    fn apply_synced_heights(&self, records: Vec<DecidedHeight>) -> Result<()> {
+        let count = records.len() as u64;
+        self.record_and_apply(records)?;
+        if let Some(network) = &self.network {
+            network.history_heights.fetch_add(count, AtomicOrdering::Relaxed);
         }
         Ok(())
     }
 }
 
-/// Syncs a new node's history from chunks, then hands over to the catch-up pulls.
+/// Why an index was given up.
+fn give_up(why: String) -> Option<Vec<DecidedHeight>> {
+    warn!(%why, "history index refused; trying another provider");
+    None
+}
+
+/// Fetches every segment of `index` and checks the chain of values up to its certified top;
+/// returns the heights to apply, or `None` (logged) if the index does not hold up.
+async fn fetch_and_verify(
+    chunks: &ChunkService,
+    verifier: &dyn DecisionVerifier,
+    index: &HistoryIndex,
+    progress: impl Fn(u64),
+) -> Option<Vec<DecidedHeight>> {
+    let Some(top) = index.top.clone() else { return give_up("no certified top".into()) };
+    let last = index.segments.last().map_or(0, |(_, l)| *l);
+    if top.height != last {
+        return give_up(format!("top {} is not the last height {last}", top.height));
+    }
+    if let Err(why) = verifier.verify(&top) {
+        return give_up(format!("top certificate: {why}"));
+    }
+    // Fetch everything (the chunk layer checks each chunk against its id).
+    let ids: Vec<ChunkId> = index.segments.iter().map(|(id, _)| *id).collect();
+    let mut last_progress = Instant::now();
+    let mut held = 0;
+    loop {
+        let missing: Vec<ChunkId> =
+            ids.iter().filter(|id| chunks.store().get(id).is_none()).copied().collect();
+        if missing.is_empty() {
+            break;
+        }
+        if ids.len() - missing.len() > held {
+            held = ids.len() - missing.len();
+            last_progress = Instant::now();
+            progress(
+                index
+                    .segments
+                    .iter()
+                    .take_while(|(id, _)| !missing.contains(id))
+                    .last()
+                    .map_or(0, |(_, l)| *l),
+            );
+            info!(chunks = format!("{held}/{}", ids.len()), "history sync");
+        }
+        if last_progress.elapsed() > SEGMENT_TIMEOUT {
+            return give_up(format!("{} segments not served in time", missing.len()));
+        }
+        let _ = chunks.push_wants(&missing[..missing.len().min(MAX_SYNC_WANTS)]);
+        tokio::time::sleep(SYNC_ROUND).await;
+    }
+    // The hash chain from the network identity up to the certified value.
+    let mut parent = verifier.genesis_parent();
+    let mut records = Vec::new();
+    for (id, segment_last) in &index.segments {
+        let bytes = chunks.store().get(id)?;
+        let Ok(segment) = postcard::from_bytes::<HeightSegment>(&bytes) else {
+            return give_up("a segment does not decode".into());
+        };
+        for item in segment.heights {
+            let expected = records.len() as u64 + 1;
+            if item.height != expected || item.parent != parent {
+                return give_up(format!("height {} does not link up", item.height));
+            }
+            parent = item.value_id();
+            records.push(DecidedHeight {
+                height: item.height,
+                round: 0,
+                parent: item.parent,
+                payload: item.payload,
+                certificate: Vec::new(),
+            });
+        }
+        if records.len() as u64 != *segment_last {
+            return give_up(format!("a segment does not end at height {segment_last}"));
+        }
+    }
+    let Some(last_record) = records.last_mut() else { return give_up("empty".into()) };
+    if last_record.parent != top.parent || last_record.payload != top.payload {
+        return give_up("the segments do not lead to the certified value".into());
+    }
+    *last_record = top;
+    Some(records)
+}
+
+/// Syncs an empty node's decided history from chunks: the indexes offered by
+/// peers, longest first, until one verifies; then hands over to the engine.
 pub async fn run_history_sync(node: Arc<EvmNode>) {
     let Some(network) = node.network.as_ref() else { return };
-    let (Some(p2p), Some(chunks)) = (network.p2p.get().cloned(), network.chunks().cloned()) else {
+    let (Some(p2p), Some(chunks)) = (network.p2p.get().cloned(), network.chunks.get().cloned())
+    else {
         network.syncing.store(false, AtomicOrdering::Relaxed);
         return;
     };
-    if network.options.engine {
-        return super::height_history::run_height_sync(node.clone(), p2p, chunks).await;
-    }
+    let Some(verifier) = network.verifier.get().cloned() else {
+        network.syncing.store(false, AtomicOrdering::Relaxed);
+        return;
+    };
     let asked = Instant::now();
-    let index = loop {
-        if let Some(index) = network.history.lock().offered.clone() {
-            break Some(index);
-        }
-        if asked.elapsed() > INDEX_WAIT {
-            break None;
-        }
+    while asked.elapsed() < INDEX_WAIT {
         p2p.request_index(EVM_APP);
         tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    let Some(index) = index.filter(|i| !i.segments.is_empty()) else {
-        network.syncing.store(false, AtomicOrdering::Relaxed);
-        return;
-    };
-    info!(segments = index.segments.len(), "syncing history from chunks");
-    network.history.lock().sync =
-        Some(SyncProgress { index: index.clone(), applied: 0, bytes: 0, started: Instant::now() });
-    let mut next = 0;
-    let mut fetched: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
-    while next < index.segments.len() {
-        let window = index.segments.iter().enumerate().skip(next).take(MAX_SYNC_WANTS);
-        let mut missing = Vec::new();
-        for (i, (id, _)) in window {
-            if fetched.contains_key(&i) {
-                continue;
-            }
-            match chunks.store().get(id) {
-                Some(bytes) => {
-                    fetched.insert(i, bytes);
-                }
-                None => missing.push(*id),
-            }
+        let (some, none) = {
+            let history = network.history.lock();
+            // Peers answered and hold nothing yet (a new network): nothing to sync.
+            (
+                history.offers.iter().any(|o| !o.segments.is_empty()),
+                !history.offers.is_empty() && asked.elapsed() > Duration::from_secs(1),
+            )
+        };
+        if some {
+            // Give the other providers a moment to answer too.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            break;
         }
-        // Rarest first within the window; the chunks arrive in any order and are applied in
-        // order.
-        let _ = chunks.push_wants(&missing);
-        while let Some(bytes) = fetched.remove(&next) {
-            let segment: Segment = match postcard::from_bytes(&bytes) {
-                Ok(segment) => segment,
-                Err(error) => {
-                    warn!(%error, "history segment does not decode; catching up by pulls");
-                    network.syncing.store(false, AtomicOrdering::Relaxed);
-                    return;
-                }
-            };
-            let applying = node.clone();
-            let applied =
-                tokio::task::spawn_blocking(move || applying.apply_segment(segment)).await;
-            if !matches!(applied, Ok(Ok(()))) {
-                warn!("history segment not applied; catching up by pulls");
-                network.history.lock().sync = None;
-                network.syncing.store(false, AtomicOrdering::Relaxed);
-                p2p.pull_now();
-                return;
-            }
-            next += 1;
-            let mut history = network.history.lock();
-            if let Some(sync) = history.sync.as_mut() {
-                sync.applied = next;
-                sync.bytes += bytes.len() as u64;
-                let elapsed = sync.started.elapsed().as_secs_f64().max(0.001);
-                let rate = sync.bytes as f64 / elapsed;
-                let eta = elapsed / next as f64 * (index.segments.len() - next) as f64;
-                info!(
-                    chunks = format!("{next}/{}", index.segments.len()),
-                    bytes = sync.bytes,
-                    rate = format!("{:.0} B/s", rate),
-                    eta = format!("{eta:.1} s"),
-                    "history sync"
-                );
-            }
-        }
-        if next < index.segments.len() {
-            tokio::time::sleep(SYNC_ROUND).await;
+        if none {
+            break;
         }
     }
-    {
-        // The segments applied are this node's own now (they are cut deterministically, so
-        // cutting them again would give the same chunks): only later blocks are still to cut,
-        // and they are cut before the sync is reported over.
-        let mut history = network.history.lock();
-        history.own = index;
-        history.sync = None;
+    let mut offers = std::mem::take(&mut network.history.lock().offers);
+    offers.retain(|o| !o.segments.is_empty());
+    offers.sort_by_key(|o| std::cmp::Reverse(o.segments.len()));
+    for index in offers {
+        info!(segments = index.segments.len(), "syncing history from chunks");
+        let highest = index.segments.last().map_or(0, |(_, last)| *last);
+        let report =
+            |current| network.history.lock().sync = Some(SyncProgress { current, highest });
+        report(0);
+        let Some(records) = fetch_and_verify(&chunks, verifier.as_ref(), &index, report).await
+        else {
+            continue;
+        };
+        let count = records.len();
+        let applying = node.clone();
+        match tokio::task::spawn_blocking(move || applying.apply_synced_heights(records)).await {
+            Ok(Ok(())) => {
+                info!(heights = count, "history synced from chunks");
+                network.history.lock().own = index;
+                break;
+            }
+            _ => warn!("synced heights not applied"),
+        }
     }
-    node.cut_segments();
+    network.history.lock().sync = None;
     network.syncing.store(false, AtomicOrdering::Relaxed);
-    p2p.pull_now();
+}
+
+impl NetworkState {
+    /// Keeps a peer's history index (every distinct one, a bounded number).
+    pub(crate) fn keep_offer(&self, index: HistoryIndex) {
+        let mut history = self.history.lock();
+        if history.offers.len() < MAX_OFFERS && !history.offers.contains(&index) {
+            history.offers.push(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A lying provider's index or segments are refused before anything is applied.
+
+    use ir3_foundation::chunks::ChunkStore;
+
+    use super::*;
+
+    /// Stands in for the engine's certificate check (the real one is `ir3-consensus`'s,
+    /// tested there): a certificate is valid when it reads `ok`.
+    #[derive(Debug)]
+    struct Fake;
+
+    const IDENTITY: B256 = B256::repeat_byte(0x11);
+
+    impl DecisionVerifier for Fake {
+        fn genesis_parent(&self) -> B256 {
+            IDENTITY
+        }
+        fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String> {
+            (record.certificate == b"ok").then_some(()).ok_or_else(|| "bad certificate".into())
+        }
+    }
+
+    /// Heights 1..=n linked from the identity, with distinct payloads.
+    fn chain(n: u64) -> Vec<SegmentHeight> {
+        let mut parent = IDENTITY;
+        (1..=n)
+            .map(|height| {
+                let item = SegmentHeight { height, parent, payload: vec![height as u8; 3] };
+                parent = item.value_id();
+                item
+            })
+            .collect()
+    }
+
+    /// Stores the heights as segments of `per` and returns the index (top certified `ok`).
+    fn index_of(chunks: &ChunkService, heights: &[SegmentHeight], per: usize) -> HistoryIndex {
+        let mut segments = Vec::new();
+        for part in heights.chunks(per) {
+            let bytes = postcard::to_allocvec(&HeightSegment { heights: part.to_vec() }).unwrap();
+            let id = chunk_id(&bytes);
+            chunks.store_chunk(&id, &bytes).unwrap().unwrap();
+            segments.push((id, part.last().unwrap().height));
+        }
+        let last = heights.last().unwrap();
+        let top = DecidedHeight {
+            height: last.height,
+            round: 0,
+            parent: last.parent,
+            payload: last.payload.clone(),
+            certificate: b"ok".to_vec(),
+        };
+        HistoryIndex { segments, top: Some(top) }
+    }
+
+    async fn fetch_and_verify_quietly(
+        chunks: &ChunkService,
+        index: &HistoryIndex,
+    ) -> Option<Vec<DecidedHeight>> {
+        fetch_and_verify(chunks, &Fake, index, |_| {}).await
+    }
+
+    #[tokio::test]
+    async fn a_verified_chain_is_accepted_and_every_lie_is_refused() {
+        let chunks = ChunkService::new(Arc::new(ChunkStore::in_memory(1 << 30)));
+        let honest = chain(12);
+        let index = index_of(&chunks, &honest, 4);
+        let records = fetch_and_verify_quietly(&chunks, &index).await.expect("honest index");
+        assert_eq!(records.len(), 12);
+        assert!(records[..11].iter().all(|r| r.certificate.is_empty()));
+        assert_eq!(records[11].certificate, b"ok");
+
+        // A changed payload in the middle (stored under its own id, so the chunk checks out).
+        let mut forged = honest.clone();
+        forged[5].payload = vec![0xee; 3];
+        let lying = index_of(&chunks, &forged, 4);
+        let lying = HistoryIndex { top: index.top.clone(), ..lying };
+        assert!(fetch_and_verify_quietly(&chunks, &lying).await.is_none(), "forged segment");
+
+        // A consistent forged chain, re-linked all the way up, but no valid certificate.
+        let mut parent = IDENTITY;
+        let relinked: Vec<SegmentHeight> = forged
+            .iter()
+            .map(|h| {
+                let item = SegmentHeight { parent, ..h.clone() };
+                parent = item.value_id();
+                item
+            })
+            .collect();
+        let mut uncertified = index_of(&chunks, &relinked, 4);
+        uncertified.top.as_mut().unwrap().certificate = b"forged".to_vec();
+        assert!(fetch_and_verify_quietly(&chunks, &uncertified).await.is_none(), "bad top");
+
+        // A certified top that is not the segments' last height, a missing top, a dropped
+        // segment, a reordered pair of segments.
+        let mut shifted = index.clone();
+        shifted.top.as_mut().unwrap().height = 11;
+        assert!(fetch_and_verify_quietly(&chunks, &shifted).await.is_none(), "top height");
+        let bare = HistoryIndex { top: None, ..index.clone() };
+        assert!(fetch_and_verify_quietly(&chunks, &bare).await.is_none(), "no top");
+        let mut dropped = index.clone();
+        dropped.segments.remove(1);
+        assert!(fetch_and_verify_quietly(&chunks, &dropped).await.is_none(), "dropped segment");
+        let mut reordered = index.clone();
+        reordered.segments.swap(0, 1);
+        assert!(fetch_and_verify_quietly(&chunks, &reordered).await.is_none(), "reordered");
+    }
 }

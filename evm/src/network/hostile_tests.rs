@@ -1,17 +1,17 @@
 //! A hostile peer against a real gateway (in-process swarms on loopback TCP): malformed
-//! envelopes, a transaction signed by someone else than its envelope claims, a vote with a
-//! forged signature and a vote from outside the gateway set are refused and counted against
-//! the peer; the gateway's chain and series are unharmed and it still works.
+//! envelopes, a transaction signed by someone else than its envelope claims, an envelope whose
+//! payload is no transaction and a malformed native-app envelope are refused and counted
+//! against the peer; the gateway's chain and series are unharmed and it still works.
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
 use ir3_foundation::{
     DEFAULT_OUTBOX_CAPACITY, Intent, MemorySeries, Outbox, SeriesHandle,
-    finality::{EPOCH_VOTE, ORDER_APP, SignedVote, Vote},
+    apps::{ORDER_APP, ORDER_ENVELOPE},
     net::{self, Answer, IntentMessage, Keypair, P2pConfig, P2pRecord, PeerId, p2p_records},
     order::HlcStamp,
 };
@@ -51,9 +51,7 @@ async fn hostile_declarations_are_refused_and_counted() {
             grace_ms: 100,
             gateway: 0,
             gateways: 1,
-            keypair: keypair.clone(),
             segment_blocks: super::SEGMENT_BLOCKS,
-            engine: false,
         }),
         state_store: None,
     };
@@ -111,26 +109,13 @@ async fn hostile_declarations_are_refused_and_counted() {
     let tx = signed(&accounts, sender, 0, TxKind::Call(Address::repeat_byte(1)), 1, Bytes::new());
     let mut lying = evm_envelope(&tx, HlcStamp::default(), 0);
     lying.account = Address::repeat_byte(7).to_vec();
-    let forged_vote = {
-        let vote = Vote {
-            epoch: 1,
-            round: 0,
-            parent_epoch: None,
-            block_hash: B256::repeat_byte(1),
-            state_root: B256::repeat_byte(1),
-            digests: Vec::new(),
-            gateway: 0,
-            stamp: HlcStamp::default(),
-        };
-        let mut signed = SignedVote::sign(vote, &hostile_key).unwrap();
-        signed.vote.block_hash = B256::repeat_byte(2);
-        signed
-    };
+    let mut not_a_tx = evm_envelope(&tx, HlcStamp::default(), 0);
+    not_a_tx.payload = vec![0x02, 0xc0];
     let declarations = [
         Intent::new(EVM_APP, EXECUTE_ETH_TX, vec![0xde, 0xad]),
         Intent::new(EVM_APP, EXECUTE_ETH_TX, postcard::to_allocvec(&lying).unwrap()),
-        Intent::new(ORDER_APP, EPOCH_VOTE, postcard::to_allocvec(&forged_vote).unwrap()),
-        Intent::new(ORDER_APP, EPOCH_VOTE, vec![1, 2, 3]),
+        Intent::new(EVM_APP, EXECUTE_ETH_TX, postcard::to_allocvec(&not_a_tx).unwrap()),
+        Intent::new(ORDER_APP, ORDER_ENVELOPE, vec![1, 2, 3]),
     ];
     for intent in declarations {
         hostile.push_intent(intent, HlcStamp::default()).unwrap();

@@ -6,12 +6,12 @@
 //! declared to the peers as an `execute_eth_tx` intent — fire and forget. Envelopes from peers
 //! take the same path without the declaration.
 //!
-//! Once an epoch is closed (`grace_ms` after its end), each gateway of the set votes on the
-//! block it derived from it; the votes are signed, recorded and declared as `epoch_vote`
-//! intents. A majority of the same outcome makes the epoch final everywhere: its content is
-//! fixed, envelopes that missed it are late (their gateway stamps them again into an open
-//! epoch), and the `finalized` tag moves. See `docs/ARCHITECTURE.md` for the rule and its
-//! failure modes.
+//! Once an epoch is closed (`grace_ms` after its end), the BFT engine (driven by the binary)
+//! decides it: a decided height names closed epochs with their exact envelopes
+//! ([`Decision`]), is recorded in the series with its commit certificate, and makes those
+//! epochs final everywhere: their content is fixed, envelopes that missed them are late (their
+//! gateway stamps them again into an open epoch), and the `finalized` tag moves. See
+//! `docs/ARCHITECTURE.md` for the rules.
 
 use std::{
     collections::HashMap,
@@ -19,17 +19,16 @@ use std::{
         Arc, OnceLock,
         atomic::{AtomicU64, Ordering as AtomicOrdering},
     },
-    time::Duration,
 };
 
 use alloy_primitives::B256;
 use ir3_foundation::{
     Intent, IntentId, append_blocking,
-    finality::{EPOCH_VOTE, ORDER_APP, Perspective, SeatAgreement, SignedVote},
-    net::{IntentInsight, Keypair, P2pHandle, PeerInsight},
+    apps::SeatAgreement,
+    net::{IntentInsight, P2pHandle, PeerInsight},
     order::{Envelope, HlcStamp, HybridClock, now_ms},
 };
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use serde::Serialize;
 use tracing::{debug, error, warn};
 
@@ -46,54 +45,40 @@ mod apps;
 mod decided;
 #[cfg(test)]
 mod decided_tests;
-mod height_history;
 mod history;
 #[cfg(test)]
 mod hostile_tests;
 mod ordering;
 mod peer;
-#[cfg(test)]
-mod sim_tests;
 
 pub use decided::{DecidedEpoch, DecidedHeight, Decision, MAX_DECISION_AHEAD_MS};
-pub use height_history::{
-    DecisionVerifier, HeightSegment, MAX_OFFERS, SEGMENT_TIMEOUT, SegmentHeight,
-};
 pub use history::{
-    HistoryIndex, INDEX_WAIT, MAX_SYNC_WANTS, Outcome, SEGMENT_BLOCKS, SEGMENT_TARGET_BYTES,
-    SYNC_ROUND, Segment, SegmentEpoch, run_history_sync,
+    DecisionVerifier, HeightSegment, HistoryIndex, INDEX_WAIT, MAX_OFFERS, MAX_SYNC_WANTS,
+    SEGMENT_BLOCKS, SEGMENT_TARGET_BYTES, SEGMENT_TIMEOUT, SYNC_ROUND, SegmentHeight,
+    run_history_sync,
 };
+pub use ordering::MAX_PAGE_ENVELOPES;
 pub(crate) use ordering::Ordering;
-pub use ordering::{MAX_PAGE_ENVELOPES, MAX_PAGE_VOTES};
 pub use peer::{
     EvmDecider, GLOBAL_TX_RATE, Inbound, MAX_BATCH, PEER_TX_BURST, PEER_TX_RATE, RECEIVED_CAPACITY,
-    run_receiver, run_ticker,
+    run_receiver,
 };
-
-/// Default time after an epoch's end before a gateway votes on it.
-pub const DEFAULT_GRACE_MS: u64 = 500;
-/// How often a gateway checks for epochs to vote on.
-pub const TICK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Network-mode options.
 #[derive(Debug, Clone)]
 pub struct NetworkOptions {
     /// Length of an epoch, in milliseconds (one block per non-empty epoch).
     pub epoch_ms: u64,
-    /// Time after an epoch's end before this gateway votes on it, in milliseconds.
+    /// Time after an epoch's end before it is closed (proposed and accepted), in
+    /// milliseconds.
     pub grace_ms: u64,
-    /// This gateway's number (tie-break between equal stamps; its seat in the gateway set).
+    /// This gateway's seat in the validator set (tie-break between equal stamps); a node
+    /// whose key is not in the set has `gateway == gateways` and follows as an observer.
     pub gateway: u64,
-    /// Size of the gateway set: gateways `0..gateways` vote; a node numbered outside the set
-    /// follows as an observer.
+    /// Size of the validator set (seats `0..gateways`).
     pub gateways: u64,
-    /// The key votes are signed with (the node's peer identity).
-    pub keypair: Keypair,
-    /// Most blocks in one history segment (the same on every gateway: it fixes the chunks).
+    /// Most heights in one history segment (the same on every gateway: it fixes the chunks).
     pub segment_blocks: u64,
-    /// Agreement runs on the BFT engine (`--network`): epochs become final by decided heights
-    /// ([`Decision`]), this node casts no votes and counts none.
-    pub engine: bool,
 }
 
 /// A network-mode fact replayed from the series.
@@ -101,10 +86,6 @@ pub struct NetworkOptions {
 pub enum NetworkEvent {
     /// An envelope admitted.
     Envelope(Envelope),
-    /// A vote recorded.
-    Vote(SignedVote),
-    /// A final outcome from a history segment.
-    Checkpoint(Outcome),
     /// A height decided by the BFT engine.
     Decided(DecidedHeight),
 }
@@ -116,8 +97,6 @@ pub(crate) struct NetworkState {
     order: Mutex<Ordering>,
     clock: HybridClock,
     p2p: OnceLock<P2pHandle>,
-    /// This gateway's block hash per open epoch, for answering peers' votes without waiting.
-    outcomes: RwLock<HashMap<u64, B256>>,
     /// Where catch-up pulls start.
     pull_from: AtomicU64,
     /// The intent each locally declared transaction went out as.
@@ -126,17 +105,17 @@ pub(crate) struct NetworkState {
     pub(crate) chunks: OnceLock<Arc<ir3_foundation::bt::ChunkService>>,
     /// History segments: this node's and a sync's.
     pub(crate) history: Mutex<history::History>,
-    /// A history sync is running: catch-up pulls and votes wait for it.
+    /// A history sync is running: catch-up pulls and the engine wait for it.
     pub(crate) syncing: std::sync::atomic::AtomicBool,
     /// The checks of native apps' envelopes (set when the apps start).
     pub(crate) app_check: OnceLock<Arc<dyn ir3_foundation::apps::EnvelopeCheck>>,
-    /// Heights decided by the BFT engine, lowest first (engine mode).
+    /// Heights decided by the BFT engine, lowest first.
     pub(crate) decided: Mutex<Vec<DecidedHeight>>,
-    /// How decided heights from other nodes are checked (engine mode; set by the binary).
+    /// How decided heights from other nodes are checked (set by the binary).
     pub(crate) verifier: OnceLock<Arc<dyn DecisionVerifier>>,
-    /// Heights this node took from history segments (engine mode).
+    /// Heights this node took from history segments.
     pub(crate) history_heights: AtomicU64,
-    /// Engine mode: each validator's count of decided heights it precommitted (read from the
+    /// Each validator's count of decided heights it precommitted (read from the
     /// certificates), and how many decided heights are counted.
     pub(crate) agreement: Mutex<(usize, std::collections::BTreeMap<u64, SeatAgreement>)>,
 }
@@ -148,8 +127,7 @@ impl NetworkState {
         chain: &mut Chain,
         events: Vec<NetworkEvent>,
     ) -> Self {
-        let me = (options.gateway < options.gateways).then_some(options.gateway);
-        let mut order = Ordering::new(options.epoch_ms, options.grace_ms, options.gateways, me);
+        let mut order = Ordering::new(options.epoch_ms);
         let clock = HybridClock::default();
         let mut decided = Vec::new();
         for event in events {
@@ -157,16 +135,6 @@ impl NetworkState {
                 NetworkEvent::Envelope(envelope) => {
                     clock.witness(envelope.stamp);
                     let _ = order.admit(None, vec![envelope]);
-                }
-                NetworkEvent::Vote(vote) => {
-                    clock.witness(vote.vote.stamp);
-                    if let Err(error) = order.record_vote(None, vote) {
-                        debug!(%error, "replayed vote not counted");
-                    }
-                }
-                NetworkEvent::Checkpoint(outcome) => {
-                    order
-                        .apply_checkpoints(None, vec![SegmentEpoch { outcome, envelopes: vec![] }]);
                 }
                 NetworkEvent::Decided(record) => {
                     match Decision::decode(&record.payload) {
@@ -187,14 +155,12 @@ impl NetworkState {
             }
         }
         order.builder.rebuild_all(chain);
-        order.verify_all();
         chain.set_finality_tags(order.tags());
-        // A node with nothing yet syncs its history from chunks before it pulls or votes.
+        // A node with nothing yet syncs its history from chunks before it pulls or decides.
         let fresh =
             order.applied().is_none() && order.builder.book().is_empty() && decided.is_empty();
-        let state = Self {
+        Self {
             pull_from: AtomicU64::new(order.pull_from()),
-            outcomes: RwLock::new(order.open_outcomes().into_iter().collect()),
             order: Mutex::new(order),
             clock,
             p2p: OnceLock::new(),
@@ -208,11 +174,7 @@ impl NetworkState {
             history_heights: AtomicU64::new(0),
             agreement: Mutex::new((0, std::collections::BTreeMap::new())),
             options,
-        };
-        if let Some(reason) = &state.order.lock().diverged {
-            error!(%reason, "replayed chain diverges from the finalized one");
         }
-        state
     }
 
     /// This gateway's envelopes among `late` that no block includes: the ones it stamps again.
@@ -254,75 +216,61 @@ pub struct TransactionStatus {
     pub reason: Option<String>,
 }
 
-/// A network-mode node's view of the gateway set.
+/// A network-mode node's view of the validator set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkStatus {
     /// This node's peer id.
     pub peer_id: Option<String>,
-    /// Its number in the gateway set.
+    /// Its seat in the validator set (equal to `gateways` for an observer).
     pub gateway: u64,
-    /// The gateway set's size.
+    /// The validator set's size.
     pub gateways: u64,
-    /// Votes needed for finality.
+    /// Validators whose precommits decide a height (more than two thirds of the set).
     pub majority: usize,
-    /// Whether this node votes (its number is inside the set).
+    /// Whether this node is a validator (it proposes, prevotes and precommits).
     pub voting: bool,
     /// Epoch length in milliseconds.
     pub epoch_ms: u64,
-    /// The last final epoch applied here.
+    /// The last epoch a decided height made final here.
     pub final_epoch: Option<u64>,
+    /// The last height decided (and applied) here.
+    pub decided_height: Option<u64>,
     /// The `latest`, `safe` and `finalized` block numbers.
     pub latest_block: u64,
     /// See `latest_block`.
     pub safe_block: u64,
     /// See `latest_block`.
     pub finalized_block: u64,
-    /// Set when this gateway's derived chain differs from the finalized one.
-    pub diverged: Option<String>,
-    /// The peer bound to each gateway number (by its first signed vote).
+    /// The validators: seat and peer id (from the network file).
     pub members: Vec<(u64, String)>,
     /// History segments this node holds and serves.
     pub history_segments: usize,
-    /// Final epochs this node took from history segments (it synced from chunks).
-    pub epochs_from_history: usize,
+    /// Decided heights this node took from history segments (it synced from chunks).
+    pub heights_from_history: usize,
 }
 
-/// The votes on one epoch.
+/// One decided height, as `ir3_height` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EpochView {
-    /// The epoch.
-    pub epoch: u64,
-    /// Whether it is final here.
-    pub is_final: bool,
-    /// The votes, grouped by outcome.
-    pub perspectives: Vec<PerspectiveView>,
-}
-
-/// One outcome and who voted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PerspectiveView {
-    /// The voting round.
+pub struct HeightView {
+    /// The height.
+    pub height: u64,
+    /// The round it was decided in.
     pub round: u32,
-    /// The block hash voted (zero: no block).
-    pub block_hash: B256,
-    /// The state root voted.
-    pub state_root: B256,
-    /// The gateways that voted it.
-    pub gateways: Vec<u64>,
-}
-
-impl From<Perspective> for PerspectiveView {
-    fn from(p: Perspective) -> Self {
-        Self {
-            round: p.round,
-            block_hash: p.block_hash,
-            state_root: p.state_root,
-            gateways: p.gateways,
-        }
-    }
+    /// The value id of the height before (the network identity for height 1).
+    pub parent: B256,
+    /// Its value id (`keccak(parent ‖ payload)`): what the certificate's precommits sign.
+    pub value_id: B256,
+    /// The proposer's clock when it proposed, in milliseconds.
+    pub time_ms: u64,
+    /// The epochs it made final and how many envelopes each holds.
+    pub epochs: Vec<(u64, usize)>,
+    /// The validators whose precommits its certificate holds: seat and peer id (empty for a
+    /// height taken from history segments without its certificate).
+    pub signers: Vec<(u64, String)>,
+    /// Size of its commit certificate in bytes.
+    pub certificate_bytes: usize,
 }
 
 impl EvmNode {
@@ -354,9 +302,9 @@ impl EvmNode {
         let network = self.network_state()?;
         if network.options.gateway >= network.options.gateways {
             return Err(EvmError::InvalidParams(format!(
-                "this node is an observer (--node-id {} is outside the gateway set of {}): send \
-                 transactions to a gateway",
-                network.options.gateway, network.options.gateways
+                "this node is an observer (its key is not in the network's validator set of {}): \
+                 send transactions to a validator",
+                network.options.gateways
             )));
         }
         self.with_chain(|chain| crate::submit::validate(chain, &tx))?;
@@ -372,7 +320,7 @@ impl EvmNode {
         let _mutation = self.mutation.lock();
         let stamp = network.local_stamp(&network.order.lock());
         let envelope = evm_envelope(tx, stamp, network.options.gateway);
-        self.apply_inbound(vec![envelope.clone()], Vec::new())?;
+        self.apply_inbound(vec![envelope.clone()])?;
         self.declare_envelope(tx.hash, &envelope);
         Ok(())
     }
@@ -423,71 +371,37 @@ impl EvmNode {
         Ok(())
     }
 
-    /// Checks a peer's vote stamp against the local clock (and follows it, as any peer stamp).
-    pub(crate) fn check_vote(&self, vote: &SignedVote) -> Result<()> {
-        let network = self.network_state()?;
-        network
-            .clock
-            .observe(vote.vote.stamp, now_ms())
-            .map(|_| ())
-            .map_err(|e| EvmError::InvalidParams(e.to_string()))
-    }
-
-    /// Envelopes and votes from peers (already checked): recorded durably, then applied.
-    pub(crate) fn receive(&self, envelopes: Vec<Envelope>, votes: Vec<SignedVote>) -> Result<()> {
+    /// Envelopes from peers (already checked): recorded durably, then applied.
+    pub(crate) fn receive(&self, envelopes: Vec<Envelope>) -> Result<()> {
         let _mutation = self.mutation.lock();
-        self.apply_inbound(envelopes, votes)?;
-        self.vote_due()
+        self.apply_inbound(envelopes)
     }
 
-    /// Records envelopes and votes in the series (one durable batch), admits the envelopes,
-    /// counts the votes, applies what became final, publishes the rebuilt blocks and stamps
-    /// again this gateway's own late envelopes. The caller holds the mutation lock, so the
-    /// series' order is the order of application.
-    pub(crate) fn apply_inbound(
-        &self,
-        envelopes: Vec<Envelope>,
-        votes: Vec<SignedVote>,
-    ) -> Result<()> {
+    /// Records envelopes in the series (one durable batch), admits them, publishes the rebuilt
+    /// blocks and stamps again this gateway's own envelopes that came too late for their
+    /// epoch. The caller holds the mutation lock, so the series' order is the order of
+    /// application.
+    pub(crate) fn apply_inbound(&self, envelopes: Vec<Envelope>) -> Result<()> {
         let network = self.network_state()?;
-        // With the engine, agreement is its business: votes of the old protocol are not counted.
-        let votes = if network.options.engine { Vec::new() } else { votes };
-        let (envelopes, votes) = {
-            let order = network.order.lock();
-            order.only_new(envelopes, votes)
-        };
-        if envelopes.is_empty() && votes.is_empty() {
+        let envelopes = network.order.lock().only_new(envelopes);
+        if envelopes.is_empty() {
             return Ok(());
         }
-        let mut bodies = Vec::with_capacity(envelopes.len() + votes.len());
-        for envelope in &envelopes {
-            bodies.push(EvmEvent::Envelope(envelope.clone()).to_body()?);
-        }
-        for vote in &votes {
-            bodies.push(EvmEvent::Vote(vote.clone()).to_body()?);
-        }
+        let bodies = envelopes
+            .iter()
+            .map(|envelope| EvmEvent::Envelope(envelope.clone()).to_body())
+            .collect::<Result<Vec<_>>>()?;
         append_blocking(&*self.series, bodies)?;
-        let mut restamp = Vec::new();
-        let finalized_before = self.chain.read().finality_tags().finalized;
-        let applied = {
+        let (applied, restamp) = {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
-            let mut applied = order.admit(Some(&mut chain), envelopes)?;
-            for vote in votes {
-                match order.record_vote(Some(&mut chain), vote) {
-                    Ok(more) => {
-                        applied.blocks.extend(more.blocks);
-                        applied.late.extend(more.late);
-                    }
-                    Err(error) => warn!(%error, "vote refused"),
-                }
-            }
+            let applied = order.admit(Some(&mut chain), envelopes)?;
             chain.set_finality_tags(order.tags());
-            restamp.extend(network.own_unincluded(&chain, &applied.late));
-            self.refresh_outcomes(network, &order);
-            applied
+            let restamp = network.own_unincluded(&chain, &applied.late);
+            self.refresh_pull_from(network, &order);
+            (applied, restamp)
         };
-        self.after_applied(applied, finalized_before, restamp)
+        self.after_applied(applied, restamp)
     }
 
     /// Stamps this gateway's late envelopes again into an open epoch and declares them anew.
@@ -498,59 +412,15 @@ impl EvmNode {
             late.into_iter().map(|e| Envelope { stamp: network.local_stamp(&order), ..e }).collect()
         };
         debug!(count = fresh.len(), "late envelopes stamped again");
-        self.apply_inbound(fresh.clone(), Vec::new())?;
+        self.apply_inbound(fresh.clone())?;
         for envelope in &fresh {
             self.declare_envelope(keccak(&envelope.payload), envelope);
         }
         Ok(())
     }
 
-    fn refresh_outcomes(&self, network: &NetworkState, order: &Ordering) {
-        *network.outcomes.write() = order.open_outcomes().into_iter().collect();
+    pub(crate) fn refresh_pull_from(&self, network: &NetworkState, order: &Ordering) {
         network.pull_from.store(order.pull_from(), AtomicOrdering::Relaxed);
-    }
-
-    /// One round of the vote loop: casts this gateway's vote on the next closed epoch, if due.
-    pub fn network_tick(&self) -> Result<()> {
-        let _mutation = self.mutation.lock();
-        self.vote_due()
-    }
-
-    /// Casts the vote due now, if any (the caller holds the mutation lock). Called every tick,
-    /// and at once after peers' votes or envelopes were applied, so that an epoch's vote
-    /// follows its predecessor's finality at the speed of the network, not of the tick.
-    fn vote_due(&self) -> Result<()> {
-        let network = self.network_state()?;
-        if network.options.engine || network.syncing.load(AtomicOrdering::Relaxed) {
-            return Ok(());
-        }
-        let next = {
-            let mut chain = self.chain.write();
-            let mut order = network.order.lock();
-            let next = order.next_vote(Some(&mut chain), now_ms(), || network.clock.tick(now_ms()));
-            if next.as_ref().is_some_and(|(_, applied)| !applied.blocks.is_empty()) {
-                chain.set_finality_tags(order.tags());
-                self.refresh_outcomes(network, &order);
-            }
-            next
-        };
-        let Some((vote, applied)) = next else { return Ok(()) };
-        for block in applied.blocks {
-            let _ = self.new_blocks.send(block);
-        }
-        let mine: Vec<Envelope> =
-            applied.late.into_iter().filter(|e| e.gateway == network.options.gateway).collect();
-        if !mine.is_empty() {
-            self.restamp(mine)?;
-        }
-        let signed = SignedVote::sign(vote, &network.options.keypair)
-            .map_err(|e| EvmError::Internal(e.to_string()))?;
-        // Recorded (durably) before it is sent: a restarted gateway never votes twice.
-        self.apply_inbound(Vec::new(), vec![signed.clone()])?;
-        let payload =
-            postcard::to_allocvec(&signed).map_err(|e| EvmError::Internal(e.to_string()))?;
-        network.declare(Intent::new(ORDER_APP, EPOCH_VOTE, payload), signed.vote.stamp);
-        Ok(())
     }
 
     /// At start: this gateway's own envelopes that are late and in no block are stamped again
@@ -596,50 +466,55 @@ impl EvmNode {
         TransactionStatus { status: "unknown", block_number: None, reason: None }
     }
 
-    /// The node's view of the gateway set.
+    /// The node's view of the validator set.
     pub fn network_status(&self) -> Result<NetworkStatus> {
         let network = self.network_state()?;
         let chain = self.chain.read();
         let order = network.order.lock();
         let tags = chain.finality_tags();
-        let mut members: Vec<(u64, String)> =
-            order.finality.members().iter().map(|(g, p)| (*g, p.to_string())).collect();
-        members.sort();
+        let validators = network.options.gateways;
         Ok(NetworkStatus {
             peer_id: network.p2p.get().map(|p| p.peer_id().to_string()),
             gateway: network.options.gateway,
-            gateways: network.options.gateways,
-            // With the engine: more than two thirds of the (equal-power) validators.
-            majority: match network.options.engine {
-                true => (network.options.gateways as usize * 2) / 3 + 1,
-                false => order.finality.majority(),
-            },
-            voting: network.options.gateway < network.options.gateways,
+            gateways: validators,
+            // More than two thirds of the (equal-power) validators.
+            majority: (validators as usize * 2) / 3 + 1,
+            voting: network.options.gateway < validators,
             epoch_ms: network.options.epoch_ms,
             final_epoch: order.applied(),
+            decided_height: network.decided.lock().last().map(|d| d.height),
             latest_block: chain.head_number(),
             safe_block: tags.safe,
             finalized_block: tags.finalized,
-            diverged: order.diverged.clone(),
-            members,
+            members: network.verifier.get().map(|v| v.validators()).unwrap_or_default(),
             history_segments: network.history.lock().own.segments.len(),
-            epochs_from_history: match network.options.engine {
-                true => network.history_heights.load(AtomicOrdering::Relaxed) as usize,
-                false => order.checkpoint_count(),
-            },
+            heights_from_history: network.history_heights.load(AtomicOrdering::Relaxed) as usize,
         })
     }
 
-    /// The votes on an epoch (`None`: the last final one).
-    pub fn epoch_view(&self, epoch: Option<u64>) -> Result<EpochView> {
+    /// A decided height (`None`: the last one), with the validators its certificate holds.
+    pub fn height_view(&self, height: Option<u64>) -> Result<Option<HeightView>> {
         let network = self.network_state()?;
-        let order = network.order.lock();
-        let epoch = epoch.or(order.applied()).unwrap_or_default();
-        Ok(EpochView {
-            epoch,
-            is_final: order.applied().is_some_and(|a| epoch <= a),
-            perspectives: order.perspectives(epoch).into_iter().map(Into::into).collect(),
-        })
+        let record = {
+            let decided = network.decided.lock();
+            match height {
+                None => decided.last().cloned(),
+                Some(h) => decided.get((h as usize).wrapping_sub(1)).cloned(),
+            }
+        };
+        let Some(record) = record else { return Ok(None) };
+        let decision = Decision::decode(&record.payload)?;
+        let signers = network.verifier.get().map(|v| v.signers(&record)).unwrap_or_default();
+        Ok(Some(HeightView {
+            height: record.height,
+            round: record.round,
+            parent: record.parent,
+            value_id: record.value_id(),
+            time_ms: decision.time_ms,
+            epochs: decision.epochs.iter().map(|e| (e.epoch, e.envelopes.len())).collect(),
+            signers,
+            certificate_bytes: record.certificate.len(),
+        }))
     }
 
     /// Who answered what to an intent this node declared; takes the intent id or the hash of

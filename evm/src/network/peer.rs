@@ -1,24 +1,20 @@
 //! How an EVM gateway meets its peers: the [`EvmDecider`] answers their intents on the
 //! network task (YES, NO with a retry-after, or silence) and serves their catch-up pulls;
-//! [`run_receiver`] checks and applies what they sent, in batches, off the network task;
-//! [`run_ticker`] drives the vote loop.
+//! [`run_receiver`] checks and applies what they sent, in batches, off the network task.
 
 use std::{
     sync::{Arc, atomic::Ordering as AtomicOrdering},
     time::{Duration, Instant},
 };
 
-use alloy_primitives::B256;
 use ir3_foundation::{
-    apps::{ORDER_ENVELOPE, Verdict},
-    finality::{EPOCH_VOTE, ORDER_APP, SignedVote},
+    apps::{ORDER_APP, ORDER_ENVELOPE, Verdict},
     net::{Answer, Decider, IntentMessage, NEVER, Page, PeerId, Pull, RateLimiter},
     order::Envelope,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::TICK_INTERVAL;
 use crate::{
     events::{EVM_APP, EXECUTE_ETH_TX},
     node::EvmNode,
@@ -44,13 +40,11 @@ const SERVE_WAIT: Duration = Duration::from_millis(50);
 pub enum Inbound {
     /// An envelope declared in an `execute_eth_tx` intent.
     Envelope(Envelope),
-    /// A vote declared in an `epoch_vote` intent.
-    Vote(SignedVote),
     /// A page this node pulled.
     Page(Page),
 }
 
-/// The decider of an EVM gateway: YES to a valid envelope or vote it will apply; NO with a
+/// The decider of an EVM gateway: YES to a valid envelope it will apply; NO with a
 /// retry-after when the peer is over its rate, all peers together are over the node's rate, or
 /// the receive queue is nearly full; NO-never (a refusal, counted against the peer) for
 /// malformed or forged declarations; silence for intents of other apps.
@@ -123,36 +117,6 @@ impl EvmDecider {
             (Ok(()), Verdict::BreaksRule(reason)) => Answer::No { reason, retry_after_ms: 0 },
         }
     }
-
-    /// YES when this gateway derived the same block for the epoch, NO (with its own hash as
-    /// the reason) when it derived another; a forged vote is refused.
-    fn decide_vote(&mut self, payload: &[u8]) -> Answer {
-        let Ok(signed) = postcard::from_bytes::<SignedVote>(payload) else {
-            return Self::refused("malformed vote");
-        };
-        if signed.verify().is_err() {
-            return Self::refused("vote signature does not verify");
-        }
-        let epoch = signed.vote.epoch;
-        let voted = signed.vote.block_hash;
-        let mine = self
-            .node
-            .network
-            .as_ref()
-            .and_then(|n| n.outcomes.read().get(&epoch).copied())
-            .unwrap_or(B256::ZERO);
-        if self.queue.try_send(Inbound::Vote(signed)).is_err() {
-            return Self::busy();
-        }
-        if mine == voted {
-            Answer::Yes { detail: mine.to_vec() }
-        } else {
-            Answer::No {
-                reason: format!("this gateway derives {mine} for epoch {epoch}"),
-                retry_after_ms: 0,
-            }
-        }
-    }
 }
 
 impl Decider for EvmDecider {
@@ -160,7 +124,6 @@ impl Decider for EvmDecider {
         let intent = &message.intent;
         match (intent.app.as_str(), intent.kind.as_str()) {
             (EVM_APP, EXECUTE_ETH_TX) => Some(self.decide_envelope(from, &intent.payload)),
-            (ORDER_APP, EPOCH_VOTE) => Some(self.decide_vote(&intent.payload)),
             (ORDER_APP, ORDER_ENVELOPE) => Some(self.decide_envelope(from, &intent.payload)),
             _ => None,
         }
@@ -173,10 +136,10 @@ impl Decider for EvmDecider {
     }
 
     fn on_page(&mut self, from: &PeerId, page: Page) {
-        if page.envelopes.is_empty() && page.votes.is_empty() {
+        if page.envelopes.is_empty() {
             return;
         }
-        debug!(%from, envelopes = page.envelopes.len(), votes = page.votes.len(), "page pulled");
+        debug!(%from, envelopes = page.envelopes.len(), "page pulled");
         if self.queue.try_send(Inbound::Page(page)).is_err() {
             warn!("receive queue full; pulled page dropped (pulled again later)");
         }
@@ -223,49 +186,23 @@ pub async fn run_receiver(node: Arc<EvmNode>, mut queue: mpsc::Receiver<Inbound>
         let node = node.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let mut envelopes = Vec::new();
-            let mut votes = Vec::new();
             let mut take = |envelope: Envelope| match node.check_envelope(&envelope) {
                 Ok(()) => envelopes.push(envelope),
                 Err(error) => warn!(%error, "envelope from a peer refused"),
             };
-            let mut vote = |vote: SignedVote| match node.check_vote(&vote) {
-                Ok(()) => votes.push(vote),
-                Err(error) => warn!(%error, "vote from a peer refused"),
-            };
-            let mut pages = Vec::new();
             for item in batch {
                 match item {
                     Inbound::Envelope(envelope) => take(envelope),
-                    Inbound::Vote(signed) => vote(signed),
-                    Inbound::Page(page) => pages.push(page),
+                    Inbound::Page(page) => page.envelopes.into_iter().for_each(&mut take),
                 }
             }
-            for page in pages {
-                page.envelopes.into_iter().for_each(&mut take);
-                page.votes.into_iter().for_each(&mut vote);
-            }
-            node.receive(envelopes, votes)
+            node.receive(envelopes)
         })
         .await;
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(error)) => warn!(%error, "peer batch not applied"),
             Err(error) => warn!(%error, "peer batch failed"),
-        }
-    }
-}
-
-/// Drives the vote loop every [`TICK_INTERVAL`] until the node stops.
-pub async fn run_ticker(node: Arc<EvmNode>) {
-    let mut interval = tokio::time::interval(TICK_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let node = node.clone();
-        match tokio::task::spawn_blocking(move || node.network_tick()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => warn!(%error, "vote round failed"),
-            Err(_) => return,
         }
     }
 }

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    finality::SignedVote,
     intent::{Intent, IntentId},
     order::{Envelope, HlcStamp},
 };
@@ -60,7 +59,7 @@ pub enum Direct {
         /// YES or NO.
         answer: Answer,
     },
-    /// Catch-up: "I want what you hold from this epoch on" (envelopes and votes).
+    /// Catch-up: "I want the envelopes you hold from this epoch on".
     Pull(Pull),
     /// "Send me this chunk": sent to a peer that answered YES to a want.
     GetChunk(alloy_primitives::B256),
@@ -78,13 +77,11 @@ pub struct Pull {
     pub from_epoch: u64,
 }
 
-/// One page of a peer's ordering state: envelopes and votes of a range of epochs.
+/// One page of a peer's ordering state: the envelopes of a range of epochs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     /// Envelopes, by epoch ascending.
     pub envelopes: Vec<Envelope>,
-    /// Signed votes on the same epochs.
-    pub votes: Vec<SignedVote>,
     /// Where the next page starts, when this one was cut short.
     pub next_epoch: Option<u64>,
 }

@@ -58,22 +58,20 @@ struct Cli {
     #[arg(long, default_value_t = 10)]
     senders: usize,
 
-    /// `--epoch-ms` of the gateways (with `--engine`: of `ir3 network init`) [500; engine 200].
-    #[arg(long)]
-    epoch_ms: Option<u64>,
+    /// `--epoch-ms` of `ir3 network init`.
+    #[arg(long, default_value_t = 200)]
+    epoch_ms: u64,
 
-    /// `--finality-grace-ms` of the gateways (with `--engine`: `--grace-ms` of `ir3 network
-    /// init`) [500; engine 100].
-    #[arg(long)]
-    finality_grace_ms: Option<u64>,
+    /// `--grace-ms` of `ir3 network init` (time after an epoch's end before it is closed).
+    #[arg(long, default_value_t = 100)]
+    grace_ms: u64,
 
-    /// With `--engine`: `--propose-ms` of `ir3 network init` (the propose timeout) [400].
-    #[arg(long, requires = "engine")]
+    /// `--propose-ms` of `ir3 network init` (the propose timeout) [400].
+    #[arg(long)]
     propose_ms: Option<u64>,
 
-    /// With `--engine`: `--target-block-ms` of `ir3 network init` (least time between two
-    /// heights) [100].
-    #[arg(long, requires = "engine")]
+    /// `--target-block-ms` of `ir3 network init` (least time between two heights) [100].
+    #[arg(long)]
     target_block_ms: Option<u64>,
 
     /// Interval between two `ir3_transactionStatus` polls of one gateway, in milliseconds.
@@ -95,11 +93,6 @@ struct Cli {
     /// `--log` filter of the gateways (their output is scanned for WARN/ERROR lines).
     #[arg(long, value_name = "FILTER")]
     node_log: Option<String>,
-
-    /// Run agreement on the BFT engine (Malachite): a network written by `ir3 network init`,
-    /// every gateway a validator (`--network`, `--key`), instead of `--gateways` vote counting.
-    #[arg(long)]
-    engine: bool,
 
     /// Gateways killed (SIGKILL, the last ones) after the mesh is up and before the load: the
     /// load goes round-robin over the others, finality is awaited on the others.
@@ -149,28 +142,16 @@ async fn run(cli: &Cli) -> Result<()> {
     if cli.down >= usize::from(cli.gateways) {
         return Err(BenchError::Setup("--down must leave at least one gateway up".into()));
     }
-    let (epoch_ms, grace_ms) = match cli.engine {
-        true => (cli.epoch_ms.unwrap_or(200), cli.finality_grace_ms.unwrap_or(100)),
-        false => (cli.epoch_ms.unwrap_or(500), cli.finality_grace_ms.unwrap_or(500)),
-    };
-    let engine = match cli.engine {
-        true => {
-            let mut flags = vec![
-                "--epoch-ms".into(),
-                epoch_ms.to_string(),
-                "--grace-ms".into(),
-                grace_ms.to_string(),
-            ];
-            if let Some(ms) = cli.propose_ms {
-                flags.extend(["--propose-ms".into(), ms.to_string()]);
-            }
-            if let Some(ms) = cli.target_block_ms {
-                flags.extend(["--target-block-ms".into(), ms.to_string()]);
-            }
-            Some(cluster::init_network(&bin, usize::from(cli.gateways), scratch.path(), &flags)?)
-        }
-        false => None,
-    };
+    let (epoch_ms, grace_ms) = (cli.epoch_ms, cli.grace_ms);
+    let mut flags =
+        vec!["--epoch-ms".into(), epoch_ms.to_string(), "--grace-ms".into(), grace_ms.to_string()];
+    if let Some(ms) = cli.propose_ms {
+        flags.extend(["--propose-ms".into(), ms.to_string()]);
+    }
+    if let Some(ms) = cli.target_block_ms {
+        flags.extend(["--target-block-ms".into(), ms.to_string()]);
+    }
+    let network = cluster::init_network(&bin, usize::from(cli.gateways), scratch.path(), &flags)?;
     let config = NetConfig {
         bin: bin.clone(),
         gateways: usize::from(cli.gateways),
@@ -180,7 +161,7 @@ async fn run(cli: &Cli) -> Result<()> {
         segment_blocks: None,
         extra: Vec::new(),
         log: cli.node_log.clone(),
-        engine,
+        network,
     };
     progress(&format!("starting {} gateways of {}", config.gateways, bin.display()));
     let mut gateways = cluster::start_gateways(&config, scratch.path(), "gw", FIRST_OCTET).await?;
@@ -327,11 +308,10 @@ fn print_report(
     println!("binary:     {} [{}]", bin.display(), m.version.as_deref().unwrap_or("?"));
     println!("cores:      {cores}{}", cpu_model().map(|c| format!(" ({c})")).unwrap_or_default());
     println!(
-        "gateways:   {n} (127.0.0.{FIRST_OCTET}..127.0.0.{last}), majority {}, epoch {} ms, finality grace {} ms, agreement {}{}",
+        "gateways:   {n} validators (127.0.0.{FIRST_OCTET}..127.0.0.{last}), quorum {}, epoch {} ms, grace {} ms, agreement Malachite{}",
         m.majority.map_or_else(|| "?".into(), |v| v.to_string()),
         config.epoch_ms,
         config.grace_ms,
-        if cli.engine { "Malachite (--network)" } else { "vote counting (--gateways)" },
         if cli.down > 0 { format!(", {} killed before the load", cli.down) } else { String::new() }
     );
     println!(

@@ -68,13 +68,13 @@ struct Cli {
     #[arg(long, default_value_t = 2)]
     conns: usize,
 
-    /// `--epoch-ms` of the nodes.
-    #[arg(long, default_value_t = 500)]
+    /// `--epoch-ms` of `ir3 network init`.
+    #[arg(long, default_value_t = 200)]
     epoch_ms: u64,
 
-    /// `--finality-grace-ms` of the nodes.
-    #[arg(long, default_value_t = 500)]
-    finality_grace_ms: u64,
+    /// `--grace-ms` of `ir3 network init` (time after an epoch's end before it is closed).
+    #[arg(long, default_value_t = 100)]
+    grace_ms: u64,
 
     /// `--segment-blocks` of the nodes.
     #[arg(long, default_value_t = 256)]
@@ -181,15 +181,21 @@ async fn run(cli: &Cli) -> Result<()> {
         let dir = scratch.path().to_path_buf();
         (Some(scratch), dir)
     };
+    let flags = [
+        "--epoch-ms".into(),
+        cli.epoch_ms.to_string(),
+        "--grace-ms".into(),
+        cli.grace_ms.to_string(),
+    ];
     let config = NetConfig {
         bin: bin.clone(),
         gateways: GATEWAYS,
         epoch_ms: cli.epoch_ms,
-        grace_ms: cli.finality_grace_ms,
+        grace_ms: cli.grace_ms,
         accounts: cli.senders.max(10),
         segment_blocks: Some(cli.segment_blocks),
         extra: Vec::new(),
-        engine: None,
+        network: cluster::init_network(&bin, GATEWAYS, &dir, &flags)?,
         log: cli.node_log.clone(),
     };
     progress(&format!("starting {GATEWAYS} gateways of {}", bin.display()));
@@ -275,12 +281,14 @@ async fn history(
             progress(&format!("killed {killed} (SIGKILL)"));
         }
         let providers: Vec<_> = gateways.iter().map(|g| g.p2p).collect();
+        let engines: Vec<_> = gateways.iter().map(|g| g.consensus).collect();
         let sync = observe::sync_once(
             config,
             dir,
             GATEWAYS + run,
             OBSERVER_OCTET + run,
             &providers,
+            &engines,
             gateways[0].node.addr,
             &fill.head,
             &senders,
@@ -316,6 +324,7 @@ async fn store(
         gateways: STORAGE_NODES,
         accounts: 10,
         extra: vec!["--replication".into(), cli.store_replication.to_string()],
+        network: cluster::init_network(&config.bin, STORAGE_NODES, &store_dir, &[])?,
         ..config.clone()
     };
     progress(&format!("starting {STORAGE_NODES} storage nodes"));

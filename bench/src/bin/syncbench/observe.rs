@@ -45,9 +45,9 @@ pub(crate) struct SyncResult {
     pub(crate) sync_done: Option<Duration>,
     /// Process start until finalized head reached and not syncing (the headline).
     pub(crate) total: Duration,
-    /// `epochsFromHistory` and `historySegments` of its `ir3_networkStatus` at the end.
-    pub(crate) epochs_from_history: u64,
-    /// See `epochs_from_history`.
+    /// `heightsFromHistory` and `historySegments` of its `ir3_networkStatus` at the end.
+    pub(crate) heights_from_history: u64,
+    /// See `heights_from_history`.
     pub(crate) segments: u64,
     /// Segment bytes applied (the last `history sync` log line's `bytes=`).
     pub(crate) segment_bytes: Option<u64>,
@@ -72,6 +72,7 @@ pub(crate) async fn sync_once(
     id: usize,
     octet: usize,
     providers: &[SocketAddr],
+    engines: &[SocketAddr],
     reference: SocketAddr,
     target: &(String, u64),
     senders: &[Address],
@@ -79,7 +80,7 @@ pub(crate) async fn sync_once(
     timeout: Duration,
 ) -> Result<SyncResult> {
     let start = Instant::now();
-    let mut observer = cluster::spawn_observer(config, dir, id, octet, providers, log)?;
+    let mut observer = cluster::spawn_observer(config, dir, id, octet, providers, engines, log)?;
     progress(&format!(
         "observer{id} pid {} rpc {} bootstrapped to {} provider(s)",
         observer.node.pid(),
@@ -153,7 +154,7 @@ pub(crate) async fn sync_once(
         sync_seen,
         sync_done,
         total,
-        epochs_from_history: status["epochsFromHistory"].as_u64().unwrap_or(0),
+        heights_from_history: status["heightsFromHistory"].as_u64().unwrap_or(0),
         segments: status["historySegments"].as_u64().unwrap_or(0),
         segment_bytes,
         segments_applied,

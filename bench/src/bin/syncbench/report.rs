@@ -115,7 +115,7 @@ pub(crate) fn print(cli: &Cli, bin: &Path, config: &NetConfig, m: &Measured) {
             applied.map_or_else(|| "-".into(), |a| format!("{:.1}", a as f64 / total)),
             s.segment_bytes.map_or_else(|| "-".into(), |b| format!("{:.2}", b as f64 / MB / total)),
             mb(s.wire_received),
-            s.epochs_from_history
+            s.heights_from_history
         );
     }
     println!(
@@ -123,7 +123,7 @@ pub(crate) fn print(cli: &Cli, bin: &Path, config: &NetConfig, m: &Measured) {
          false again; total s: finalized block hash = providers' finalized head ({}) and \
          eth_syncing false. segments, seg MB: history segments applied and their bytes (the \
          observer's last `history sync` log line); seg/s, MB/s: those over total s; wire MB: \
-         bytes its P2P sockets received (ss); fromHist: its epochsFromHistory",
+         bytes its P2P sockets received (ss); fromHist: its heightsFromHistory",
         short(&f.head.0)
     );
     for s in &m.syncs {
