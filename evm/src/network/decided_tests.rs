@@ -147,3 +147,82 @@ async fn proposals_are_checked_and_decided_heights_are_final_and_replayed() {
     assert_eq!(again.with_chain(|c| c.finality_tags().finalized), 1);
     assert_eq!(again.decided_heights(), vec![record]);
 }
+
+/// Issue 13's point 2, the interleaving that made two honest nodes of the vote counting hold
+/// different final contents: a node that learns of a later epoch's finality before it holds an
+/// earlier epoch's envelopes (or holds another stamp of the same transaction) must not fix
+/// that epoch as empty (or as its own content). With decided heights, every node applies the
+/// same values in height order and takes each epoch's content from the value: three nodes that
+/// held different things end with the same final chain, and a restart replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_holding_different_envelopes_apply_the_same_decisions_to_the_same_chain() {
+    let accounts = DevAccounts::from_mnemonic(DEFAULT_MNEMONIC, 3).unwrap();
+    let [alice, bob, _] = accounts.addresses()[..] else { panic!("three accounts") };
+    let to = TxKind::Call(Address::repeat_byte(9));
+    let early_tx = signed(&accounts, alice, 0, to, 5, Bytes::new());
+    let late_tx = signed(&accounts, bob, 0, to, 7, Bytes::new());
+    // Two closed epochs, E and E + 2 (E + 1 stays empty in the decided chain).
+    let epoch = now_ms() / EPOCH_MS - 50;
+    let stamp = |epoch: u64| HlcStamp { wall_ms: epoch * EPOCH_MS + 10, logical: 0 };
+    let early = evm_envelope(&early_tx, stamp(epoch), 0);
+    let late = evm_envelope(&late_tx, stamp(epoch + 2), 1);
+    // Another stamp of the early transaction, in the epoch between (as a gateway that stamped
+    // it again would hold it).
+    let early_restamped = evm_envelope(&early_tx, stamp(epoch + 1), 1);
+
+    let series: Vec<Arc<MemorySeries>> = (0..3).map(|_| Arc::new(MemorySeries::new())).collect();
+    let nodes: Vec<Arc<EvmNode>> = series.iter().map(|s| open(s.clone(), &accounts)).collect();
+    tokio::task::block_in_place(|| {
+        // A holds both; B only the later one and another stamp of the earlier; C nothing.
+        nodes[0].receive(vec![early.clone(), late.clone()]).unwrap();
+        nodes[1].receive(vec![late.clone(), early_restamped.clone()]).unwrap();
+    });
+    let first = Decision {
+        time_ms: now_ms(),
+        epochs: vec![DecidedEpoch { epoch, envelopes: vec![early.clone()] }],
+    };
+    let second = Decision {
+        time_ms: now_ms(),
+        epochs: vec![DecidedEpoch { epoch: epoch + 2, envelopes: vec![late.clone()] }],
+    };
+    let records: Vec<DecidedHeight> = [first, second]
+        .into_iter()
+        .enumerate()
+        .map(|(i, decision)| DecidedHeight {
+            height: i as u64 + 1,
+            round: 0,
+            parent: B256::repeat_byte(i as u8),
+            payload: encoded(&decision),
+            certificate: Vec::new(),
+        })
+        .collect();
+    for node in &nodes {
+        for record in &records {
+            tokio::task::block_in_place(|| node.commit_decided(record.clone())).unwrap();
+        }
+    }
+    let chain_of = |node: &EvmNode| {
+        node.with_chain(|c| {
+            let finalized = c.finality_tags().finalized;
+            (1..=finalized).map(|n| c.block(n).map(|b| b.hash)).collect::<Vec<_>>()
+        })
+    };
+    let reference = chain_of(&nodes[0]);
+    assert_eq!(reference.len(), 2, "two non-empty decided epochs, two final blocks");
+    for (i, node) in nodes.iter().enumerate() {
+        assert_eq!(chain_of(node), reference, "node {i} holds another final chain");
+        for tx in [&early_tx, &late_tx] {
+            assert_eq!(node.transaction_status(tx.hash).status, "final", "node {i}");
+        }
+    }
+    // B's other stamp of the early transaction is not a second inclusion.
+    let included = nodes[1].with_chain(|c| c.locate_tx(early_tx.hash).map(|(b, _)| b.number()));
+    assert_eq!(included, Some(1));
+
+    // Replayed from their series, the nodes hold the same chain again.
+    drop(nodes);
+    for (i, memory) in series.iter().enumerate() {
+        let again = open(memory.clone(), &accounts);
+        assert_eq!(chain_of(&again), reference, "node {i} after a restart");
+    }
+}
