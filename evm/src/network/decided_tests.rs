@@ -179,11 +179,11 @@ async fn nodes_holding_different_envelopes_apply_the_same_decisions_to_the_same_
     });
     let first = Decision {
         time_ms: now_ms(),
-        epochs: vec![DecidedEpoch { epoch, envelopes: vec![early.clone()] }],
+        epochs: vec![DecidedEpoch { epoch, envelopes: vec![early] }],
     };
     let second = Decision {
         time_ms: now_ms(),
-        epochs: vec![DecidedEpoch { epoch: epoch + 2, envelopes: vec![late.clone()] }],
+        epochs: vec![DecidedEpoch { epoch: epoch + 2, envelopes: vec![late] }],
     };
     let records: Vec<DecidedHeight> = [first, second]
         .into_iter()
