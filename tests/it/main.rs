@@ -11,6 +11,7 @@ mod fork_init_state;
 mod network;
 mod partition;
 mod rpc_surface;
+mod schedule;
 mod storage;
 mod sync;
 mod tracing;

@@ -37,11 +37,11 @@ fn ip(args: &[&str]) {
 }
 
 /// The namespaces of one test run; removed on drop.
-struct Lab {
+pub(crate) struct Lab {
     prefix: String,
-    nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// Gateways (one namespace each).
-    size: usize,
+    pub(crate) size: usize,
     /// The network written by `ir3 network init` (its file and one key per gateway).
     network: tempfile::TempDir,
 }
@@ -61,7 +61,7 @@ impl Lab {
 
     /// Creates the bridge and one namespace per gateway (`size` of them), wired to it, and a
     /// network of `size` validators (`ir3 network init`).
-    fn new(size: usize) -> Self {
+    pub(crate) fn new(size: usize) -> Self {
         let prefix = format!("ir3p{}", std::process::id());
         let network = tempfile::tempdir().expect("temp dir");
         network_init(size, &network.path().join("net"), &[]);
@@ -90,7 +90,7 @@ impl Lab {
     /// Starts the gateways, each in its namespace, and waits for the full mesh. The engine's
     /// port is the default (`--p2p-port` + 1), and so are its peers (each `--bootstrap` port
     /// + 1).
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         for i in 0..self.size {
             let ns = self.ns(i);
             let net = self.network.path().join("net");
@@ -119,10 +119,15 @@ impl Lab {
     }
 
     /// One JSON-RPC call to gateway `i`, from a thread inside its namespace.
-    fn rpc(&self, i: usize, method: &str, params: Value) -> Value {
-        let response = in_netns(&self.ns(i), Lab::addr(i), self.nodes[i].port, method, params);
+    pub(crate) fn rpc(&self, i: usize, method: &str, params: Value) -> Value {
+        let response = self.call(i, method, params);
         assert!(response.get("error").is_none(), "{method} on gateway {i}: {response}");
         response["result"].clone()
+    }
+
+    /// One JSON-RPC call to gateway `i`: the whole response object.
+    pub(crate) fn call(&self, i: usize, method: &str, params: Value) -> Value {
+        in_netns(&self.ns(i), Lab::addr(i), self.nodes[i].port, method, params)
     }
 
     /// `cast` run inside gateway `i`'s namespace.
@@ -170,7 +175,7 @@ impl Lab {
     }
 
     /// Cuts every route between the two sides (both directions).
-    fn partition(&self, side: &[usize], other: &[usize], heal: bool) {
+    pub(crate) fn partition(&self, side: &[usize], other: &[usize], heal: bool) {
         let verb = if heal { "del" } else { "add" };
         for &a in side {
             for &b in other {
@@ -194,7 +199,7 @@ impl Lab {
         }
     }
 
-    fn finalized(&self, i: usize) -> (u64, String) {
+    pub(crate) fn finalized(&self, i: usize) -> (u64, String) {
         let block = self.rpc(i, "eth_getBlockByNumber", json!(["finalized", false]));
         (quantity(&block["number"]) as u64, block["hash"].as_str().unwrap().to_string())
     }
@@ -260,7 +265,7 @@ fn assert_not_rewritten(lab: &Lab, seen: BTreeMap<u64, String>) {
 }
 
 /// Every gateway holds the same head, finalized, with every transaction final.
-fn agreed(lab: &Lab, hashes: &[String]) -> bool {
+pub(crate) fn agreed(lab: &Lab, hashes: &[String]) -> bool {
     let heads: Vec<Value> = (0..lab.size)
         .map(|i| lab.rpc(i, "eth_getBlockByNumber", json!(["latest", false]))["hash"].clone())
         .collect();

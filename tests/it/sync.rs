@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// A signed EIP-1559 transfer.
-fn transfer(key: &str, nonce: u64, to: &str, value: u64) -> String {
+pub(crate) fn transfer(key: &str, nonce: u64, to: &str, value: u64) -> String {
     let signer: PrivateKeySigner = key.parse().unwrap();
     let mut tx = TxEip1559 {
         chain_id: 1337,
