@@ -156,10 +156,10 @@ fn a_random_schedule_of_kills_restarts_and_partitions_never_splits_finality() {
     if let Some((side, other)) = split.take() {
         lab.partition(&side, &other, true);
     }
-    for i in 0..GATEWAYS {
-        if !alive[i] {
-            lab.nodes[i].restart();
-            alive[i] = true;
+    for (node, up) in lab.nodes.iter_mut().zip(alive.iter_mut()) {
+        if !*up {
+            node.restart();
+            *up = true;
         }
     }
     run.log.push("heal all, restart all".into());
