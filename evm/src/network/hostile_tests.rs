@@ -1,7 +1,9 @@
 //! A hostile peer against a real gateway (in-process swarms on loopback TCP): malformed
 //! envelopes, a transaction signed by someone else than its envelope claims, an envelope whose
 //! payload is no transaction and a malformed native-app envelope are refused and counted
-//! against the peer; the gateway's chain and series are unharmed and it still works.
+//! against the peer; a transaction that cannot pay is not admitted; a flood of history-index
+//! requests is refused past its budget, counted, and gets the peer banned; the gateway's chain
+//! and series are unharmed and it still works.
 
 use std::{
     sync::Arc,
@@ -148,6 +150,45 @@ async fn hostile_declarations_are_refused_and_counted() {
     let peers = gateway.peers();
     let insight = peers.iter().find(|p| p.peer == hostile_id.to_string()).unwrap();
     assert!(insight.refused >= 4, "{insight:?}");
+
+    // A well-formed transaction from an account with nothing: answered, never admitted.
+    let unfunded = DevAccounts::from_mnemonic(
+        "legal winner thank year wave sausage worth useful legal winner thank yellow",
+        1,
+    )
+    .unwrap();
+    let pauper = unfunded.addresses()[0];
+    let cannot_pay =
+        signed(&unfunded, pauper, 0, TxKind::Call(Address::repeat_byte(2)), 1, Bytes::new());
+    let envelope = evm_envelope(&cannot_pay, HlcStamp::default(), 0);
+    hostile
+        .push_intent(
+            Intent::new(EVM_APP, EXECUTE_ETH_TX, postcard::to_allocvec(&envelope).unwrap()),
+            HlcStamp::default(),
+        )
+        .unwrap();
+
+    // A flood of history-index requests: past the budget each is answered busy and refused;
+    // at MAX_REFUSALS the peer is banned and disconnected.
+    for _ in 0..(net::DIRECT_REQUEST_BURST as usize + net::MAX_REFUSALS as usize + 50) {
+        hostile.request_index(EVM_APP);
+    }
+    until("the flooding peer to be banned", || {
+        gateway
+            .peers()
+            .iter()
+            .find(|p| p.peer == hostile_id.to_string())
+            .is_some_and(|p| p.refused >= net::MAX_REFUSALS)
+            && !gateway.connected_now().contains(&hostile_id)
+    })
+    .await;
+    assert!(
+        records(&memory).iter().any(|r| matches!(r,
+            P2pRecord::PeerRefused { peer, reason } if *peer == hostile_id.to_string()
+                && reason.contains("history index"))),
+        "the flood is not in the series"
+    );
+    assert!(!node.with_chain(|c| c.contains_tx(&cannot_pay.hash)), "an unpayable tx admitted");
 
     // Nothing of it reached the chain, and the gateway still takes real transactions.
     assert_eq!(node.with_chain(|c| c.head_number()), 0);

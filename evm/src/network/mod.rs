@@ -335,10 +335,20 @@ impl EvmNode {
     }
 
     /// Checks an envelope from a peer: it must carry a transaction of this chain signed by its
-    /// account, from a gateway of the set, with a stamp not too far ahead.
+    /// account that can pay for itself at this gateway's tip, from a gateway of the set, with a
+    /// stamp not too far ahead. (One that cannot pay here loses nothing by staying out of the
+    /// tentative book: if it is decided, the decided height carries it.)
     pub(crate) fn check_envelope(&self, envelope: &Envelope) -> Result<()> {
         let network = self.network_state()?;
         self.check_envelope_content(envelope)?;
+        if envelope.app == EVM_APP {
+            let tx = SignedTx::decode(&envelope.payload)?;
+            let (balance, cost) =
+                self.with_chain(|chain| (chain.latest_balance(tx.sender), tx.max_cost()));
+            if balance < cost {
+                return Err(EvmError::InsufficientFunds { balance, cost });
+            }
+        }
         network
             .clock
             .observe(envelope.stamp, now_ms())

@@ -188,6 +188,11 @@ pub async fn run_receiver(node: Arc<EvmNode>, mut queue: mpsc::Receiver<Inbound>
             let mut envelopes = Vec::new();
             let mut take = |envelope: Envelope| match node.check_envelope(&envelope) {
                 Ok(()) => envelopes.push(envelope),
+                // It may be funded by a transaction this gateway has not seen yet: not an
+                // offence, and a decided height would carry it anyway.
+                Err(error @ crate::EvmError::InsufficientFunds { .. }) => {
+                    debug!(%error, "envelope from a peer cannot pay here; not admitted")
+                }
                 Err(error) => warn!(%error, "envelope from a peer refused"),
             };
             for item in batch {

@@ -1,7 +1,11 @@
 //! How a node answers its peers' wants and offers, serves chunk bytes, and takes in the
 //! answers and bytes for its own wants.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tracing::warn;
 
@@ -14,6 +18,13 @@ use crate::{
 
 /// How long a peer whose storage budget is spent asks offerers to wait.
 pub const BUDGET_RETRY_MS: u64 = 60_000;
+/// Offers one peer may make per second on average (a round offers at most
+/// [`MAX_OFFERS_PER_ROUND`](super::MAX_OFFERS_PER_ROUND) chunks to all peers together).
+pub const OFFER_RATE: f64 = 256.0;
+/// How long a YES to a want lets the peer get the chunk's bytes.
+pub const GRANT_TTL: Duration = Duration::from_secs(30);
+/// Most open grants (a YES whose bytes were not fetched yet) kept at once.
+pub const MAX_GRANTS: usize = 65_536;
 
 /// Answers wants (YES, NO rate-limited, silence when not held) and offers (YES: held or taken;
 /// NO: budget spent), serves the bytes to the peers it said YES to, and checks the bytes peers
@@ -22,15 +33,37 @@ pub const BUDGET_RETRY_MS: u64 = 60_000;
 pub struct ChunkDecider {
     service: Arc<ChunkService>,
     limiter: RateLimiter,
+    /// Per-peer budget of offers.
+    offers: RateLimiter,
+    /// The wants this node said YES to, whose bytes the peer may get (until they expire).
+    grants: HashMap<(PeerId, ChunkId), Instant>,
 }
 
 impl ChunkDecider {
     /// A decider for `service`, serving each peer within `limiter`.
     pub fn new(service: Arc<ChunkService>, limiter: RateLimiter) -> Self {
-        Self { service, limiter }
+        Self {
+            service,
+            limiter,
+            offers: RateLimiter::new(OFFER_RATE, OFFER_RATE * 4.0),
+            grants: HashMap::new(),
+        }
     }
 
-    fn decide_offer(&self, from: &PeerId, id: ChunkId) -> Option<Answer> {
+    /// Lets `peer` get the chunk's bytes (a YES to its want); expired grants go first.
+    fn grant(&mut self, peer: PeerId, id: ChunkId, now: Instant) {
+        if self.grants.len() >= MAX_GRANTS {
+            self.grants.retain(|_, at| now.saturating_duration_since(*at) < GRANT_TTL);
+        }
+        if self.grants.len() < MAX_GRANTS {
+            self.grants.insert((peer, id), now);
+        }
+    }
+
+    fn decide_offer(&mut self, from: &PeerId, id: ChunkId) -> Option<Answer> {
+        if let no @ Answer::No { .. } = self.offers.check(from, Instant::now()) {
+            return Some(no);
+        }
         let service = &self.service;
         if service.store.has(&id) {
             service.keep_copies(id, Some(*from));
@@ -73,7 +106,12 @@ impl Decider for ChunkDecider {
         if !self.service.store.has(&id) {
             return None;
         }
-        Some(self.limiter.check(from, Instant::now()))
+        let now = Instant::now();
+        let answer = self.limiter.check(from, now);
+        if matches!(answer, Answer::Yes { .. }) {
+            self.grant(*from, id, now);
+        }
+        Some(answer)
     }
 
     /// A YES to one of this node's wants: ask that peer for the bytes, unless they are being
@@ -114,7 +152,13 @@ impl Decider for ChunkDecider {
         Ok(Some(Direct::GetChunk(id)))
     }
 
-    fn serve_chunk(&mut self, _from: &PeerId, id: &ChunkId) -> Option<Vec<u8>> {
+    /// The bytes of a chunk this node said YES to `from`'s want of (within [`GRANT_TTL`]);
+    /// nothing otherwise, so a peer cannot make it read chunks past its serve rate.
+    fn serve_chunk(&mut self, from: &PeerId, id: &ChunkId) -> Option<Vec<u8>> {
+        let granted = self.grants.remove(&(*from, *id))?;
+        if granted.elapsed() > GRANT_TTL {
+            return None;
+        }
         self.service.store.get(id)
     }
 

@@ -39,7 +39,7 @@ mod replicate;
 #[cfg(test)]
 mod tests;
 
-pub use decider::{BUDGET_RETRY_MS, ChunkDecider};
+pub use decider::{BUDGET_RETRY_MS, ChunkDecider, GRANT_TTL, MAX_GRANTS, OFFER_RATE};
 use replicate::Replica;
 pub use replicate::{HOLDER_CHECK, HOLDER_EXPIRY, MAX_OFFERS_PER_ROUND, OFFER_WAIT};
 

@@ -124,8 +124,13 @@ where
     }
 }
 
+/// Peers a [`RateLimiter`] keeps buckets for before it forgets the idle ones.
+pub const MAX_RATE_BUCKETS: usize = 4096;
+
 /// A per-peer token bucket: YES while the peer is within its budget, NO with the time until the
-/// next token otherwise (the seeds' load signal).
+/// next token otherwise (the seeds' load signal). Buckets of idle peers (full again) are
+/// forgotten once [`MAX_RATE_BUCKETS`] peers are tracked: a new bucket starts full, so this
+/// loses nothing.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
@@ -145,6 +150,12 @@ impl RateLimiter {
 
     /// YES if `peer` has a token left now, else NO with a retry-after.
     pub fn check(&mut self, peer: &PeerId, now: Instant) -> Answer {
+        if self.buckets.len() >= MAX_RATE_BUCKETS && !self.buckets.contains_key(peer) {
+            let (per_second, burst) = (self.per_second, self.burst);
+            self.buckets.retain(|_, (tokens, last)| {
+                *tokens + now.saturating_duration_since(*last).as_secs_f64() * per_second < burst
+            });
+        }
         let (tokens, last) = self.buckets.entry(*peer).or_insert((self.burst, now));
         let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_second;
         *tokens = (*tokens + refill).min(self.burst);
@@ -159,5 +170,15 @@ impl RateLimiter {
                 retry_after_ms: (wait * 1000.0).ceil() as u64,
             }
         }
+    }
+
+    /// Whether `peer` is within its budget now (takes a token if so).
+    pub fn allows(&mut self, peer: &PeerId, now: Instant) -> bool {
+        matches!(self.check(peer, now), Answer::Yes { .. })
+    }
+
+    /// Peers tracked now.
+    pub fn tracked(&self) -> usize {
+        self.buckets.len()
     }
 }

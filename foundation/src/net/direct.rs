@@ -4,6 +4,8 @@
 use libp2p::request_response;
 use tracing::debug;
 
+use std::time::Instant;
+
 use super::{Ack, Direct, NetworkTask, P2pRecord, PULL_INTERVAL, Pull};
 
 impl NetworkTask {
@@ -16,9 +18,12 @@ impl NetworkTask {
                     request_response::Message::Request { request: Direct::Pull(pull), channel, .. },
                 ..
             } => {
-                let answer = match self.decider.serve_pull(&peer, &pull) {
-                    Some(page) => Ack::Page(page),
-                    None => Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 },
+                let busy = Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 };
+                let answer = if !self.direct_requests.allows(&peer, Instant::now()) {
+                    self.refuse(peer, "too many catch-up pulls".into());
+                    busy
+                } else {
+                    self.decider.serve_pull(&peer, &pull).map_or(busy, Ack::Page)
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }
@@ -30,9 +35,14 @@ impl NetworkTask {
                     },
                 ..
             } => {
-                let answer = match self.decider.serve_chunk(&peer, &id) {
-                    Some(data) => Ack::Chunk { id, data: data.into() },
-                    None => Ack::Busy { retry_after_ms: 1000 },
+                let answer = if !self.chunk_gets.allows(&peer, Instant::now()) {
+                    self.refuse(peer, "too many chunk gets".into());
+                    Ack::Busy { retry_after_ms: 1000 }
+                } else {
+                    match self.decider.serve_chunk(&peer, &id) {
+                        Some(data) => Ack::Chunk { id, data: data.into() },
+                        None => Ack::Busy { retry_after_ms: 1000 },
+                    }
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }
@@ -55,9 +65,14 @@ impl NetworkTask {
                     request_response::Message::Request { request: Direct::Index(app), channel, .. },
                 ..
             } => {
-                let answer = match self.decider.serve_index(&peer, &app) {
-                    Some(data) => Ack::Index { app, data: data.into() },
-                    None => Ack::Busy { retry_after_ms: 1000 },
+                let answer = if !self.direct_requests.allows(&peer, Instant::now()) {
+                    self.refuse(peer, "too many history index requests".into());
+                    Ack::Busy { retry_after_ms: 1000 }
+                } else {
+                    match self.decider.serve_index(&peer, &app) {
+                        Some(data) => Ack::Index { app, data: data.into() },
+                        None => Ack::Busy { retry_after_ms: 1000 },
+                    }
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }

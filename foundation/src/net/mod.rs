@@ -41,7 +41,7 @@ mod protocol;
 #[cfg(test)]
 mod tests;
 
-pub use decide::{Both, Decider, RateLimiter};
+pub use decide::{Both, Decider, MAX_RATE_BUCKETS, RateLimiter};
 pub use insights::{
     Insights, IntentInsight, MAX_TRACKED_INTENTS, NoAnswer, PeerInsight, p2p_records,
 };
@@ -91,6 +91,19 @@ pub const PROVIDER_REPUBLISH_INTERVAL: Duration = Duration::from_secs(3 * 60);
 pub const MAX_PROVIDER_KEYS: usize = 1 << 20;
 /// How long a provider found by a DHT lookup is used before it is looked up again.
 pub const FOUND_PROVIDER_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// Catch-up pulls and history-index requests one peer may make per second on average (an
+/// honest peer pulls every [`PULL_INTERVAL`], a syncing one asks for indexes a few times a
+/// second); past [`DIRECT_REQUEST_BURST`] at once the request is answered busy and counted as a
+/// refused message against the peer.
+pub const DIRECT_REQUEST_RATE: f64 = 20.0;
+/// See [`DIRECT_REQUEST_RATE`].
+pub const DIRECT_REQUEST_BURST: f64 = 100.0;
+/// Chunk gets one peer may make per second on average before they are refused and counted
+/// (far above any serve rate: the chunk decider serves only the wants it said YES to).
+pub const CHUNK_GET_RATE: f64 = 1000.0;
+/// Peers whose refused messages are counted before the counts of the least refused are dropped.
+pub const MAX_REFUSAL_COUNTS: usize = 65_536;
 
 /// How a node joins the network.
 #[derive(Debug, Clone)]
@@ -220,6 +233,8 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         insights: insights.clone(),
         refusals: HashMap::new(),
         banned: HashSet::new(),
+        direct_requests: RateLimiter::new(DIRECT_REQUEST_RATE, DIRECT_REQUEST_BURST),
+        chunk_gets: RateLimiter::new(CHUNK_GET_RATE, CHUNK_GET_RATE * 4.0),
         pull_turn: 0,
         connected: connected.clone(),
         shared: shared.clone(),
@@ -298,6 +313,10 @@ struct NetworkTask {
     insights: Arc<Mutex<Insights>>,
     refusals: HashMap<PeerId, u64>,
     banned: HashSet<PeerId>,
+    /// Per-peer budget of pulls and index requests.
+    direct_requests: RateLimiter,
+    /// Per-peer budget of chunk gets.
+    chunk_gets: RateLimiter,
     pull_turn: usize,
     connected: Arc<AtomicUsize>,
     shared: Arc<Shared>,
@@ -523,6 +542,9 @@ impl NetworkTask {
     fn refuse(&mut self, peer: PeerId, reason: String) {
         warn!(%peer, %reason, "peer message refused");
         self.record(vec![P2pRecord::PeerRefused { peer: peer.to_string(), reason }]);
+        if self.refusals.len() >= MAX_REFUSAL_COUNTS && !self.refusals.contains_key(&peer) {
+            self.refusals.retain(|_, count| *count > MAX_REFUSALS / 10);
+        }
         let count = self.refusals.entry(peer).or_default();
         *count += 1;
         if *count >= MAX_REFUSALS && self.banned.insert(peer) {
