@@ -16,7 +16,7 @@ use ir3_consensus::{
 };
 use ir3_evm::{
     EvmNode,
-    network::{DecidedHeight, Decision, DecisionVerifier},
+    network::{DecidedHeight, Decision, DecisionVerifier, ValidatorKey},
 };
 use tracing::{info, warn};
 
@@ -31,6 +31,8 @@ const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// The values of the engine come from, and go back to, the EVM node.
 struct EvmValueSource {
     node: Arc<EvmNode>,
+    /// The network file (validators' powers for the sets after membership changes).
+    network: NetworkFile,
     /// How long a proposer with nothing to decide waits for content (half the propose
     /// timeout: the others wait for the proposal that long and more).
     idle_wait: std::time::Duration,
@@ -91,6 +93,18 @@ impl ValueSource for EvmValueSource {
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())
     }
+
+    fn validator_set(&self, height: u64) -> Option<ir3_consensus::ValidatorSet> {
+        let keys = self.node.validators_at(height);
+        match self.network.set_of_keys(&keys) {
+            Ok(set) if !keys.is_empty() => Some(set),
+            Ok(_) => None,
+            Err(error) => {
+                warn!(height, %error, "validator set unreadable; the network file's is used");
+                None
+            }
+        }
+    }
 }
 
 /// Where and how the engine runs.
@@ -120,7 +134,7 @@ pub async fn start(
         .collect::<Result<Vec<Decided>, NodeError>>()?;
     let held = history.len();
     let idle_wait = std::time::Duration::from_millis(options.network.engine.propose_ms / 2);
-    let source = Arc::new(EvmValueSource { node, idle_wait });
+    let source = Arc::new(EvmValueSource { node, network: options.network.clone(), idle_wait });
     let consensus = ConsensusNode::start(
         NodeOptions {
             network: options.network,
@@ -164,15 +178,13 @@ fn into_decided(height: DecidedHeight) -> Result<Decided, NodeError> {
         .map_err(engine_error)
 }
 
-/// Checks decided heights from history segments: each certificate against the network file's
-/// validator set, with the engine's own signature checks.
+/// Checks decided heights from history segments: each certificate against the validator set
+/// that decided its height, with the engine's own signature checks.
 #[derive(Debug)]
 struct EngineVerifier {
     identity: alloy_primitives::B256,
-    validators: ir3_consensus::ValidatorSet,
+    network: NetworkFile,
     verifier: ir3_consensus::Ir3Verifier,
-    /// Each validator's seat (position in the network file) and peer id, by address.
-    seats: std::collections::HashMap<ir3_consensus::Address, (u64, String)>,
 }
 
 impl DecisionVerifier for EngineVerifier {
@@ -180,59 +192,39 @@ impl DecisionVerifier for EngineVerifier {
         self.identity
     }
 
-    fn verify(&self, record: &DecidedHeight) -> Result<(), String> {
+    fn verify(&self, record: &DecidedHeight, validators: &[ValidatorKey]) -> Result<(), String> {
         let raw: RawCertificate =
             postcard::from_bytes(&record.certificate).map_err(|e| format!("unreadable: {e}"))?;
         let value = Value { parent: record.parent, payload: Bytes::from(record.payload.clone()) };
         if raw.height.0 != record.height || raw.value_id != value.id() {
             return Err("the certificate is for another height or value".into());
         }
+        let set = self.network.set_of_keys(validators).map_err(|e| e.to_string())?;
         let certificate = raw.into_commit().map_err(|e| e.to_string())?;
-        let check = self.verifier.verify_certificate(&certificate, &self.validators);
+        let check = self.verifier.verify_certificate(&certificate, &set);
         tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(check))
             .map_err(|e| e.to_string())
     }
 
-    fn signers(&self, record: &DecidedHeight) -> Vec<(u64, String)> {
+    fn signers(&self, record: &DecidedHeight) -> Vec<Vec<u8>> {
         let Ok(raw) = postcard::from_bytes::<RawCertificate>(&record.certificate) else {
             return Vec::new();
         };
-        raw.signatures
-            .iter()
-            .filter_map(|(address, _, _)| self.seats.get(address).cloned())
-            .collect()
+        raw.signatures.iter().map(|(address, _, _)| address.0.to_vec()).collect()
     }
 
-    fn validators(&self) -> Vec<(u64, String)> {
-        let mut seats: Vec<(u64, String)> = self.seats.values().cloned().collect();
-        seats.sort();
-        seats
+    fn address_of(&self, key: &ValidatorKey) -> Vec<u8> {
+        ir3_consensus::Address::of_key_bytes(key).map(|a| a.0.to_vec()).unwrap_or_default()
     }
-}
-
-/// The libp2p peer id of an Ed25519 validator key (in engine mode a gateway's iR³ swarm and
-/// its engine both run under its validator key, so this is its peer id on both).
-fn peer_id_of(public_key: &[u8]) -> Option<String> {
-    use ir3_foundation::net::identity;
-    let key = identity::ed25519::PublicKey::try_from_bytes(public_key).ok()?;
-    Some(identity::PublicKey::from(key).to_peer_id().to_string())
 }
 
 /// The verifier of decided heights for this network (set on the node before it syncs).
 pub fn verifier(network: &NetworkFile) -> Result<Arc<dyn DecisionVerifier>, NodeError> {
     let identity = network.identity();
-    let mut seats = std::collections::HashMap::new();
-    for (seat, entry) in network.validators.iter().enumerate() {
-        let key = entry.key()?;
-        if let Some(peer) = peer_id_of(key.as_bytes()) {
-            seats.insert(ir3_consensus::Address::from_public_key(&key), (seat as u64, peer));
-        }
-    }
     Ok(Arc::new(EngineVerifier {
         identity,
-        validators: network.validator_set()?,
+        network: network.clone(),
         verifier: ir3_consensus::Ir3Verifier::new(identity),
-        seats,
     }))
 }
 

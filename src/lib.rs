@@ -129,7 +129,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         chain.chain_id = setup.network.chain_id;
     }
     let network = match (cli.p2p_port(), &engine) {
-        (Some(_), Some(setup)) => Some(network_options(&cli, setup)),
+        (Some(_), Some(setup)) => Some(network_options(&cli, setup)?),
         (Some(_), None) => {
             return Err(NodeError::InvalidArgument(
                 "a network node needs --network NETWORK_JSON and --key KEY_JSON: write them with \
@@ -163,10 +163,7 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         ));
     }
     let mining = if network.is_some() { Some(MiningMode::Manual) } else { mining_mode(&cli)? };
-    let network_key = match (&network, &engine) {
-        (Some(_), Some(setup)) => Some(peer_keypair(setup)?),
-        _ => None,
-    };
+    let network_key = network.as_ref().map(|n| n.keypair.clone());
 
     let series: SeriesHandle = if cli.ephemeral {
         Arc::new(MemorySeries::new())
@@ -364,17 +361,20 @@ fn gateway_options(
     })
 }
 
-/// Network mode's options: the validator set's size, this gateway's seat, and the epochs of
-/// the network file (every gateway uses the same).
-fn network_options(cli: &Cli, setup: &EngineSetup) -> ir3_evm::network::NetworkOptions {
-    let validators = setup.network.validators.len() as u64;
-    ir3_evm::network::NetworkOptions {
+/// Network mode's options: the network file's validators and epochs (every gateway uses the
+/// same) and this node's key.
+fn network_options(
+    cli: &Cli,
+    setup: &EngineSetup,
+) -> Result<ir3_evm::network::NetworkOptions, NodeError> {
+    Ok(ir3_evm::network::NetworkOptions {
         epoch_ms: setup.network.engine.epoch_ms,
         grace_ms: setup.network.engine.grace_ms,
-        gateway: setup.seat.map_or(validators, |s| s as u64),
-        gateways: validators,
+        keypair: peer_keypair(setup)?,
+        identity: setup.network.identity(),
+        validators: setup.network.validator_keys()?,
         segment_blocks: cli.segment_blocks,
-    }
+    })
 }
 
 /// The node's peer identity: its validator key, so that it has one peer id on the iR³ swarm

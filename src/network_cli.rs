@@ -43,6 +43,13 @@ pub enum NetworkAction {
         #[arg(long, value_name = "MS")]
         target_block_ms: Option<u64>,
     },
+    /// Prints a key file's public key and peer id, writing a new key there first if the file
+    /// does not exist (a gateway to add to a running network: its operator runs this, and the
+    /// validators approve the public key with `ir3_approveValidatorChange`).
+    Key {
+        /// The key file.
+        file: PathBuf,
+    },
 }
 
 /// Runs a network command; returns what to print.
@@ -68,7 +75,24 @@ pub fn run(action: NetworkAction) -> Result<String, NodeError> {
             };
             init(gateways, &out, chain_id, genesis.as_deref(), engine)
         }
+        NetworkAction::Key { file } => key(&file),
     }
+}
+
+fn key(path: &Path) -> Result<String, NodeError> {
+    let created = !path.exists();
+    if created {
+        let name = path.file_stem().map_or("gateway".into(), |s| s.to_string_lossy().to_string());
+        ir3_consensus::KeyFile::generate(name).save(path)?;
+    }
+    let public = ir3_consensus::KeyFile::load(path)?.key()?.public_key();
+    let bytes: [u8; 32] = *public.as_bytes();
+    let peer = ir3_evm::network::peer_id_of(&bytes).unwrap_or_default();
+    Ok(format!(
+        "{}public key 0x{}\npeer id {peer}\n",
+        if created { format!("wrote {}\n", path.display()) } else { String::new() },
+        alloy_primitives::hex::encode(bytes)
+    ))
 }
 
 fn init(

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use malachitebft_app_channel::app::engine::host::{Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::core::{
-    Context as _, ExtendedCommitCertificate, Round, Validity, VoteExtensions,
+    Context as _, ExtendedCommitCertificate, HeightParams, Round, Validity, VoteExtensions,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
@@ -21,7 +21,7 @@ use malachitebft_app_channel::{AppMsg, NetworkMsg};
 use tokio::sync::mpsc;
 
 use crate::codec::{decode, encode};
-use crate::context::{Height, Ir3Context, ProposalPart, Value, ValueId};
+use crate::context::{Height, Ir3Context, ProposalPart, ValidatorSet, Value, ValueId};
 use crate::engine::{Decided, NetworkInfo, ValueSource};
 use crate::error::{ConsensusError, Result};
 use crate::signing::Ir3Verifier;
@@ -113,6 +113,21 @@ impl AppState {
         std::fs::rename(&tmp, &self.seen_path).map_err(io)
     }
 
+    /// The engine's parameters for `height`: the network file's, with the validator set that
+    /// decides it (membership changes decided below it included).
+    fn params_at(&self, height: Height) -> HeightParams<Ir3Context> {
+        let mut params = self.info.params.clone();
+        if let Some(set) = self.source.validator_set(height.0) {
+            params.validator_set = set;
+        }
+        params
+    }
+
+    /// The validator set that decides `height`.
+    fn set_at(&self, height: Height) -> ValidatorSet {
+        self.source.validator_set(height.0).unwrap_or_else(|| self.info.validators.clone())
+    }
+
     /// Id of the value decided at the previous height (the network identity below height 1).
     fn parent(&self) -> B256 {
         self.history.values().next_back().map_or(self.info.identity, |d| d.value.id().0)
@@ -122,7 +137,7 @@ impl AppState {
     /// right parent, payload accepted by the source.
     fn validity(&self, part: &ProposalPart) -> Validity {
         let expected =
-            Ir3Context.select_proposer(&self.info.validators, part.height, part.round).address;
+            Ir3Context.select_proposer(&self.set_at(part.height), part.height, part.round).address;
         Validity::from_bool(
             part.height == self.current
                 && part.proposer == expected
@@ -134,8 +149,7 @@ impl AppState {
     /// Whether a part carries a valid signature of the validator it names as proposer.
     fn signed_by_proposer(&self, part: &ProposalPart) -> bool {
         use malachitebft_app_channel::app::types::core::ValidatorSet as _;
-        self.info
-            .validators
+        self.set_at(part.height)
             .get_by_address(&part.proposer)
             .is_some_and(|v| Ir3Verifier::new(self.info.identity).verify_part(part, &v.public_key))
     }
@@ -190,7 +204,7 @@ impl AppState {
                 let height = self.current;
                 self.start_height(height);
                 tracing::info!(%height, "consensus ready");
-                Self::reply(reply, (height, self.info.params.clone()));
+                Self::reply(reply, (height, self.params_at(height)));
             }
             AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
                 tracing::debug!(%height, %round, %proposer, ?role, "started round");
@@ -329,9 +343,9 @@ impl AppState {
                         }
                         let next = Height(height.0 + 1);
                         self.start_height(next);
-                        Next::Start(next, self.info.params.clone())
+                        Next::Start(next, self.params_at(next))
                     }
-                    _ => Next::Restart(height, self.info.params.clone()),
+                    _ => Next::Restart(height, self.params_at(height)),
                 };
                 Self::reply(reply, next);
             }

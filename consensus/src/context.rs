@@ -22,6 +22,11 @@ use serde::{Deserialize, Serialize};
 pub struct Address(pub [u8; 20]);
 
 impl Address {
+    /// The address of a raw Ed25519 public key (`None`: not a valid key).
+    pub fn of_key_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        PublicKey::from_bytes(*bytes).ok().map(|key| Self::from_public_key(&key))
+    }
+
     /// The address of a public key.
     pub fn from_public_key(key: &PublicKey) -> Self {
         let hash = keccak256(key.as_bytes());

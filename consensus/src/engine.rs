@@ -54,6 +54,14 @@ pub trait ValueSource: Send + Sync + 'static {
     async fn commit(&self, _decided: &Decided) -> std::result::Result<(), String> {
         Ok(())
     }
+
+    /// The validator set that decides `height`, when membership changes decided below it made
+    /// it differ from the network file's; `None`: the network file's set. Asked after the
+    /// height below was committed, so a change decided at `h` applies from `h + 1` on every
+    /// node alike.
+    fn validator_set(&self, _height: u64) -> Option<ValidatorSet> {
+        None
+    }
 }
 
 /// A decided height, as handed to the caller.
@@ -154,8 +162,9 @@ impl ConsensusNode {
     /// Starts the engine for `options.key`, proposing values from `source`.
     ///
     /// A key in the network file's validator set runs a validator; any other key runs an
-    /// **observer**: it signs nothing, follows the decided heights (from gossip and value
-    /// sync) and yields them like a validator does ([`ConsensusNode::is_validator`] tells).
+    /// **observer**: it follows the decided heights (from gossip and value sync) and yields
+    /// them like a validator does ([`ConsensusNode::is_validator`] tells), and it signs only
+    /// once a membership change ([`ValueSource::validator_set`]) puts its key in the set.
     pub async fn start(options: NodeOptions, source: Arc<dyn ValueSource>) -> Result<Self> {
         let network = &options.network;
         network.check()?;
@@ -216,25 +225,20 @@ impl ConsensusNode {
             .map_err(|e| ConsensusError::Engine(format!("libp2p key: {e}")))?;
         let signer = Ir3Signer::new(options.key.clone(), identity);
         let verifier = Box::new(Ir3Verifier::new(identity));
-        let (net_identity, consensus) = if is_validator {
-            let proof = signer
-                .sign_validator_proof(
-                    public_key.as_bytes().to_vec(),
-                    keypair.public().to_peer_id().to_bytes(),
-                )
-                .await
-                .map_err(|e| ConsensusError::Engine(format!("validator proof: {e}")))?;
-            let proof_bytes = Ir3Codec.encode(&proof)?;
-            (
-                NetworkIdentity::new_validator(moniker, keypair, address.to_string(), proof_bytes),
-                ConsensusContext::new_validator(address, verifier, Box::new(signer.clone())),
+        // Every node can sign: the engine votes only at heights whose validator set holds its
+        // address, so an observer starts voting once a decided membership change adds it.
+        let proof = signer
+            .sign_validator_proof(
+                public_key.as_bytes().to_vec(),
+                keypair.public().to_peer_id().to_bytes(),
             )
-        } else {
-            (
-                NetworkIdentity::new(moniker, keypair, None),
-                ConsensusContext::new_full_node(address, verifier),
-            )
-        };
+            .await
+            .map_err(|e| ConsensusError::Engine(format!("validator proof: {e}")))?;
+        let proof_bytes = Ir3Codec.encode(&proof)?;
+        let net_identity =
+            NetworkIdentity::new_validator(moniker, keypair, address.to_string(), proof_bytes);
+        let consensus =
+            ConsensusContext::new_validator(address, verifier, Box::new(signer.clone()));
 
         let wal_path = options.home.join("wal").join("consensus.wal");
         let (channels, engine) = EngineBuilder::new(Ir3Context, config)
@@ -272,7 +276,8 @@ impl ConsensusNode {
         self.decided.recv().await
     }
 
-    /// Whether this node is in the validator set (else it is an observer).
+    /// Whether this node is in the network file's validator set (else it started as an
+    /// observer).
     pub fn is_validator(&self) -> bool {
         self.is_validator
     }

@@ -247,6 +247,31 @@ impl NetworkFile {
         Ok(ValidatorSet::new(validators))
     }
 
+    /// The validator set of raw Ed25519 keys (a set after membership changes): each key with
+    /// its power in this file, or 1 for a key the file does not list.
+    pub fn set_of_keys(&self, keys: &[[u8; 32]]) -> Result<ValidatorSet> {
+        let validators = keys
+            .iter()
+            .map(|bytes| {
+                let key = PublicKey::from_bytes(*bytes)
+                    .map_err(|e| ConsensusError::Invalid(format!("validator key: {e}")))?;
+                let hex_key = hex::encode(bytes);
+                let power = self
+                    .validators
+                    .iter()
+                    .find(|v| v.public_key.eq_ignore_ascii_case(&hex_key))
+                    .map_or(1, |v| v.voting_power);
+                Ok(Validator::new(key, power))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ValidatorSet::new(validators))
+    }
+
+    /// The raw Ed25519 keys of the file's validators, in its order.
+    pub fn validator_keys(&self) -> Result<Vec<[u8; 32]>> {
+        self.validators.iter().map(|v| Ok(*v.key()?.as_bytes())).collect()
+    }
+
     /// The entry of a key, or [`ConsensusError::NotAValidator`].
     pub fn entry_of(&self, key: &PrivateKey) -> Result<&ValidatorEntry> {
         let public = hex::encode(key.public_key().as_bytes());

@@ -7,12 +7,24 @@ use std::sync::Arc;
 use alloy_primitives::{B256, U64};
 use ir3_evm::{
     EvmNode,
-    network::{HeightView, NetworkStatus, TransactionStatus},
+    network::{HeightView, MembershipChange, NetworkStatus, TransactionStatus},
 };
 use ir3_foundation::net::{IntentInsight, PeerInsight};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use serde::Deserialize;
 
 use crate::error::RpcError;
+
+/// A change of the validator set: Ed25519 public keys (32 bytes, hex) to add and to remove.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ValidatorChangeRequest {
+    /// Keys that join the set.
+    #[serde(default)]
+    pub add: Vec<B256>,
+    /// Keys that leave it.
+    #[serde(default)]
+    pub remove: Vec<B256>,
+}
 
 /// The `ir3_` namespace.
 #[rpc(server, namespace = "ir3")]
@@ -35,6 +47,12 @@ pub trait Ir3Api {
     /// whose precommits its certificate holds; `null` for a height not decided here.
     #[method(name = "height")]
     fn height(&self, height: Option<U64>) -> RpcResult<Option<HeightView>>;
+    /// This validator's signed approval of a change of the validator set, ordered like a
+    /// transaction; the change takes effect at the height after the one where approvals of
+    /// more than two thirds of the current validators are decided (`ir3_networkStatus` shows
+    /// pending changes and the set). Returns the change's id.
+    #[method(name = "approveValidatorChange")]
+    fn approve_validator_change(&self, change: ValidatorChangeRequest) -> RpcResult<B256>;
 }
 
 /// Handler of the `ir3_` namespace.
@@ -69,5 +87,14 @@ impl Ir3ApiServer for Ir3Handler {
 
     fn height(&self, height: Option<U64>) -> RpcResult<Option<HeightView>> {
         Ok(self.node.height_view(height.map(|h| h.to::<u64>())).map_err(RpcError::from)?)
+    }
+
+    fn approve_validator_change(&self, change: ValidatorChangeRequest) -> RpcResult<B256> {
+        let change = MembershipChange {
+            add: change.add.iter().map(|k| k.0).collect(),
+            remove: change.remove.iter().map(|k| k.0).collect(),
+        };
+        let approved = tokio::task::block_in_place(|| self.node.approve_membership_change(change));
+        Ok(approved.map_err(RpcError::from)?)
     }
 }

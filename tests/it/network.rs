@@ -22,7 +22,7 @@ pub(crate) use crate::utils::{ADDRS, KEYS};
 use crate::utils::{Node, artifact_bytecode, post_to, quantity, repo};
 
 /// A free TCP port on `host`.
-fn free_port(host: &str) -> u16 {
+pub(crate) fn free_port(host: &str) -> u16 {
     TcpListener::bind((host, 0)).expect("bind").local_addr().unwrap().port()
 }
 

@@ -29,6 +29,15 @@ impl EvmNode {
 
     /// What the native app thinks of a peer's envelope; `Err` refuses it.
     pub(crate) fn app_verdict(&self, envelope: &Envelope) -> std::result::Result<Verdict, String> {
+        if envelope.app == super::MEMBERSHIP_APP {
+            let network = self.network.as_ref().ok_or("not in network mode")?;
+            let membership = network.membership.read();
+            membership.verify_signature(envelope)?;
+            return Ok(match membership.check(envelope) {
+                Ok(_) => Verdict::Valid,
+                Err(reason) => Verdict::BreaksRule(reason),
+            });
+        }
         let check = self
             .network
             .as_ref()
@@ -56,23 +65,11 @@ impl EvmNode {
         if app == EVM_APP {
             return Err(EvmError::InvalidParams("send EVM transactions as transactions".into()));
         }
-        if network.options.gateway >= network.options.gateways {
-            return Err(EvmError::InvalidParams(format!(
-                "this node is an observer (--node-id {} is outside the gateway set of {}): send \
-                 operations to a gateway",
-                network.options.gateway, network.options.gateways
-            )));
-        }
+        let seat = network.seat_or_refuse("operations")?;
         let _mutation = self.mutation.lock();
         let stamp = network.local_stamp(&network.order.lock());
-        let envelope = Envelope {
-            app: app.to_string(),
-            account,
-            sequence,
-            payload,
-            stamp,
-            gateway: network.options.gateway,
-        };
+        let envelope =
+            Envelope { app: app.to_string(), account, sequence, payload, stamp, gateway: seat };
         self.apply_inbound(vec![envelope.clone()])?;
         let bytes = postcard::to_allocvec(&envelope)
             .map_err(|e| EvmError::Internal(format!("cannot encode envelope: {e}")))?;
@@ -114,12 +111,11 @@ impl OrderedLog for EvmNode {
         // A validator agreed with every decided height whose certificate
         // holds its precommit (a missing precommit is a slow or absent validator, not a
         // disagreement). Counted once per height, as heights are asked about.
-        let Some(verifier) = network.verifier.get() else { return Vec::new() };
         let decided = network.decided.lock();
         let mut tally = network.agreement.lock();
         let (counted, seats) = &mut *tally;
         for record in decided.iter().skip(*counted) {
-            for (seat, peer) in verifier.signers(record) {
+            for (seat, peer) in network.signer_seats(record) {
                 let entry = seats.entry(seat).or_insert_with(|| SeatAgreement {
                     seat,
                     peer: Some(peer),

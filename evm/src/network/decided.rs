@@ -188,9 +188,20 @@ impl EvmNode {
             let mut chain = self.chain.write();
             let mut order = network.order.lock();
             let mut applied = Applied::default();
-            for decision in &decisions {
+            let mut membership = network.membership.write();
+            for (record, decision) in records.iter().zip(&decisions) {
                 applied.extend(order.apply_decision(Some(&mut chain), decision));
+                if let Some(change) = membership.apply(record.height, decision) {
+                    tracing::info!(
+                        height = record.height + 1,
+                        added = change.add.len(),
+                        removed = change.remove.len(),
+                        validators = membership.current().len(),
+                        "validator set changed"
+                    );
+                }
             }
+            drop(membership);
             chain.set_finality_tags(order.tags());
             let restamp = network.own_unincluded(&chain, &applied.late);
             self.refresh_pull_from(network, &order);
@@ -200,6 +211,49 @@ impl EvmNode {
         network.decided.lock().extend(records);
         self.cut_segments();
         self.after_applied(applied, restamp)
+    }
+
+    /// The validator set that decides `height` (membership changes decided below it
+    /// included); empty outside network mode.
+    pub fn validators_at(&self, height: u64) -> Vec<super::ValidatorKey> {
+        self.network
+            .as_ref()
+            .map(|n| n.membership.read().set_at(height).to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Signs this validator's approval of a membership change and orders it like any
+    /// envelope (stamped, recorded, declared). The change takes effect once more than two
+    /// thirds of the current validators' approvals are decided. Returns the change's id.
+    pub fn approve_membership_change(&self, change: super::MembershipChange) -> Result<B256> {
+        let network = self.network_state()?;
+        network.seat_or_refuse("membership changes")?;
+        let change = change.normalized();
+        let approval = super::Approval {
+            signature: network
+                .options
+                .keypair
+                .sign(&super::approval_bytes(network.options.identity, &change))
+                .map_err(|e| EvmError::Internal(format!("cannot sign the approval: {e}")))?,
+            change: change.clone(),
+        };
+        let envelope = Envelope {
+            app: super::MEMBERSHIP_APP.into(),
+            account: network.me.to_vec(),
+            sequence: now_ms(),
+            payload: postcard::to_allocvec(&approval)
+                .map_err(|e| EvmError::Internal(e.to_string()))?,
+            stamp: Default::default(),
+            gateway: 0,
+        };
+        network.membership.read().check(&envelope).map_err(EvmError::InvalidParams)?;
+        self.submit_app_envelope(
+            super::MEMBERSHIP_APP,
+            envelope.account,
+            envelope.sequence,
+            envelope.payload,
+        )?;
+        Ok(change.id())
     }
 
     /// The decided heights this node holds, lowest first (what the engine serves to peers
@@ -222,6 +276,22 @@ impl EvmNode {
 }
 
 impl NetworkState {
+    /// The validators whose precommits a decided height's certificate holds: seat and peer
+    /// id (empty without a certificate or a verifier).
+    pub(crate) fn signer_seats(&self, record: &DecidedHeight) -> Vec<(u64, String)> {
+        let Some(verifier) = self.verifier.get() else { return Vec::new() };
+        let signed = verifier.signers(record);
+        let membership = self.membership.read();
+        (0..membership.seat_count())
+            .filter_map(|seat| {
+                let key = membership.key_of(seat)?;
+                signed
+                    .contains(&verifier.address_of(key))
+                    .then(|| Some((seat, super::peer_id_of(key)?)))?
+            })
+            .collect()
+    }
+
     /// When an epoch closes: `grace_ms` after its end.
     pub(crate) fn closes_at(&self, epoch: u64) -> u64 {
         (epoch + 1).saturating_mul(self.options.epoch_ms).saturating_add(self.options.grace_ms)

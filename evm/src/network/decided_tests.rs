@@ -20,6 +20,11 @@ use crate::{
 const EPOCH_MS: u64 = 200;
 const GRACE_MS: u64 = 100;
 
+/// A validator's key (the node under test is validator 1 of two).
+fn validator(n: u8) -> ir3_foundation::net::Keypair {
+    ir3_foundation::net::Keypair::ed25519_from_bytes([n; 32]).unwrap()
+}
+
 fn open(series: SeriesHandle, accounts: &DevAccounts) -> Arc<EvmNode> {
     let alloc =
         accounts.addresses().into_iter().map(|a| (a, U256::from(10u64).pow(U256::from(20))));
@@ -30,8 +35,9 @@ fn open(series: SeriesHandle, accounts: &DevAccounts) -> Arc<EvmNode> {
         network: Some(NetworkOptions {
             epoch_ms: EPOCH_MS,
             grace_ms: GRACE_MS,
-            gateway: 0,
-            gateways: 2,
+            keypair: validator(1),
+            identity: B256::ZERO,
+            validators: vec![super::key_of(&validator(1)), super::key_of(&validator(2))],
             segment_blocks: super::SEGMENT_BLOCKS,
         }),
         state_store: None,

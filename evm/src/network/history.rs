@@ -27,7 +27,7 @@ use ir3_foundation::{
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use super::{DecidedHeight, NetworkState};
+use super::{DecidedHeight, Decision, Membership, NetworkState, ValidatorKey};
 use crate::{error::Result, events::EVM_APP, node::EvmNode};
 
 /// Default most heights in one history segment (`--segment-blocks`).
@@ -51,15 +51,19 @@ pub trait DecisionVerifier: std::fmt::Debug + Send + Sync + 'static {
     /// The parent of height 1 (the network identity).
     fn genesis_parent(&self) -> B256;
     /// Whether the record's certificate is a valid commit of its value (`keccak(parent ‖
-    /// payload)`) at its height by the validator set.
-    fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String>;
-    /// The validators whose precommits the record's certificate holds: their seat (position
-    /// in the set) and peer id. Empty for a record without a certificate.
-    fn signers(&self, _record: &DecidedHeight) -> Vec<(u64, String)> {
+    /// payload)`) at its height by `validators` (the set deciding that height).
+    fn verify(
+        &self,
+        record: &DecidedHeight,
+        validators: &[ValidatorKey],
+    ) -> std::result::Result<(), String>;
+    /// The engine addresses of the validators whose precommits the record's certificate
+    /// holds. Empty for a record without a certificate.
+    fn signers(&self, _record: &DecidedHeight) -> Vec<Vec<u8>> {
         Vec::new()
     }
-    /// The validator set: each validator's seat and peer id.
-    fn validators(&self) -> Vec<(u64, String)> {
+    /// The engine address of a validator key (what certificates name).
+    fn address_of(&self, _key: &ValidatorKey) -> Vec<u8> {
         Vec::new()
     }
 }
@@ -238,6 +242,7 @@ fn give_up(why: String) -> Option<Vec<DecidedHeight>> {
 async fn fetch_and_verify(
     chunks: &ChunkService,
     verifier: &dyn DecisionVerifier,
+    mut membership: Membership,
     index: &HistoryIndex,
     progress: impl Fn(u64),
 ) -> Option<Vec<DecidedHeight>> {
@@ -245,9 +250,6 @@ async fn fetch_and_verify(
     let last = index.segments.last().map_or(0, |(_, l)| *l);
     if top.height != last {
         return give_up(format!("top {} is not the last height {last}", top.height));
-    }
-    if let Err(why) = verifier.verify(&top) {
-        return give_up(format!("top certificate: {why}"));
     }
     // Fetch everything (the chunk layer checks each chunk against its id).
     let ids: Vec<ChunkId> = index.segments.iter().map(|(id, _)| *id).collect();
@@ -308,6 +310,16 @@ async fn fetch_and_verify(
     if last_record.parent != top.parent || last_record.payload != top.payload {
         return give_up("the segments do not lead to the certified value".into());
     }
+    // The set that decided the top height follows from the membership changes below it.
+    for record in &records[..records.len() - 1] {
+        if let Ok(decision) = Decision::decode(&record.payload) {
+            membership.apply(record.height, &decision);
+        }
+    }
+    if let Err(why) = verifier.verify(&top, membership.set_at(top.height)) {
+        return give_up(format!("top certificate: {why}"));
+    }
+    let Some(last_record) = records.last_mut() else { return give_up("empty".into()) };
     *last_record = top;
     Some(records)
 }
@@ -355,7 +367,10 @@ pub async fn run_history_sync(node: Arc<EvmNode>) {
         let report =
             |current| network.history.lock().sync = Some(SyncProgress { current, highest });
         report(0);
-        let Some(records) = fetch_and_verify(&chunks, verifier.as_ref(), &index, report).await
+        let membership =
+            Membership::new(network.options.identity, network.options.validators.clone());
+        let Some(records) =
+            fetch_and_verify(&chunks, verifier.as_ref(), membership, &index, report).await
         else {
             continue;
         };
@@ -403,7 +418,11 @@ mod tests {
         fn genesis_parent(&self) -> B256 {
             IDENTITY
         }
-        fn verify(&self, record: &DecidedHeight) -> std::result::Result<(), String> {
+        fn verify(
+            &self,
+            record: &DecidedHeight,
+            _validators: &[ValidatorKey],
+        ) -> std::result::Result<(), String> {
             (record.certificate == b"ok").then_some(()).ok_or_else(|| "bad certificate".into())
         }
     }
@@ -444,7 +463,7 @@ mod tests {
         chunks: &ChunkService,
         index: &HistoryIndex,
     ) -> Option<Vec<DecidedHeight>> {
-        fetch_and_verify(chunks, &Fake, index, |_| {}).await
+        fetch_and_verify(chunks, &Fake, Membership::new(IDENTITY, Vec::new()), index, |_| {}).await
     }
 
     #[tokio::test]

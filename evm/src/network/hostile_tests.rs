@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use ir3_foundation::{
     DEFAULT_OUTBOX_CAPACITY, Intent, MemorySeries, Outbox, SeriesHandle,
     apps::{ORDER_APP, ORDER_ENVELOPE},
@@ -51,8 +51,9 @@ async fn hostile_declarations_are_refused_and_counted() {
         network: Some(NetworkOptions {
             epoch_ms: 200,
             grace_ms: 100,
-            gateway: 0,
-            gateways: 1,
+            keypair: keypair.clone(),
+            identity: B256::ZERO,
+            validators: vec![super::key_of(&keypair)],
             segment_blocks: super::SEGMENT_BLOCKS,
         }),
         state_store: None,

@@ -25,10 +25,10 @@ use alloy_primitives::B256;
 use ir3_foundation::{
     Intent, IntentId, append_blocking,
     apps::SeatAgreement,
-    net::{IntentInsight, P2pHandle, PeerInsight},
+    net::{IntentInsight, Keypair, P2pHandle, PeerInsight},
     order::{Envelope, HlcStamp, HybridClock, now_ms},
 };
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tracing::{debug, error, warn};
 
@@ -48,6 +48,7 @@ mod decided_tests;
 mod history;
 #[cfg(test)]
 mod hostile_tests;
+mod membership;
 mod ordering;
 mod peer;
 
@@ -56,6 +57,9 @@ pub use history::{
     DecisionVerifier, HeightSegment, HistoryIndex, INDEX_WAIT, MAX_OFFERS, MAX_SYNC_WANTS,
     SEGMENT_BLOCKS, SEGMENT_TARGET_BYTES, SEGMENT_TIMEOUT, SYNC_ROUND, SegmentHeight,
     run_history_sync,
+};
+pub use membership::{
+    Approval, MEMBERSHIP_APP, Membership, MembershipChange, ValidatorKey, approval_bytes,
 };
 pub use ordering::MAX_PAGE_ENVELOPES;
 pub(crate) use ordering::Ordering;
@@ -72,11 +76,13 @@ pub struct NetworkOptions {
     /// Time after an epoch's end before it is closed (proposed and accepted), in
     /// milliseconds.
     pub grace_ms: u64,
-    /// This gateway's seat in the validator set (tie-break between equal stamps); a node
-    /// whose key is not in the set has `gateway == gateways` and follows as an observer.
-    pub gateway: u64,
-    /// Size of the validator set (seats `0..gateways`).
-    pub gateways: u64,
+    /// This node's key: its validator key and peer identity (it signs membership approvals).
+    /// A key outside the validator set follows as an observer.
+    pub keypair: Keypair,
+    /// The network's identity (the network file's hash): approvals are bound to it.
+    pub identity: B256,
+    /// The network file's validators, in its order (seats `0..`).
+    pub validators: Vec<ValidatorKey>,
     /// Most heights in one history segment (the same on every gateway: it fixes the chunks).
     pub segment_blocks: u64,
 }
@@ -118,6 +124,10 @@ pub(crate) struct NetworkState {
     /// Each validator's count of decided heights it precommitted (read from the
     /// certificates), and how many decided heights are counted.
     pub(crate) agreement: Mutex<(usize, std::collections::BTreeMap<u64, SeatAgreement>)>,
+    /// The validator set over the decided heights.
+    pub(crate) membership: RwLock<Membership>,
+    /// This node's key.
+    me: ValidatorKey,
 }
 
 impl NetworkState {
@@ -130,6 +140,7 @@ impl NetworkState {
         let mut order = Ordering::new(options.epoch_ms);
         let clock = HybridClock::default();
         let mut decided = Vec::new();
+        let mut membership = Membership::new(options.identity, options.validators.clone());
         for event in events {
             match event {
                 NetworkEvent::Envelope(envelope) => {
@@ -145,6 +156,7 @@ impl NetworkState {
                                 }
                             }
                             order.apply_decision(None, &decision);
+                            membership.apply(record.height, &decision);
                         }
                         Err(error) => {
                             error!(height = record.height, %error, "decided height unreadable")
@@ -173,14 +185,39 @@ impl NetworkState {
             verifier: OnceLock::new(),
             history_heights: AtomicU64::new(0),
             agreement: Mutex::new((0, std::collections::BTreeMap::new())),
+            membership: RwLock::new(membership),
+            me: key_of(&options.keypair),
             options,
         }
     }
 
+    /// This node's seat while its key is in the current validator set (`None`: an observer).
+    pub(crate) fn seat(&self) -> Option<u64> {
+        let membership = self.membership.read();
+        membership.current().contains(&self.me).then(|| membership.seat_of(&self.me)).flatten()
+    }
+
+    /// This node's seat if its key was ever in the set (its envelopes carry it).
+    pub(crate) fn own_seat(&self) -> Option<u64> {
+        self.membership.read().seat_of(&self.me)
+    }
+
+    /// This node's seat, or an observer's refusal of `what`.
+    pub(crate) fn seat_or_refuse(&self, what: &str) -> Result<u64> {
+        self.seat().ok_or_else(|| {
+            EvmError::InvalidParams(format!(
+                "this node is an observer (its key is not in the network's validator set of {}): \
+                 send {what} to a validator",
+                self.membership.read().current().len()
+            ))
+        })
+    }
+
     /// This gateway's envelopes among `late` that no block includes: the ones it stamps again.
     pub(crate) fn own_unincluded(&self, chain: &Chain, late: &[Envelope]) -> Vec<Envelope> {
+        let seat = self.own_seat();
         late.iter()
-            .filter(|e| e.gateway == self.options.gateway)
+            .filter(|e| Some(e.gateway) == seat)
             .filter(|e| e.app != EVM_APP || !chain.contains_tx(&keccak(&e.payload)))
             .cloned()
             .collect()
@@ -242,12 +279,28 @@ pub struct NetworkStatus {
     pub safe_block: u64,
     /// See `latest_block`.
     pub finalized_block: u64,
-    /// The validators: seat and peer id (from the network file).
+    /// The current validators: seat and peer id.
     pub members: Vec<(u64, String)>,
+    /// Membership changes being approved.
+    pub pending_changes: Vec<PendingChange>,
     /// History segments this node holds and serves.
     pub history_segments: usize,
     /// Decided heights this node took from history segments (it synced from chunks).
     pub heights_from_history: usize,
+}
+
+/// A membership change being approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingChange {
+    /// The change's id.
+    pub id: B256,
+    /// Peer ids of the keys it adds.
+    pub add: Vec<String>,
+    /// Peer ids of the keys it removes.
+    pub remove: Vec<String>,
+    /// Validators that approved it so far (decided approvals).
+    pub approvals: usize,
 }
 
 /// One decided height, as `ir3_height` shows it.
@@ -300,13 +353,7 @@ impl EvmNode {
     /// Network mode's `eth_sendRawTransaction`: validate, stamp, record, admit, declare.
     pub(crate) async fn submit_networked(&self, tx: Arc<SignedTx>) -> Result<B256> {
         let network = self.network_state()?;
-        if network.options.gateway >= network.options.gateways {
-            return Err(EvmError::InvalidParams(format!(
-                "this node is an observer (its key is not in the network's validator set of {}): \
-                 send transactions to a validator",
-                network.options.gateways
-            )));
-        }
+        network.seat_or_refuse("transactions")?;
         self.with_chain(|chain| crate::submit::validate(chain, &tx))?;
         let hash = tx.hash;
         tokio::task::block_in_place(|| self.admit_local(&tx))?;
@@ -317,9 +364,10 @@ impl EvmNode {
     /// Stamps a local transaction, records and admits it, and declares it to the peers.
     fn admit_local(&self, tx: &SignedTx) -> Result<()> {
         let network = self.network_state()?;
+        let seat = network.seat_or_refuse("transactions")?;
         let _mutation = self.mutation.lock();
         let stamp = network.local_stamp(&network.order.lock());
-        let envelope = evm_envelope(tx, stamp, network.options.gateway);
+        let envelope = evm_envelope(tx, stamp, seat);
         self.apply_inbound(vec![envelope.clone()])?;
         self.declare_envelope(tx.hash, &envelope);
         Ok(())
@@ -359,11 +407,20 @@ impl EvmNode {
     /// The checks of [`EvmNode::check_envelope`] that do not involve the clock.
     pub(crate) fn check_envelope_content(&self, envelope: &Envelope) -> Result<()> {
         let network = self.network_state()?;
-        if envelope.gateway >= network.options.gateways {
+        let seats = network.membership.read().seat_count();
+        if envelope.gateway >= seats {
             return Err(EvmError::InvalidParams(format!(
-                "envelope stamped by gateway {} outside the set of {}",
-                envelope.gateway, network.options.gateways
+                "envelope stamped by gateway {} outside the {seats} seats",
+                envelope.gateway
             )));
+        }
+        if envelope.app == MEMBERSHIP_APP {
+            return network
+                .membership
+                .read()
+                .verify_signature(envelope)
+                .map(|_| ())
+                .map_err(EvmError::InvalidParams);
         }
         if envelope.app != EVM_APP {
             return self.check_app_envelope(envelope);
@@ -441,10 +498,11 @@ impl EvmNode {
         let late: Vec<Envelope> = {
             let chain = self.chain.read();
             let order = network.order.lock();
+            let seat = network.own_seat();
             order
                 .builder
                 .late_envelopes()
-                .filter(|e| e.gateway == network.options.gateway)
+                .filter(|e| Some(e.gateway) == seat)
                 .filter(|e| !chain.contains_tx(&keccak(&e.payload)))
                 .cloned()
                 .collect()
@@ -482,21 +540,38 @@ impl EvmNode {
         let chain = self.chain.read();
         let order = network.order.lock();
         let tags = chain.finality_tags();
-        let validators = network.options.gateways;
+        let membership = network.membership.read();
+        let validators = membership.current().len() as u64;
+        let members: Vec<(u64, String)> = membership
+            .current()
+            .iter()
+            .filter_map(|key| Some((membership.seat_of(key)?, peer_id_of(key)?)))
+            .collect();
+        let seat =
+            membership.current().contains(&network.me).then(|| membership.seat_of(&network.me));
         Ok(NetworkStatus {
             peer_id: network.p2p.get().map(|p| p.peer_id().to_string()),
-            gateway: network.options.gateway,
+            gateway: seat.flatten().unwrap_or(membership.seat_count()),
             gateways: validators,
             // More than two thirds of the (equal-power) validators.
             majority: (validators as usize * 2) / 3 + 1,
-            voting: network.options.gateway < validators,
+            voting: seat.is_some(),
             epoch_ms: network.options.epoch_ms,
             final_epoch: order.applied(),
             decided_height: network.decided.lock().last().map(|d| d.height),
             latest_block: chain.head_number(),
             safe_block: tags.safe,
             finalized_block: tags.finalized,
-            members: network.verifier.get().map(|v| v.validators()).unwrap_or_default(),
+            members,
+            pending_changes: membership
+                .pending()
+                .map(|(change, approvals)| PendingChange {
+                    id: change.id(),
+                    add: change.add.iter().filter_map(peer_id_of).collect(),
+                    remove: change.remove.iter().filter_map(peer_id_of).collect(),
+                    approvals,
+                })
+                .collect(),
             history_segments: network.history.lock().own.segments.len(),
             heights_from_history: network.history_heights.load(AtomicOrdering::Relaxed) as usize,
         })
@@ -514,7 +589,7 @@ impl EvmNode {
         };
         let Some(record) = record else { return Ok(None) };
         let decision = Decision::decode(&record.payload)?;
-        let signers = network.verifier.get().map(|v| v.signers(&record)).unwrap_or_default();
+        let signers = network.signer_seats(&record);
         Ok(Some(HeightView {
             height: record.height,
             round: record.round,
@@ -545,4 +620,15 @@ impl EvmNode {
 
 fn keccak(bytes: &[u8]) -> B256 {
     alloy_primitives::keccak256(bytes)
+}
+
+/// The Ed25519 public key of a node's key pair.
+fn key_of(keypair: &Keypair) -> ValidatorKey {
+    keypair.public().try_into_ed25519().map(|k| k.to_bytes()).unwrap_or_default()
+}
+
+/// The libp2p peer id of a validator key (its peer id on both networks).
+pub fn peer_id_of(key: &ValidatorKey) -> Option<String> {
+    let key = ir3_foundation::net::identity::ed25519::PublicKey::try_from_bytes(key).ok()?;
+    Some(ir3_foundation::net::identity::PublicKey::from(key).to_peer_id().to_string())
 }
