@@ -101,7 +101,7 @@ impl EvmNode {
             let number = chain.resolve(block)?;
             let prepared = prepare(chain, &request, number)?;
             let db = CacheDB::new(chain.state_at(number));
-            let initial = request.access_list.unwrap_or_default();
+            let initial = request.access_list.clone().unwrap_or_default();
             let mut evm = Context::mainnet()
                 .with_db(db.clone())
                 .with_cfg(prepared.cfg.clone())
@@ -125,13 +125,16 @@ impl EvmNode {
         .await
     }
 
+    /// Runs `job` on a blocking thread, a bounded number at a time, with the chain read through
+    /// [`EvmNode::read_state`] (a forked parent is not waited on under the lock; `job` may run
+    /// more than once).
     pub(crate) async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
-        job: impl FnOnce(&Chain) -> Result<T> + Send + 'static,
+        mut job: impl FnMut(&Chain) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let _permit = CALL_PERMITS.acquire().await.map_err(|_| EvmError::ShuttingDown)?;
         let node = self.clone();
-        tokio::task::spawn_blocking(move || job(&node.chain.read()))
+        tokio::task::spawn_blocking(move || node.read_state(&mut job))
             .await
             .map_err(|e| EvmError::Internal(format!("call task failed: {e}")))?
     }

@@ -8,6 +8,7 @@ mod dashboard;
 mod dev_tools;
 mod durability;
 mod fork_init_state;
+mod fork_slow;
 mod network;
 mod partition;
 mod rpc_surface;
