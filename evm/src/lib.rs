@@ -30,6 +30,8 @@ pub mod replay;
 #[cfg(test)]
 mod replay_tests;
 mod resume;
+#[cfg(test)]
+mod rollback_tests;
 pub mod state;
 pub mod state_dump;
 pub mod submit;

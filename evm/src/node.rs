@@ -64,6 +64,11 @@ enum MinerSignal {
 }
 
 /// The running EVM app.
+///
+/// Lock order: whoever holds several of its locks takes them in this order, never the
+/// reverse: `mutation`, then `chain`, then `pool`, then `waiters` (skipping any). A path that
+/// takes them the other way round (as the rollback of a block whose append failed once did,
+/// waiters before pool) deadlocks against a concurrent submit.
 #[derive(Debug)]
 pub struct EvmNode {
     pub(crate) chain: RwLock<Chain>,
@@ -463,7 +468,7 @@ impl EvmNode {
             Err(error) => {
                 warn!(%error, number = block.number(), "block could not be made durable; rolled back");
                 self.chain.write().rollback();
-                // Lock order everywhere: the pool, then the waiters.
+                // Lock order (see `EvmNode`): the pool, then the waiters.
                 let mut pool = self.pool.lock();
                 let mut waiters = self.waiters.lock();
                 for tx in &block.transactions {
