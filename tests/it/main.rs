@@ -5,6 +5,7 @@ mod anvil;
 mod apps;
 mod clients;
 mod dashboard;
+mod dev_refusals;
 mod dev_tools;
 mod durability;
 mod fork_init_state;
