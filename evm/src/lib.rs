@@ -10,6 +10,8 @@
 pub mod accounts;
 pub mod block;
 pub mod call;
+#[cfg(test)]
+mod call_tests;
 pub mod chain;
 pub mod cheats;
 pub mod config;
