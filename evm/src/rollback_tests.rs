@@ -87,7 +87,7 @@ async fn rollbacks_under_concurrent_submits() {
     let node = crate::test_node::open(&series).unwrap();
     let senders = node.accounts().addresses();
     flaky.failing.store(true, Ordering::SeqCst);
-    for round in 0..20u64 {
+    for round in 0..10u64 {
         let mut sends = Vec::new();
         for (from, nonce) in senders.iter().flat_map(|a| (0..4).map(move |n| (*a, n))) {
             let node = node.clone();
