@@ -7,7 +7,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_rpc_types_eth::{AccessList, AccessListResult, TransactionRequest, state::StateOverride};
 use revm::{
-    Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext,
+    ExecuteEvm, InspectEvm,
     bytecode::Bytecode,
     context::{
         BlockEnv, CfgEnv, TxEnv,
@@ -15,7 +15,7 @@ use revm::{
     },
     context_interface::either::Either,
     database::CacheDB,
-    database_interface::DatabaseRef,
+    database_interface::{DatabaseCommit, DatabaseRef},
     primitives::{eip7825::TX_GAS_LIMIT_CAP, hardfork::SpecId},
 };
 use revm_inspectors::access_list::AccessListInspector;
@@ -25,7 +25,7 @@ use crate::{
     chain::Chain,
     error::{EvmError, Result},
     events::BlockContext,
-    execute::{evm_env, evm_error, execution_output, halt_message},
+    execute::{build_evm, evm_env, evm_error, execute_block, execution_output, halt_message},
     node::EvmNode,
     state::{StateAt, StateReadError},
 };
@@ -55,14 +55,10 @@ impl EvmNode {
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
     ) -> Result<alloy_primitives::Bytes> {
+        let node = self.clone();
         self.blocking(move |chain| {
-            let number = chain.resolve(block)?;
-            let prepared = if targets_next_block(block, false) {
-                prepare_in(chain, &request, &chain.next_context(crate::node::unix_now()))?
-            } else {
-                prepare(chain, &request, number)?
-            };
-            let db = overridden_db(chain.state_at(number), overrides.as_ref())?;
+            let (prepared, db) =
+                call_setup(&node, chain, &request, block, Purpose::Call, overrides.as_ref())?;
             let result = transact(db, &prepared, prepared.tx.clone())?;
             execution_output(result)
         })
@@ -76,16 +72,10 @@ impl EvmNode {
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
     ) -> Result<u64> {
+        let node = self.clone();
         self.blocking(move |chain| {
-            let number = chain.resolve(block)?;
-            // The transaction will run in the next block: estimate it there (number, timestamp
-            // and base fee as the miner would choose them), not in the latest sealed one.
-            let prepared = if targets_next_block(block, true) {
-                prepare_in(chain, &request, &chain.next_context(crate::node::unix_now()))?
-            } else {
-                prepare(chain, &request, number)?
-            };
-            let db = overridden_db(chain.state_at(number), overrides.as_ref())?;
+            let (prepared, db) =
+                call_setup(&node, chain, &request, block, Purpose::Estimate, overrides.as_ref())?;
             estimate(&db, &prepared)
         })
         .await
@@ -97,16 +87,16 @@ impl EvmNode {
         request: TransactionRequest,
         block: Option<BlockId>,
     ) -> Result<AccessListResult> {
+        let node = self.clone();
         self.blocking(move |chain| {
-            let number = chain.resolve(block)?;
-            let prepared = prepare(chain, &request, number)?;
-            let db = CacheDB::new(chain.state_at(number));
-            let initial = request.access_list.unwrap_or_default();
-            let mut evm = Context::mainnet()
-                .with_db(db.clone())
-                .with_cfg(prepared.cfg.clone())
-                .with_block(prepared.block.clone())
-                .build_mainnet_with_inspector(AccessListInspector::new(initial));
+            let (prepared, db) = call_setup(&node, chain, &request, block, Purpose::Call, None)?;
+            let initial = request.access_list.clone().unwrap_or_default();
+            let mut evm = build_evm(
+                db.clone(),
+                prepared.cfg.clone(),
+                prepared.block.clone(),
+                AccessListInspector::new(initial),
+            );
             let result = evm.inspect_one_tx(prepared.tx.clone()).map_err(evm_error)?;
             let access_list: AccessList = evm.inspector.into_access_list();
             let mut tx = prepared.tx.clone();
@@ -125,13 +115,16 @@ impl EvmNode {
         .await
     }
 
+    /// Runs `job` on a blocking thread, a bounded number at a time, with the chain read through
+    /// [`EvmNode::read_state`] (a forked parent is not waited on under the lock; `job` may run
+    /// more than once).
     pub(crate) async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
-        job: impl FnOnce(&Chain) -> Result<T> + Send + 'static,
+        mut job: impl FnMut(&Chain) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let _permit = CALL_PERMITS.acquire().await.map_err(|_| EvmError::ShuttingDown)?;
         let node = self.clone();
-        tokio::task::spawn_blocking(move || job(&node.chain.read()))
+        tokio::task::spawn_blocking(move || node.read_state(&mut job))
             .await
             .map_err(|e| EvmError::Internal(format!("call task failed: {e}")))?
     }
@@ -146,15 +139,53 @@ fn gas_cap(chain: &Chain, block_gas_limit: u64) -> u64 {
     }
 }
 
-/// Whether a call at `block` runs in the next block's context: `pending` always, and for an
-/// estimate also `latest` (the default), since the estimated transaction is mined in the next
-/// block (a contract whose gas depends on `block.timestamp` or `block.number` needs it).
-fn targets_next_block(block: Option<BlockId>, estimate: bool) -> bool {
-    match block {
-        Some(BlockId::Number(BlockNumberOrTag::Pending)) => true,
-        None | Some(BlockId::Number(BlockNumberOrTag::Latest)) => estimate,
-        _ => false,
+/// What a call is made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// `eth_call`, `eth_createAccessList`, `debug_traceCall`: at the block asked for.
+    Call,
+    /// `eth_estimateGas`: at `latest` (the default) too, the transaction is estimated in the
+    /// block it will be mined in.
+    Estimate,
+}
+
+/// The block context and the state a call at `block` runs in.
+///
+/// `pending` is the block the miner would seal next: its number, its timestamp as the miner
+/// would choose it (the dev clock: `evm_setNextBlockTimestamp`, `evm_increaseTime`, intervals),
+/// its base fee and gas limit, over the latest state with the pool's executable transactions
+/// applied, as the miner would run them. An estimate at `latest` (the default) runs in that
+/// next block's context over the latest state, since the transaction is mined there: a
+/// contract whose gas depends on `block.timestamp` or `block.number` needs it. Any other block
+/// is its own context over its post-state. State overrides apply last.
+pub(crate) fn call_setup<'a>(
+    node: &EvmNode,
+    chain: &'a Chain,
+    request: &TransactionRequest,
+    block: Option<BlockId>,
+    purpose: Purpose,
+    overrides: Option<&StateOverride>,
+) -> Result<(PreparedCall, CallDb<'a>)> {
+    let number = chain.resolve(block)?;
+    let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+    let latest = matches!(block, None | Some(BlockId::Number(BlockNumberOrTag::Latest)));
+    let next_block = pending || (latest && purpose == Purpose::Estimate);
+    if !next_block {
+        let prepared = prepare(chain, request, number)?;
+        return Ok((prepared, overridden_db(chain.state_at(number), overrides)?));
     }
+    let context = chain.next_context(crate::node::unix_now());
+    let prepared = prepare_in(chain, request, &context)?;
+    let mut db = CacheDB::new(chain.state_at(number));
+    if pending {
+        // Lock order: the chain (held by the caller), then the pool.
+        let candidates = node.pool.lock().best(|a| chain.latest_nonce(a), context.base_fee);
+        if !candidates.is_empty() {
+            let parent = chain.state_at(number);
+            db.commit(execute_block(parent, chain.config(), &context, candidates).changes);
+        }
+    }
+    Ok((prepared, apply_overrides(db, overrides)?))
 }
 
 /// A call prepared in block `number`'s context, on its post-state.
@@ -238,11 +269,18 @@ pub(crate) fn prepare_in(
     Ok(PreparedCall { cfg, block, tx, gas_cap: gas_limit })
 }
 
+/// A state with `overrides` (balance, nonce, code, storage of accounts) over `state`.
 pub(crate) fn overridden_db<'a>(
     state: StateAt<'a>,
     overrides: Option<&StateOverride>,
 ) -> Result<CallDb<'a>> {
-    let mut db = CacheDB::new(state);
+    apply_overrides(CacheDB::new(state), overrides)
+}
+
+fn apply_overrides<'a>(
+    mut db: CallDb<'a>,
+    overrides: Option<&StateOverride>,
+) -> Result<CallDb<'a>> {
     let Some(overrides) = overrides else { return Ok(db) };
     let read_failed = |e: StateReadError| EvmError::Internal(e.to_string());
     for (address, account) in overrides {
@@ -282,11 +320,7 @@ fn transact(
     prepared: &PreparedCall,
     tx: TxEnv,
 ) -> Result<ExecutionResult<HaltReason>> {
-    let mut evm = Context::mainnet()
-        .with_db(db)
-        .with_cfg(prepared.cfg.clone())
-        .with_block(prepared.block.clone())
-        .build_mainnet();
+    let mut evm = build_evm(db, prepared.cfg.clone(), prepared.block.clone(), ());
     evm.transact_one(tx).map_err(evm_error)
 }
 
@@ -294,11 +328,7 @@ fn transact(
 fn succeeds_with(db: &CallDb<'_>, prepared: &PreparedCall, gas: u64) -> Result<bool> {
     let mut tx = prepared.tx.clone();
     tx.gas_limit = gas;
-    let mut evm = Context::mainnet()
-        .with_db(db.clone())
-        .with_cfg(prepared.cfg.clone())
-        .with_block(prepared.block.clone())
-        .build_mainnet();
+    let mut evm = build_evm(db.clone(), prepared.cfg.clone(), prepared.block.clone(), ());
     match evm.transact_one(tx) {
         Ok(result) => Ok(result.is_success()),
         Err(EVMError::Transaction(

@@ -185,7 +185,9 @@ impl EvmNode {
     }
 
     /// `anvil_reset` with `forking`: a new chain forked from `url` at `block` (the parent's
-    /// latest when `None`; the current fork's URL when `url` is `None`).
+    /// latest when `None`; the current fork's URL when `url` is `None`). What can be refused
+    /// without the parent (network mode, a missing or non-HTTP URL) is refused before
+    /// connecting to it.
     pub async fn reset_fork(
         self: &Arc<Self>,
         url: Option<String>,
@@ -196,6 +198,12 @@ impl EvmNode {
         let url = url
             .or_else(|| current.fork.as_ref().map(|f| f.url.clone()))
             .ok_or_else(|| EvmError::InvalidParams("forking needs a jsonRpcUrl".into()))?;
+        // Checked before connecting, like the network-mode refusal above.
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(EvmError::InvalidParams(format!(
+                "forking jsonRpcUrl must be an http:// or https:// URL, not {url}"
+            )));
+        }
         let fork =
             tokio::task::spawn_blocking(move || crate::fork::ForkSource::connect(&url, block))
                 .await
@@ -445,6 +453,22 @@ mod tests {
             replayed.with_chain(|c| c.settings().time_offset),
             node.with_chain(|c| c.settings().time_offset)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fork_reset_without_an_http_url_is_refused_before_connecting() {
+        let series: SeriesHandle = Arc::new(MemorySeries::new());
+        let node = open(&series);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for url in [None, Some(format!("ws://127.0.0.1:{port}")), Some(format!("127.0.0.1:{port}"))]
+        {
+            let error = node.reset_fork(url.clone(), Some(1)).await.unwrap_err();
+            assert!(matches!(error, crate::EvmError::InvalidParams(_)), "{url:?}: {error}");
+        }
+        assert!(listener.accept().is_err(), "connected to the parent");
+        assert_eq!(node.config().fork, None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

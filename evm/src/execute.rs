@@ -7,13 +7,14 @@ use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, Bytes, Log, U256};
 use alloy_sol_types::{Panic, Revert, SolError};
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, Database, ExecuteEvm, MainBuilder, MainContext, MainnetEvm,
     context::{
         BlockEnv, CfgEnv, TxEnv,
         result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::{block::BlobExcessGasAndPrice, either::Either},
     database_interface::WrapDatabaseRef,
+    handler::MainnetContext,
     primitives::{TxKind, hardfork::SpecId},
     state::EvmState,
 };
@@ -25,6 +26,22 @@ use crate::{
     events::BlockContext,
     state::{StateAt, StateReadError},
 };
+
+/// The one place an EVM is built: a mainnet EVM over `db` in configuration `cfg` and block
+/// `block` (both from [`evm_env`]), observed by `inspector` (`()` for none). Blocks, calls,
+/// estimates, access lists and traces all execute through it.
+pub fn build_evm<DB: Database, I>(
+    db: DB,
+    cfg: CfgEnv,
+    block: BlockEnv,
+    inspector: I,
+) -> MainnetEvm<MainnetContext<DB>, I> {
+    Context::mainnet()
+        .with_db(db)
+        .with_cfg(cfg)
+        .with_block(block)
+        .build_mainnet_with_inspector(inspector)
+}
 
 /// The revm configuration and block environment for a block of this chain.
 pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEnv) {
@@ -94,11 +111,7 @@ pub fn execute_block(
     candidates: Vec<Arc<SignedTx>>,
 ) -> BlockExecution {
     let (cfg, block) = evm_env(config, context);
-    let mut evm = Context::mainnet()
-        .with_db(WrapDatabaseRef(parent))
-        .with_cfg(cfg)
-        .with_block(block)
-        .build_mainnet();
+    let mut evm = build_evm(WrapDatabaseRef(parent), cfg, block, ());
     let mut out = BlockExecution::default();
     let mut blocked_senders: HashSet<Address> = HashSet::new();
     let mut log_index = 0u64;

@@ -3,9 +3,19 @@
 //! The fork block's header becomes this chain's first block. Any account, slot or block hash
 //! this chain has not written itself is fetched from the parent at the fork block on first use
 //! and cached. Reads run inside revm's synchronous database calls, so the client is blocking
-//! (ureq) and is only ever used from blocking threads.
+//! (ureq).
+//!
+//! A reader holding the chain's lock must not wait on the parent (a slow parent would stall
+//! the miner's write and every request queued behind it): such readers run inside
+//! [`Deferral::run`], where a cache miss is recorded and answered empty instead of fetched;
+//! the misses are then fetched with the lock released ([`Deferral::fetch`]) and the read
+//! retried, until a run misses nothing. Only that last run's result is used.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    cell::RefCell,
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
@@ -37,6 +47,97 @@ struct ForkCache {
     storage: HashMap<(Address, U256), U256>,
     code: HashMap<B256, Bytecode>,
     block_hashes: HashMap<u64, B256>,
+}
+
+/// A value of the parent a deferred reader missed in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ForkKey {
+    /// An account (balance, nonce and code).
+    Account(Address),
+    /// A storage slot.
+    Storage(Address, U256),
+    /// A block hash.
+    BlockHash(u64),
+}
+
+/// What the current thread's deferred run has seen.
+#[derive(Default)]
+struct DeferredRun {
+    /// Misses recorded (answered empty).
+    misses: Vec<ForkKey>,
+    /// Keys whose fetch failed in an earlier round: answered with this error, not deferred again.
+    failed: HashMap<ForkKey, String>,
+}
+
+thread_local! {
+    static DEFERRED: RefCell<Option<DeferredRun>> = const { RefCell::new(None) };
+}
+
+/// Fork reads of one reader, fetched outside the chain lock: run the read with
+/// [`Deferral::run`] under the lock; while it reports misses, release the lock,
+/// [`Deferral::fetch`] them and run it again.
+#[derive(Debug, Default)]
+pub struct Deferral {
+    failed: HashMap<ForkKey, String>,
+}
+
+impl Deferral {
+    /// Runs `read` on this thread with fork cache misses deferred: each miss is answered as an
+    /// empty account, a zero slot or a zero hash, and returned. The result is only valid when
+    /// nothing was missed.
+    pub fn run<T>(&mut self, read: impl FnOnce() -> T) -> (T, Vec<ForkKey>) {
+        /// Restores the thread's previous state, also when `read` panics.
+        struct Restore(Option<DeferredRun>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                DEFERRED.with(|d| *d.borrow_mut() = self.0.take());
+            }
+        }
+        let run = DeferredRun { misses: Vec::new(), failed: std::mem::take(&mut self.failed) };
+        let restore = Restore(DEFERRED.with(|d| d.borrow_mut().replace(run)));
+        let value = read();
+        let run = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+        drop(restore);
+        self.failed = run.failed;
+        (value, run.misses)
+    }
+
+    /// Fetches missed values into `fork`'s cache (blocking on the network: call it without the
+    /// chain lock). A failed fetch is remembered: the next run answers that key with the error.
+    pub fn fetch(&mut self, fork: &ForkSource, misses: Vec<ForkKey>) {
+        for key in misses.into_iter().collect::<HashSet<_>>() {
+            let fetched = match key {
+                ForkKey::Account(address) => fork.account(address).map(drop),
+                ForkKey::Storage(address, slot) => fork.storage(address, slot).map(drop),
+                ForkKey::BlockHash(number) => fork.block_hash(number).map(drop),
+            };
+            if let Err(error) = fetched {
+                self.failed.insert(key, error.to_string());
+            }
+        }
+    }
+}
+
+/// Inside a deferred run: `Some(error)` for a key whose fetch failed, `Some(None)` when the miss
+/// was recorded (answer empty), `None` when not deferring (fetch now).
+fn defer(key: ForkKey) -> Option<Option<String>> {
+    DEFERRED.with(|d| {
+        let mut deferred = d.borrow_mut();
+        let run = deferred.as_mut()?;
+        if let Some(error) = run.failed.get(&key) {
+            return Some(Some(error.clone()));
+        }
+        run.misses.push(key);
+        Some(None)
+    })
+}
+
+/// The answer of a deferred miss: the remembered error of a failed fetch, or `empty`.
+fn deferred<T>(failed: Option<String>, empty: T) -> Result<T> {
+    match failed {
+        Some(error) => Err(EvmError::Internal(error)),
+        None => Ok(empty),
+    }
 }
 
 impl std::fmt::Debug for ForkSource {
@@ -117,6 +218,9 @@ impl ForkSource {
         if let Some(cached) = self.cache.lock().accounts.get(&address) {
             return Ok(*cached);
         }
+        if let Some(failed) = defer(ForkKey::Account(address)) {
+            return deferred(failed, None);
+        }
         let tag = self.block_tag();
         let balance: U256 = self.call("eth_getBalance", json!([address, tag]))?;
         let nonce: alloy_primitives::U64 =
@@ -149,6 +253,9 @@ impl ForkSource {
         if let Some(value) = self.cache.lock().storage.get(&(address, slot)) {
             return Ok(*value);
         }
+        if let Some(failed) = defer(ForkKey::Storage(address, slot)) {
+            return deferred(failed, U256::ZERO);
+        }
         let value: B256 =
             self.call("eth_getStorageAt", json!([address, B256::from(slot), self.block_tag()]))?;
         let value = U256::from_be_bytes(value.0);
@@ -164,6 +271,9 @@ impl ForkSource {
         if let Some(hash) = self.cache.lock().block_hashes.get(&number) {
             return Ok(*hash);
         }
+        if let Some(failed) = defer(ForkKey::BlockHash(number)) {
+            return deferred(failed, B256::ZERO);
+        }
         let block: Option<Value> =
             self.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false]))?;
         let hash = block
@@ -172,5 +282,57 @@ impl ForkSource {
             .unwrap_or_default();
         self.cache.lock().block_hashes.insert(number, hash);
         Ok(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parent nobody listens on: every fetch fails at once.
+    fn unreachable() -> ForkSource {
+        ForkSource::new(ForkConfig {
+            url: "http://127.0.0.1:9".into(),
+            block_number: 5,
+            block_hash: B256::ZERO,
+            chain_id: 1,
+            header_rlp: Bytes::new(),
+        })
+    }
+
+    #[test]
+    fn deferred_reads_record_misses_and_answer_failed_fetches_with_their_error() {
+        let fork = unreachable();
+        let address = Address::repeat_byte(1);
+        let mut deferral = Deferral::default();
+        let (value, misses) = deferral.run(|| {
+            let account = fork.account(address).unwrap();
+            let slot = fork.storage(address, U256::from(7)).unwrap();
+            let hash = fork.block_hash(3).unwrap();
+            (account.is_none(), slot, hash)
+        });
+        assert_eq!(value, (true, U256::ZERO, B256::ZERO));
+        assert_eq!(
+            misses,
+            vec![
+                ForkKey::Account(address),
+                ForkKey::Storage(address, U256::from(7)),
+                ForkKey::BlockHash(3)
+            ]
+        );
+        // The fetch (outside any lock) fails: the next run answers with that error, deferring
+        // nothing, so the reader's retry loop ends.
+        deferral.fetch(&fork, misses);
+        let (account, misses) = deferral.run(|| fork.account(address));
+        assert!(account.unwrap_err().to_string().contains("127.0.0.1:9"));
+        assert!(misses.is_empty());
+        // Outside a deferred run, a read asks the parent itself.
+        assert!(fork.storage(address, U256::from(8)).is_err());
+        // Nested runs keep their own misses.
+        let ((_, inner), outer) = deferral.run(|| {
+            let _ = fork.block_hash(1);
+            Deferral::default().run(|| fork.block_hash(2))
+        });
+        assert_eq!((inner, outer), (vec![ForkKey::BlockHash(2)], vec![ForkKey::BlockHash(1)]));
     }
 }

@@ -10,6 +10,8 @@
 pub mod accounts;
 pub mod block;
 pub mod call;
+#[cfg(test)]
+mod call_tests;
 pub mod chain;
 pub mod cheats;
 pub mod config;
@@ -30,6 +32,8 @@ pub mod replay;
 #[cfg(test)]
 mod replay_tests;
 mod resume;
+#[cfg(test)]
+mod rollback_tests;
 pub mod state;
 pub mod state_dump;
 pub mod submit;

@@ -27,6 +27,7 @@ use crate::{
     error::{EvmError, Result},
     events::{EVM_APP, EXECUTE_ETH_TX, EvmEvent},
     execute::execute_block,
+    fork::Deferral,
     network::{NetworkOptions, NetworkState},
     pool::Pool,
     replay::replay_observed,
@@ -63,6 +64,11 @@ enum MinerSignal {
 }
 
 /// The running EVM app.
+///
+/// Lock order: whoever holds several of its locks takes them in this order, never the
+/// reverse: `mutation`, then `chain`, then `pool`, then `waiters` (skipping any). A path that
+/// takes them the other way round (as the rollback of a block whose append failed once did,
+/// waiters before pool) deadlocks against a concurrent submit.
 #[derive(Debug)]
 pub struct EvmNode {
     pub(crate) chain: RwLock<Chain>,
@@ -86,6 +92,20 @@ pub struct EvmNode {
 impl std::fmt::Debug for MinerSignal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Kick")
+    }
+}
+
+/// How many times [`EvmNode::read_state`] fetches missed fork values and retries before it
+/// reads the rest under the lock.
+const MAX_DEFERRED_ROUNDS: usize = 64;
+
+/// Runs blocking work off the async runtime's workers: in `block_in_place` on a multi-threaded
+/// runtime's worker (elsewhere, e.g. on a blocking thread or a current-thread runtime, as is).
+fn outside_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -241,9 +261,31 @@ impl EvmNode {
         self.chain.read().settings().mining
     }
 
-    /// Runs `f` with read access to the chain.
+    /// Runs `f` with read access to the chain. `f` must not read state a forked parent may
+    /// have to answer: use [`EvmNode::read_state`] for that.
     pub fn with_chain<T>(&self, f: impl FnOnce(&Chain) -> T) -> T {
         f(&self.chain.read())
+    }
+
+    /// Runs `read` with read access to the chain, never holding the lock while a forked parent
+    /// is asked: values of the parent not cached yet are recorded (answered empty), fetched
+    /// with the lock released (on a runtime worker inside `block_in_place`) and `read` runs
+    /// again, until a run misses nothing. So a slow parent stalls only this reader, not the
+    /// miner's write nor the requests queued behind it. `read` may run several times.
+    pub fn read_state<T>(&self, mut read: impl FnMut(&Chain) -> T) -> T {
+        let mut deferral = Deferral::default();
+        for _ in 0..MAX_DEFERRED_ROUNDS {
+            let chain = self.chain.read();
+            let Some(fork) = chain.state().fork().cloned() else { return read(&chain) };
+            let (value, misses) = deferral.run(|| read(&chain));
+            if misses.is_empty() {
+                return value;
+            }
+            drop(chain);
+            outside_the_runtime(|| deferral.fetch(&fork, misses));
+        }
+        debug!("fork reads still missing after {MAX_DEFERRED_ROUNDS} rounds: read under the lock");
+        read(&self.chain.read())
     }
 
     /// Subscribes to newly published blocks.
@@ -263,6 +305,9 @@ impl EvmNode {
 
     /// The next nonce of an account counting its pooled transactions.
     pub fn pending_nonce(&self, address: Address) -> u64 {
+        // A forked parent's account is fetched without the lock first (then read from the cache
+        // under it, with the pool, so that a block mined meanwhile is seen by both).
+        self.read_state(|chain| chain.latest_nonce(address));
         let chain = self.chain.read();
         let state_nonce = chain.latest_nonce(address);
         self.pool.lock().pending_nonce(address, state_nonce)
@@ -285,6 +330,8 @@ impl EvmNode {
             return self.submit_networked(tx).await;
         }
         let hash = tx.hash;
+        // The sender's account of a forked parent is fetched without the lock (see above).
+        self.read_state(|chain| chain.latest_nonce(tx.sender));
         let (waiter, replaced) = {
             let chain = self.chain.read();
             crate::submit::validate(&chain, &tx)?;
@@ -421,7 +468,7 @@ impl EvmNode {
             Err(error) => {
                 warn!(%error, number = block.number(), "block could not be made durable; rolled back");
                 self.chain.write().rollback();
-                // Lock order everywhere: the pool, then the waiters.
+                // Lock order (see `EvmNode`): the pool, then the waiters.
                 let mut pool = self.pool.lock();
                 let mut waiters = self.waiters.lock();
                 for tx in &block.transactions {

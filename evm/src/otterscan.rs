@@ -12,14 +12,14 @@ use alloy_rpc_types_trace::otterscan::{
     OtsBlockTransactions, OtsReceipt, OtsSlimBlock, OtsTransactionReceipt,
     TransactionsWithReceipts,
 };
-use revm::{Context, InspectEvm, MainBuilder, MainContext, context::result::ExecutionResult};
+use revm::{InspectEvm, context::result::ExecutionResult};
 use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig, types::CallKind};
 
 use crate::{
     block::StoredBlock,
     chain::Chain,
     error::{EvmError, Result},
-    execute::{evm_error, tx_env},
+    execute::{build_evm, evm_error, tx_env},
     node::EvmNode,
     trace::replay_block,
 };
@@ -38,11 +38,8 @@ fn traced(chain: &Chain, hash: B256) -> Result<Option<(TracingInspector, Executi
             return Ok(None);
         }
         let mut inspector = TracingInspector::new(TracingInspectorConfig::default_parity());
-        let mut evm = Context::mainnet()
-            .with_db(&mut *step.db)
-            .with_cfg(step.cfg.clone())
-            .with_block(step.block_env.clone())
-            .build_mainnet_with_inspector(&mut inspector);
+        let mut evm =
+            build_evm(&mut *step.db, step.cfg.clone(), step.block_env.clone(), &mut inspector);
         let result = evm.inspect_tx(tx_env(step.tx)).map_err(evm_error)?;
         out = Some((inspector, result.result));
         Ok(Some(result.state))

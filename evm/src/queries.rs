@@ -21,9 +21,10 @@ pub const DEFAULT_MAX_LOGS: usize = 100_000;
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 
 impl EvmNode {
-    /// Balance at a block.
+    /// Balance at a block. (State reads go through [`EvmNode::read_state`]: a forked
+    /// parent is never waited on under the chain lock.)
     pub fn balance(&self, address: Address, block: Option<BlockId>) -> Result<U256> {
-        self.with_chain(|chain| {
+        self.read_state(|chain| {
             let number = chain.resolve(block)?;
             Ok(chain.account(address, number).map(|a| a.balance).unwrap_or_default())
         })
@@ -34,7 +35,7 @@ impl EvmNode {
         if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
             return Ok(self.pending_nonce(address));
         }
-        self.with_chain(|chain| {
+        self.read_state(|chain| {
             let number = chain.resolve(block)?;
             Ok(chain.account(address, number).map(|a| a.nonce).unwrap_or_default())
         })
@@ -42,7 +43,7 @@ impl EvmNode {
 
     /// Code at a block.
     pub fn code(&self, address: Address, block: Option<BlockId>) -> Result<Bytes> {
-        self.with_chain(|chain| {
+        self.read_state(|chain| {
             let number = chain.resolve(block)?;
             Ok(chain
                 .account(address, number)
@@ -54,7 +55,7 @@ impl EvmNode {
 
     /// A storage slot at a block.
     pub fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> Result<B256> {
-        self.with_chain(|chain| {
+        self.read_state(|chain| {
             let number = chain.resolve(block)?;
             Ok(chain.storage(address, slot, number).into())
         })

@@ -128,8 +128,11 @@ impl EvmNode {
         })
     }
 
-    /// Writes a dump's accounts over the latest state (one series event).
+    /// Writes a dump's accounts over the latest state (one series event). Refused in network
+    /// mode before the dump is looked at (callers decoding raw bytes check
+    /// [`EvmNode::refuse_in_network_mode`] before decompressing them).
     pub async fn load_state(self: &Arc<Self>, dump: StateDump) -> Result<()> {
+        self.refuse_in_network_mode()?;
         let accounts = dump
             .accounts
             .into_iter()

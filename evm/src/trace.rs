@@ -14,7 +14,7 @@ use alloy_rpc_types_trace::{
     parity::{LocalizedTransactionTrace, TraceResults, TraceType},
 };
 use revm::{
-    Context, ExecuteCommitEvm, InspectEvm, MainBuilder, MainContext,
+    ExecuteCommitEvm, InspectEvm,
     context::{BlockEnv, CfgEnv, result::ResultAndState},
     database::CacheDB,
     database_interface::DatabaseCommit,
@@ -27,11 +27,11 @@ use revm_inspectors::tracing::{
 
 use crate::{
     block::{SignedTx, StoredBlock},
-    call::{overridden_db, prepare},
+    call::{Purpose, call_setup},
     chain::Chain,
     error::{EvmError, Result},
     events::BlockContext,
-    execute::{evm_env, evm_error, tx_env},
+    execute::{build_evm, evm_env, evm_error, tx_env},
     node::EvmNode,
     state::StateAt,
 };
@@ -83,11 +83,7 @@ pub(crate) fn replay_block<'a>(
         match visit(step)? {
             Some(state) => db.commit(state),
             None => {
-                let mut evm = Context::mainnet()
-                    .with_db(&mut db)
-                    .with_cfg(cfg.clone())
-                    .with_block(block_env.clone())
-                    .build_mainnet();
+                let mut evm = build_evm(&mut db, cfg.clone(), block_env.clone(), ());
                 evm.transact_commit(tx_env(tx)).map_err(evm_error)?;
             }
         }
@@ -111,11 +107,8 @@ fn geth_trace_step(
     let mut inspector = DebugInspector::new(opts.clone()).map_err(debug_error)?;
     let tx = tx_env(step.tx);
     let mut pre = step.db.clone();
-    let mut evm = Context::mainnet()
-        .with_db(&mut *step.db)
-        .with_cfg(step.cfg.clone())
-        .with_block(step.block_env.clone())
-        .build_mainnet_with_inspector(&mut inspector);
+    let mut evm =
+        build_evm(&mut *step.db, step.cfg.clone(), step.block_env.clone(), &mut inspector);
     let result = evm.inspect_tx(tx.clone()).map_err(evm_error)?;
     let result = ResultAndState::new(result.result, result.state);
     let context = TransactionContext {
@@ -141,11 +134,8 @@ fn parity_trace_step(
     };
     let mut inspector = TracingInspector::new(config);
     let pre = step.db.clone();
-    let mut evm = Context::mainnet()
-        .with_db(&mut *step.db)
-        .with_cfg(step.cfg.clone())
-        .with_block(step.block_env.clone())
-        .build_mainnet_with_inspector(&mut inspector);
+    let mut evm =
+        build_evm(&mut *step.db, step.cfg.clone(), step.block_env.clone(), &mut inspector);
     let result = evm.inspect_tx(tx_env(step.tx)).map_err(evm_error)?;
     let result = ResultAndState::new(result.result, result.state);
     // Parity traces report the execution gas (intrinsic gas excluded), as reth and Anvil do.
@@ -233,18 +223,16 @@ impl EvmNode {
         block: Option<BlockId>,
         opts: GethDebugTracingCallOptions,
     ) -> Result<GethTrace> {
+        let node = self.clone();
         self.blocking(move |chain| {
-            let number = chain.resolve(block)?;
-            let prepared = prepare(chain, &request, number)?;
-            let mut db = overridden_db(chain.state_at(number), opts.state_overrides.as_ref())?;
+            let overrides = opts.state_overrides.as_ref();
+            let (prepared, mut db) =
+                call_setup(&node, chain, &request, block, Purpose::Call, overrides)?;
             let mut pre = db.clone();
             let mut inspector =
                 DebugInspector::new(opts.tracing_options.clone()).map_err(debug_error)?;
-            let mut evm = Context::mainnet()
-                .with_db(&mut db)
-                .with_cfg(prepared.cfg.clone())
-                .with_block(prepared.block.clone())
-                .build_mainnet_with_inspector(&mut inspector);
+            let mut evm =
+                build_evm(&mut db, prepared.cfg.clone(), prepared.block.clone(), &mut inspector);
             let result = evm.inspect_tx(prepared.tx.clone()).map_err(evm_error)?;
             let result = ResultAndState::new(result.result, result.state);
             inspector

@@ -24,11 +24,13 @@ fn ethers_deploys_transfers_watches_logs_and_decodes_custom_errors() {
 }
 
 /// Issue 14's client regressions, with viem: an estimate of a timestamp-dependent call is made
-/// for the block it will be mined in (estimate + 20 % succeeds), and the callTracer of a
-/// transaction mined right after `anvil_setCode` sees the code it ran. The same script passes
-/// against Anvil.
+/// for the block it will be mined in (a transaction sent with exactly the estimate succeeds),
+/// and traces of transactions mined right after `anvil_setCode`, `anvil_setStorageAt`,
+/// `anvil_setBalance` and `anvil_setNonce` re-execute them on the state they ran on (the
+/// callTracer's gas is the receipt's, the prestateTracer shows the values set). The same script
+/// passes against Anvil.
 #[test]
-fn viem_estimate_for_the_next_block_and_trace_after_set_code_as_on_anvil() {
+fn viem_estimate_for_the_next_block_and_traces_after_dev_changes_as_on_anvil() {
     let node = Node::start(&[]);
     let out = run_node_script(&node, "e2e-regressions.mjs");
     assert!(out.contains("\"ok\":true"), "{out}");

@@ -519,26 +519,3 @@ fn a_network_node_without_a_network_file_is_refused_clearly() {
 fn peer_id(node: &Node) -> String {
     node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
 }
-
-/// In network mode dev-mode changes are refused before any of their work is done: `anvil_reset`
-/// with a fork URL never connects to it, and `anvil_loadState` is refused before its bytes are
-/// decompressed (garbage gets the network-mode refusal, not a decoding error).
-#[test]
-fn dev_changes_are_refused_in_network_mode_before_any_work() {
-    let net = start_gateways(1, 90, &[]);
-    let gateway = &net.nodes[0];
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let response =
-        gateway.call("anvil_reset", json!([{"forking": {"jsonRpcUrl": url, "blockNumber": 1}}]));
-    let message = response["error"]["message"].as_str().unwrap_or_default().to_string();
-    assert!(message.contains("network mode"), "anvil_reset: {response}");
-    thread::sleep(Duration::from_millis(300));
-    assert!(listener.accept().is_err(), "anvil_reset connected to the fork URL in network mode");
-
-    let response = gateway.call("anvil_loadState", json!(["0x1f8b0800000000000003ffffffff"]));
-    let message = response["error"]["message"].as_str().unwrap_or_default().to_string();
-    assert!(message.contains("network mode"), "anvil_loadState: {response}");
-    assert_eq!(quantity(&gateway.result("eth_blockNumber", json!([]))), 0);
-}
