@@ -125,6 +125,7 @@ export async function renderNetwork(container) {
           ['history segments held', net.historySegments],
           ['heights taken from history', net.heightsFromHistory],
           ['members', h('ul', { class: 'plain' }, net.members.map(([seat, peer]) => h('li', null, `#${seat} `, h('span', { class: 'mono small', title: peer }, short(peer, 8)))))],
+          ['membership changes', (net.pendingChanges || []).length ? h('ul', { class: 'plain' }, net.pendingChanges.map((c) => h('li', null, `${c.add.length ? '+' + c.add.map((p) => short(p, 6)).join(' +') : ''}${c.remove.length ? ' −' + c.remove.map((p) => short(p, 6)).join(' −') : ''} · ${c.approvals} approval(s)`))) : 'none pending'],
         ]),
       );
       const peerList = list instanceof Error ? [] : list;
