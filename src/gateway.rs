@@ -143,6 +143,7 @@ pub async fn start(
             peers: options.peers,
             home: options.home,
             history,
+            peer_key: None,
         },
         source,
     )
@@ -152,8 +153,23 @@ pub async fn start(
     Ok(consensus)
 }
 
-/// Drains the engine's decided heights (already recorded and applied by the source's commit).
-pub async fn follow(mut consensus: ConsensusNode) {
+/// Drains the engine's decided heights (already recorded and applied by the source's commit)
+/// and its misbehaviour reports, which are held against the sender in `ir3_peers` (a
+/// validator's key is its peer id on both networks).
+pub async fn follow(node: Arc<EvmNode>, mut consensus: ConsensusNode) {
+    if let Some(mut reports) = consensus.take_misbehaviour() {
+        tokio::spawn(async move {
+            while let Some(report) = reports.recv().await {
+                let peer = report.peer.clone().or_else(|| {
+                    report.validator.and_then(|address| node.peer_of_engine_address(&address.0))
+                });
+                let (Some(peer), Some(p2p)) = (peer, node.p2p()) else { continue };
+                if let Ok(peer) = peer.parse() {
+                    p2p.report_refusal(peer, format!("consensus: {}", report.reason));
+                }
+            }
+        });
+    }
     while let Some(decided) = consensus.next_decided().await {
         tracing::debug!(height = decided.height, round = decided.round, "height decided");
     }

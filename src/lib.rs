@@ -267,14 +267,14 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
                 while node.needs_history() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                match gateway::start(node, options).await {
-                    Ok(consensus) => gateway::follow(consensus).await,
+                match gateway::start(node.clone(), options).await {
+                    Ok(consensus) => gateway::follow(node, consensus).await,
                     Err(error) => tracing::error!(%error, "the consensus engine did not start"),
                 }
             });
         } else {
             let consensus = gateway::start(node.clone(), options).await?;
-            tokio::spawn(gateway::follow(consensus));
+            tokio::spawn(gateway::follow(node.clone(), consensus));
         }
     }
     let addr = SocketAddr::new(cli.host, cli.port);

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::codec::{decode, encode};
 use crate::context::{Height, Ir3Context, ProposalPart, ValidatorSet, Value, ValueId};
-use crate::engine::{Decided, NetworkInfo, ValueSource};
+use crate::engine::{Decided, Misbehaviour, NetworkInfo, ValueSource};
 use crate::error::{ConsensusError, Result};
 use crate::signing::Ir3Verifier;
 
@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     /// Where `seen` is kept across restarts: the engine's write-ahead log replays proposals and
     /// votes of the current height, and may then decide a value this process never received.
     seen_path: PathBuf,
+    /// Where misbehaviour is reported (none: logged only).
+    misbehaviour: Option<mpsc::Sender<Misbehaviour>>,
 }
 
 impl AppState {
@@ -73,8 +75,24 @@ impl AppState {
             seen: HashMap::new(),
             pending: BTreeMap::new(),
             seen_path,
+            misbehaviour: None,
         }
         .reloaded()
+    }
+
+    /// Reports misbehaviour to `tx`.
+    pub(crate) fn reporting(mut self, tx: mpsc::Sender<Misbehaviour>) -> Self {
+        self.misbehaviour = Some(tx);
+        self
+    }
+
+    fn report(&self, report: Misbehaviour) {
+        tracing::warn!(?report.validator, ?report.peer, reason = %report.reason, "misbehaviour");
+        if let Some(tx) = &self.misbehaviour
+            && tx.try_send(report).is_err()
+        {
+            tracing::debug!("misbehaviour report dropped (queue full)");
+        }
     }
 
     /// Takes back the values seen at the current height before a restart (and this node's own
@@ -279,7 +297,14 @@ impl AppState {
             AppMsg::ReceivedProposalPart { part, reply, from, .. } => {
                 let answer = match part.content {
                     StreamContent::Data(part) if !self.signed_by_proposer(&part) => {
-                        tracing::warn!(%from, height = %part.height, "proposal part not signed by its proposer");
+                        self.report(Misbehaviour {
+                            validator: None,
+                            peer: Some(from.to_string()),
+                            reason: format!(
+                                "proposal part at height {} not signed by its proposer",
+                                part.height
+                            ),
+                        });
                         None
                     }
                     StreamContent::Data(part)
@@ -331,8 +356,29 @@ impl AppState {
                 }
                 Self::reply(reply, ());
             }
-            AppMsg::Finalized { certificate, reply, .. } => {
+            AppMsg::Finalized { certificate, evidence, reply, .. } => {
                 let height = certificate.height;
+                for (validator, pairs) in evidence.votes.iter() {
+                    self.report(Misbehaviour {
+                        validator: Some(*validator),
+                        peer: None,
+                        reason: format!(
+                            "equivocation: {} pair(s) of conflicting votes up to height {height}",
+                            pairs.len()
+                        ),
+                    });
+                }
+                for (validator, pairs) in evidence.proposals.iter() {
+                    self.report(Misbehaviour {
+                        validator: Some(*validator),
+                        peer: None,
+                        reason: format!(
+                            "equivocation: {} pair(s) of conflicting proposals up to height \
+                             {height}",
+                            pairs.len()
+                        ),
+                    });
+                }
                 let next = match self.history.get_mut(&height) {
                     Some(d) if d.value.id() == certificate.value_id => {
                         // The finalized certificate may carry late precommits: keep the larger.

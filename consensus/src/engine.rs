@@ -77,6 +77,21 @@ pub struct Decided {
     pub certificate: CommitCertificate<Ir3Context>,
 }
 
+/// Misbehaviour the engine or the adapter saw, for the caller to hold against the sender
+/// (iR³ counts it in `ir3_peers`: a validator's key is its peer id on both networks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Misbehaviour {
+    /// The validator it is evidence against (equivocation), when known.
+    pub validator: Option<Address>,
+    /// The libp2p peer that delivered the offending message, when known.
+    pub peer: Option<String>,
+    /// What it did.
+    pub reason: String,
+}
+
+/// Most misbehaviour reports waiting for the caller (more are dropped, and logged).
+const MISBEHAVIOUR_CAPACITY: usize = 1024;
+
 /// How to run one validator.
 #[derive(Clone)]
 pub struct NodeOptions {
@@ -93,6 +108,10 @@ pub struct NodeOptions {
     /// Heights this node already holds (from its own storage), lowest first, contiguous from 1:
     /// the engine starts after the last one and serves them to peers that sync.
     pub history: Vec<Decided>,
+    /// The engine network's peer identity when it is not `key` (`None`: `key`, so that a
+    /// validator has one peer id on every network). Tests set it to run a double-signer: a
+    /// second machine signing with a validator's key under its own identity.
+    pub peer_key: Option<PrivateKey>,
 }
 
 /// The engine's configuration (Malachite's `NodeConfig`).
@@ -150,6 +169,7 @@ pub(crate) struct NetworkInfo {
 /// A running validator.
 pub struct ConsensusNode {
     decided: mpsc::Receiver<Decided>,
+    misbehaviour: Option<mpsc::Receiver<Misbehaviour>>,
     engine: EngineHandle,
     app: JoinHandle<()>,
     address: Address,
@@ -221,7 +241,8 @@ impl ConsensusNode {
         };
 
         // The libp2p identity is the validator key itself: a peer id names one validator.
-        let keypair = Keypair::ed25519_from_bytes(options.key.inner().to_bytes())
+        let peer_key = options.peer_key.as_ref().unwrap_or(&options.key);
+        let keypair = Keypair::ed25519_from_bytes(peer_key.inner().to_bytes())
             .map_err(|e| ConsensusError::Engine(format!("libp2p key: {e}")))?;
         let signer = Ir3Signer::new(options.key.clone(), identity);
         let verifier = Box::new(Ir3Verifier::new(identity));
@@ -263,17 +284,34 @@ impl ConsensusNode {
             signer,
         };
         let (tx, decided) = mpsc::channel(1024);
+        let (misbehaviour_tx, misbehaviour) = mpsc::channel(MISBEHAVIOUR_CAPACITY);
         std::fs::create_dir_all(&options.home)
             .map_err(|source| ConsensusError::Io { path: options.home.clone(), source })?;
         let seen_path = options.home.join("undecided.postcard");
-        let state = AppState::new(info, source, options.history, tx, seen_path);
+        let state =
+            AppState::new(info, source, options.history, tx, seen_path).reporting(misbehaviour_tx);
         let app = tokio::spawn(run_app(state, channels));
-        Ok(Self { decided, engine, app, address, identity, validators, is_validator })
+        Ok(Self {
+            decided,
+            misbehaviour: Some(misbehaviour),
+            engine,
+            app,
+            address,
+            identity,
+            validators,
+            is_validator,
+        })
     }
 
     /// The next decided height, in height order; `None` once the node stopped.
     pub async fn next_decided(&mut self) -> Option<Decided> {
         self.decided.recv().await
+    }
+
+    /// The misbehaviour reports (equivocation evidence from the engine, proposal parts not
+    /// signed by their proposer), to be drained by one task; `None` once taken.
+    pub fn take_misbehaviour(&mut self) -> Option<mpsc::Receiver<Misbehaviour>> {
+        self.misbehaviour.take()
     }
 
     /// Whether this node is in the network file's validator set (else it started as an

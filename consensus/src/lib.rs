@@ -27,7 +27,7 @@ pub mod signing;
 
 pub use codec::{DecidedRecord, RawCertificate};
 pub use context::{Address, Height, Ir3Context, Validator, ValidatorSet, Value, ValueId};
-pub use engine::{ConsensusNode, Decided, NodeOptions, ValueSource, network_tag};
+pub use engine::{ConsensusNode, Decided, Misbehaviour, NodeOptions, ValueSource, network_tag};
 pub use error::{ConsensusError, Result};
 pub use network_file::{EngineParams, KeyFile, NetworkFile, ValidatorEntry};
 pub use signing::{Ir3Signer, Ir3Verifier};

@@ -90,6 +90,7 @@ impl Net {
                 .collect(),
             home: self.dir.path().join(&self.keys[i].name),
             history,
+            peer_key: None,
         };
         ConsensusNode::start(options, source).await.unwrap()
     }
@@ -239,6 +240,7 @@ async fn a_restarted_validator_catches_up_by_value_sync() {
         peers: net.addrs[..3].to_vec(),
         home: net.dir.path().join(&net.keys[3].name),
         history: own.clone(),
+        peer_key: None,
     };
     let source = labelled_with(&net.keys[3].name, own.clone());
     let mut restarted = ConsensusNode::start(options, source).await.unwrap();
@@ -273,6 +275,7 @@ async fn a_node_of_another_network_file_is_refused() {
         peers: net.addrs[..3].to_vec(),
         home: net.dir.path().join("stranger"),
         history: Vec::new(),
+        peer_key: None,
     };
     let mut stranger = ConsensusNode::start(options, labelled("gateway-x")).await.unwrap();
     let mut chains = Vec::new();
@@ -307,6 +310,7 @@ async fn a_key_outside_the_set_follows_as_an_observer() {
         peers: net.addrs.clone(),
         home: net.dir.path().join("observer"),
         history: Vec::new(),
+        peer_key: None,
     };
     let mut observer = ConsensusNode::start(options, labelled("outsider")).await.unwrap();
     assert!(!observer.is_validator() && nodes[0].is_validator());
@@ -368,6 +372,63 @@ async fn two_of_four_decide_nothing_and_the_network_heals() {
         } else {
             let first: Vec<_> = chains[0][..top as usize].iter().map(|d| d.value.clone()).collect();
             assert_eq!(values, first, "gateway {i} holds another chain after healing");
+        }
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// An equivocating validator: validator 0's key runs twice (a copy started by mistake, or a
+/// double-signer), and the twin proposes other values under the same key. The honest nodes
+/// report evidence against validator 0's address, and still decide one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_equivocating_validator_is_reported_and_the_others_agree() {
+    init_logs();
+    let net = Net::new(4);
+    let mut nodes = Vec::new();
+    for i in 0..4 {
+        nodes.push(net.start(i).await);
+    }
+    // The twin: the same key on another port, its own write-ahead log, other payloads.
+    let twin_addr = free_ports(1)[0];
+    let options = NodeOptions {
+        network: net.file.clone(),
+        key: net.keys[0].key().unwrap(),
+        listen: twin_addr,
+        peers: net.addrs[1..].to_vec(),
+        home: net.dir.path().join("twin"),
+        history: Vec::new(),
+        peer_key: Some(KeyFile::generate("twin").key().unwrap()),
+    };
+    let started = std::time::Instant::now();
+    let twin = ConsensusNode::start(options, labelled("gateway-0-twin")).await.unwrap();
+    let equivocator = crate::Address::from_public_key(&net.keys[0].key().unwrap().public_key());
+    let mut reports = nodes[1].take_misbehaviour().expect("misbehaviour reports");
+    let report = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let report = reports.recv().await.expect("reports channel open");
+            if report.validator == Some(equivocator) {
+                break report;
+            }
+        }
+    })
+    .await
+    .expect("no evidence against the equivocating validator within 90 s");
+    assert!(report.reason.contains("equivocation"), "{report:?}");
+    eprintln!("equivocation test: evidence after {:?}", started.elapsed());
+    twin.stop().await;
+    // The honest validators hold one chain: at every height two of them decided, one value.
+    let mut by_height: std::collections::BTreeMap<u64, crate::ValueId> = Default::default();
+    for node in nodes.iter_mut().skip(1) {
+        for d in collect(node, 5).await {
+            let id = *by_height.entry(d.height).or_insert(d.value.id());
+            assert_eq!(
+                id,
+                d.value.id(),
+                "two honest validators decided differently at {}",
+                d.height
+            );
         }
     }
     for node in nodes {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// Default length of an epoch (one block per non-empty epoch).
 pub const DEFAULT_EPOCH_MS: u64 = 500;
 /// Farthest a peer's stamp may be ahead of the local clock before it is refused.
-pub const MAX_CLOCK_DRIFT_MS: u64 = 30_000;
+pub const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
 
 /// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {

@@ -213,6 +213,18 @@ impl EvmNode {
         self.after_applied(applied, restamp)
     }
 
+    /// The peer id of the validator whose engine address is `address` (any key that ever held
+    /// a seat).
+    pub fn peer_of_engine_address(&self, address: &[u8]) -> Option<String> {
+        let network = self.network.as_ref()?;
+        let verifier = network.verifier.get()?;
+        let membership = network.membership.read();
+        (0..membership.seat_count())
+            .filter_map(|seat| membership.key_of(seat))
+            .find(|key| verifier.address_of(key) == address)
+            .and_then(super::peer_id_of)
+    }
+
     /// The validator set that decides `height` (membership changes decided below it
     /// included); empty outside network mode.
     pub fn validators_at(&self, height: u64) -> Vec<super::ValidatorKey> {

@@ -1,7 +1,8 @@
 //! A hostile peer against a real gateway (in-process swarms on loopback TCP): malformed
 //! envelopes, a transaction signed by someone else than its envelope claims, an envelope whose
-//! payload is no transaction and a malformed native-app envelope are refused and counted
-//! against the peer; a transaction that cannot pay is not admitted; a flood of history-index
+//! payload is no transaction, a malformed native-app envelope and an envelope stamped in the
+//! gateway's name (front-running) are refused and counted against the peer; a transaction
+//! that cannot pay is not admitted; a flood of history-index
 //! requests is refused past its budget, counted, and gets the peer banned; the gateway's chain
 //! and series are unharmed and it still works.
 
@@ -152,7 +153,8 @@ async fn hostile_declarations_are_refused_and_counted() {
     let insight = peers.iter().find(|p| p.peer == hostile_id.to_string()).unwrap();
     assert!(insight.refused >= 4, "{insight:?}");
 
-    // A well-formed transaction from an account with nothing: answered, never admitted.
+    // A transaction from an account with nothing cannot pay: not admitted (whoever stamped
+    // it; a decided height would carry it if it were ever decided).
     let unfunded = DevAccounts::from_mnemonic(
         "legal winner thank year wave sausage worth useful legal winner thank yellow",
         1,
@@ -161,13 +163,33 @@ async fn hostile_declarations_are_refused_and_counted() {
     let pauper = unfunded.addresses()[0];
     let cannot_pay =
         signed(&unfunded, pauper, 0, TxKind::Call(Address::repeat_byte(2)), 1, Bytes::new());
-    let envelope = evm_envelope(&cannot_pay, HlcStamp::default(), 0);
+    let unpayable = evm_envelope(&cannot_pay, HlcStamp::default(), 0);
+    assert!(
+        matches!(node.check_envelope(&unpayable), Err(crate::EvmError::InsufficientFunds { .. })),
+        "an unpayable envelope passed the checks"
+    );
+    // A valid, funded transaction declared by the hostile peer in the gateway's name (an
+    // earlier stamp to front-run with): refused, counted, not admitted.
+    let funded = accounts.addresses()[1];
+    let victim =
+        signed(&accounts, funded, 0, TxKind::Call(Address::repeat_byte(3)), 1, Bytes::new());
+    let restamped = evm_envelope(&victim, HlcStamp::default(), 0);
+    let before = gateway.peers().iter().find(|p| p.peer == hostile_id.to_string()).unwrap().refused;
     hostile
         .push_intent(
-            Intent::new(EVM_APP, EXECUTE_ETH_TX, postcard::to_allocvec(&envelope).unwrap()),
+            Intent::new(EVM_APP, EXECUTE_ETH_TX, postcard::to_allocvec(&restamped).unwrap()),
             HlcStamp::default(),
         )
         .unwrap();
+    until("the restamped envelope to be refused", || {
+        gateway
+            .peers()
+            .iter()
+            .find(|p| p.peer == hostile_id.to_string())
+            .is_some_and(|p| p.refused > before)
+    })
+    .await;
+    assert!(!node.with_chain(|c| c.contains_tx(&victim.hash)), "a restamped tx admitted");
 
     // A flood of history-index requests: past the budget each is answered busy and refused;
     // at MAX_REFUSALS the peer is banned and disconnected.
@@ -189,7 +211,6 @@ async fn hostile_declarations_are_refused_and_counted() {
                 && reason.contains("history index"))),
         "the flood is not in the series"
     );
-    assert!(!node.with_chain(|c| c.contains_tx(&cannot_pay.hash)), "an unpayable tx admitted");
 
     // Nothing of it reached the chain, and the gateway still takes real transactions.
     assert_eq!(node.with_chain(|c| c.head_number()), 0);

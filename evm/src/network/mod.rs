@@ -404,6 +404,20 @@ impl EvmNode {
             .map_err(|e| EvmError::InvalidParams(e.to_string()))
     }
 
+    /// Whether `peer` is the gateway whose seat the envelope names (its stamper).
+    pub(crate) fn stamped_by(
+        &self,
+        envelope: &Envelope,
+        peer: &ir3_foundation::net::PeerId,
+    ) -> bool {
+        let Some(network) = &self.network else { return false };
+        let membership = network.membership.read();
+        membership
+            .key_of(envelope.gateway)
+            .and_then(peer_id_of)
+            .is_some_and(|stamper| stamper == peer.to_string())
+    }
+
     /// The checks of [`EvmNode::check_envelope`] that do not involve the clock.
     pub(crate) fn check_envelope_content(&self, envelope: &Envelope) -> Result<()> {
         let network = self.network_state()?;

@@ -40,8 +40,8 @@ const SERVE_WAIT: Duration = Duration::from_millis(50);
 pub enum Inbound {
     /// An envelope declared in an `execute_eth_tx` intent.
     Envelope(Envelope),
-    /// A page this node pulled.
-    Page(Page),
+    /// A page this node pulled, and the peer that served it.
+    Page(PeerId, Page),
 }
 
 /// The decider of an EVM gateway: YES to a valid envelope it will apply; NO with a
@@ -83,6 +83,11 @@ impl EvmDecider {
         let Ok(envelope) = postcard::from_bytes::<Envelope>(payload) else {
             return Self::refused("malformed envelope");
         };
+        // A stamp is the declaring gateway's own: gossip is signed by its author, so an
+        // envelope declared by anyone but the gateway it names was restamped by someone else.
+        if !self.node.stamped_by(&envelope, from) {
+            return Self::refused("envelope stamped in another gateway's name");
+        }
         // A native app's envelope: the app checks it; one that breaks a rule as of this node's
         // state is answered NO with the reason, and still ordered (the app's reducer decides).
         let mut verdict = Verdict::Valid;
@@ -140,7 +145,7 @@ impl Decider for EvmDecider {
             return;
         }
         debug!(%from, envelopes = page.envelopes.len(), "page pulled");
-        if self.queue.try_send(Inbound::Page(page)).is_err() {
+        if self.queue.try_send(Inbound::Page(*from, page)).is_err() {
             warn!("receive queue full; pulled page dropped (pulled again later)");
         }
     }
@@ -198,7 +203,13 @@ pub async fn run_receiver(node: Arc<EvmNode>, mut queue: mpsc::Receiver<Inbound>
             for item in batch {
                 match item {
                     Inbound::Envelope(envelope) => take(envelope),
-                    Inbound::Page(page) => page.envelopes.into_iter().for_each(&mut take),
+                    // Only what the serving gateway stamped itself (anything else it may have
+                    // restamped; a decided height carries the others' envelopes anyway).
+                    Inbound::Page(from, page) => page
+                        .envelopes
+                        .into_iter()
+                        .filter(|e| node.stamped_by(e, &from))
+                        .for_each(&mut take),
                 }
             }
             node.receive(envelopes)

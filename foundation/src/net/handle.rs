@@ -108,6 +108,13 @@ impl P2pHandle {
         let _ = self.commands.try_send(Command::Index(app.to_string()));
     }
 
+    /// Holds misbehaviour seen elsewhere (e.g. by the consensus engine, which runs under the
+    /// same peer ids) against a peer: recorded as a refused message, counted in its insight,
+    /// and the peer is banned past the limit, like a refusal on this network.
+    pub fn report_refusal(&self, peer: PeerId, reason: String) {
+        let _ = self.commands.try_send(Command::Refuse(peer, reason));
+    }
+
     /// Asks the network task to pull from a peer now (fire and forget).
     pub fn pull_now(&self) {
         let _ = self.commands.try_send(Command::PullNow);

@@ -151,6 +151,7 @@ enum Command {
     PullNow,
     Provide(B256),
     Index(String),
+    Refuse(PeerId, String),
     /// Test only: what a hostile peer would send.
     #[cfg(test)]
     Hostile(Hostile),
@@ -437,6 +438,7 @@ impl NetworkTask {
                 }
             }
             Command::PullNow => self.pull_one(None),
+            Command::Refuse(peer, reason) => self.refuse(peer, reason),
             Command::Index(app) => {
                 let mut peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 peers.sort();

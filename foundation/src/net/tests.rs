@@ -173,6 +173,20 @@ async fn hostile_peers_are_refused_and_recorded() {
         }
     })
     .await;
+    // Misbehaviour seen on another network under the same peer id (the consensus engine's
+    // equivocation evidence) is held against the peer the same way.
+    let before = honest.handle.peers().iter().find(|p| p.peer == hostile_id).unwrap().refused;
+    honest.handle.report_refusal(hostile.handle.peer_id(), "consensus: equivocation".into());
+    until("the reported refusal", || {
+        let series = honest.series.clone();
+        let hostile_id = hostile_id.clone();
+        async move {
+            records(&series).iter().any(|r| matches!(r, P2pRecord::PeerRefused { peer, reason } if *peer == hostile_id && reason.contains("equivocation")))
+        }
+    })
+    .await;
+    let after = honest.handle.peers().iter().find(|p| p.peer == hostile_id).unwrap().refused;
+    assert_eq!(after, before + 1);
 }
 
 /// A peer of another network (another network file's tag in identify) is refused and
