@@ -8,6 +8,7 @@ pub mod app_cli;
 pub mod banner;
 pub mod cli;
 pub mod gateway;
+pub mod join;
 pub mod network_cli;
 pub mod store_cli;
 
@@ -88,8 +89,17 @@ fn mining_mode(cli: &Cli) -> Result<Option<MiningMode>, NodeError> {
     }
 }
 
-async fn run_async(cli: Cli) -> Result<(), NodeError> {
+async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
     let shutdown = Shutdown::register();
+    if cli.p2p_port().is_some() && cli.network.is_none() {
+        // The design notes' command line: join as an observer with the bootstrap peers' file.
+        let (network, key, peers) = join::join(&cli).await?;
+        cli.network = Some(network);
+        cli.key = Some(key);
+        if cli.consensus_peer.is_empty() {
+            cli.consensus_peer = peers;
+        }
+    }
     let spec = parse_hardfork(&cli.hardfork)
         .ok_or_else(|| NodeError::InvalidArgument(format!("unknown hardfork {}", cli.hardfork)))?;
     let accounts = DevAccounts::from_mnemonic(&cli.mnemonic, cli.accounts)?;
@@ -253,6 +263,11 @@ async fn run_async(cli: Cli) -> Result<(), NodeError> {
         let tag = ir3_consensus::network_tag(&setup.network.identity());
         let options = gateway_options(&cli, setup, port)?;
         let listen = options.listen;
+        // What a node joining without the network file is handed.
+        let consensus = (listen.port() != 0).then_some(listen);
+        node.set_join_info(
+            join::JoinInfo { network: options.network.clone(), consensus }.to_bytes(),
+        );
         let syncing = node.needs_history();
         println!(
             "Consensus: node {}, {role} {address} on {listen} (network {tag}){}",
@@ -405,24 +420,7 @@ async fn start_p2p(
         .filter(|p| *p != port)
         .map(|p| multiaddr(&host.to_string(), p))
         .collect::<Result<Vec<_>, _>>()?;
-    let bootstrap = cli
-        .bootstrap
-        .iter()
-        .map(|peer| match peer.starts_with('/') {
-            true => peer.parse::<Multiaddr>().map_err(|e| {
-                NodeError::InvalidArgument(format!("invalid --bootstrap {peer}: {e}"))
-            }),
-            false => {
-                let (host, port) = peer.rsplit_once(':').ok_or_else(|| {
-                    NodeError::InvalidArgument(format!("--bootstrap {peer}: expected host:port"))
-                })?;
-                let port = port.parse().map_err(|_| {
-                    NodeError::InvalidArgument(format!("--bootstrap {peer}: bad port"))
-                })?;
-                multiaddr(host, port)
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let bootstrap = bootstrap_addrs(cli)?;
     let (queue, received) = tokio::sync::mpsc::channel(ir3_evm::network::RECEIVED_CAPACITY);
     // With the engine, peers of another network file are refused at connect time.
     let network = engine.map(|tag| tag.to_string());
@@ -472,6 +470,28 @@ async fn start_p2p(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(handle)
+}
+
+/// The `--bootstrap` peers as multiaddrs (`host:port` or a multiaddr each).
+fn bootstrap_addrs(cli: &Cli) -> Result<Vec<ir3_foundation::net::Multiaddr>, NodeError> {
+    use ir3_foundation::net::Multiaddr;
+    cli.bootstrap
+        .iter()
+        .map(|peer| match peer.starts_with('/') {
+            true => peer.parse::<Multiaddr>().map_err(|e| {
+                NodeError::InvalidArgument(format!("invalid --bootstrap {peer}: {e}"))
+            }),
+            false => {
+                let (host, port) = peer.rsplit_once(':').ok_or_else(|| {
+                    NodeError::InvalidArgument(format!("--bootstrap {peer}: expected host:port"))
+                })?;
+                let port = port.parse().map_err(|_| {
+                    NodeError::InvalidArgument(format!("--bootstrap {peer}: bad port"))
+                })?;
+                multiaddr(host, port)
+            }
+        })
+        .collect()
 }
 
 fn multiaddr(host: &str, port: u16) -> Result<ir3_foundation::net::Multiaddr, NodeError> {

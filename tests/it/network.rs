@@ -519,3 +519,59 @@ fn a_network_node_without_a_network_file_is_refused_clearly() {
 fn peer_id(node: &Node) -> String {
     node.result("ir3_networkStatus", json!([]))["peerId"].as_str().unwrap().to_string()
 }
+
+/// The design notes' command line as written — a name, DHT, chunk and p2p ports, one
+/// bootstrap peer, some apps, no network file and no key: the node asks the bootstrap peer for
+/// the network file, keeps it with a key of its own, follows the validators as an observer
+/// (and says so), refuses transactions, and starts again from what it kept.
+#[test]
+fn the_design_notes_command_line_joins_as_an_observer() {
+    let net = start_gateways(4, 170, &[]);
+    let nodes = &net.nodes;
+    let hash = cast_send(&nodes[1], KEYS[1], 0, &[ADDRS[9], "--value", "1ether"]);
+    let host = "127.0.0.175";
+    let dht = free_port(host).to_string();
+    let bt = free_port(host).to_string();
+    let p2p = free_port(host).to_string();
+    let args = [
+        "--node-id",
+        "my_node",
+        "--dht-port",
+        &dht,
+        "--bt-port",
+        &bt,
+        "--p2p-port",
+        &p2p,
+        "--bootstrap",
+        &net.p2p[0],
+        "--apps",
+        "money,reputation,territory,evm",
+    ];
+    let mut observer = Node::start_at(host, &args);
+    let status = observer.result("ir3_networkStatus", json!([]));
+    assert_eq!(status["voting"], false, "{status}");
+    assert!(observer.data_dir.join("network.json").exists(), "the network file is not kept");
+    let final_on = |node: &Node, hash: &str| {
+        node.result("ir3_transactionStatus", json!([hash]))["status"] == "final"
+    };
+    wait_for("the observer to follow the chain", Duration::from_secs(60), || {
+        final_on(&observer, &hash)
+    });
+    let raw = crate::sync::transfer(KEYS[3], 0, ADDRS[8], 1);
+    let refused = observer.call("eth_sendRawTransaction", json!([raw]));
+    assert!(
+        refused["error"]["message"].as_str().is_some_and(|m| m.contains("observer")),
+        "{refused}"
+    );
+    // A restart uses what it kept (the bootstrap is not asked again) and follows new heights.
+    observer.restart();
+    let next = cast_send(&nodes[2], KEYS[2], 0, &[ADDRS[9], "--value", "1ether"]);
+    wait_for("the restarted observer to follow", Duration::from_secs(60), || {
+        final_on(&observer, &next)
+    });
+    let finalized =
+        |n: &Node| n.result("eth_getBlockByNumber", json!(["finalized", false]))["hash"].clone();
+    wait_for("the same finalized block", Duration::from_secs(30), || {
+        finalized(&observer) == finalized(&nodes[0])
+    });
+}

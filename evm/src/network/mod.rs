@@ -126,6 +126,8 @@ pub(crate) struct NetworkState {
     pub(crate) agreement: Mutex<(usize, std::collections::BTreeMap<u64, SeatAgreement>)>,
     /// The validator set over the decided heights.
     pub(crate) membership: RwLock<Membership>,
+    /// What a node joining without the network file is given (set by the binary).
+    pub(crate) join_info: OnceLock<Vec<u8>>,
     /// This node's key.
     me: ValidatorKey,
 }
@@ -186,6 +188,7 @@ impl NetworkState {
             history_heights: AtomicU64::new(0),
             agreement: Mutex::new((0, std::collections::BTreeMap::new())),
             membership: RwLock::new(membership),
+            join_info: OnceLock::new(),
             me: key_of(&options.keypair),
             options,
         }
@@ -336,6 +339,14 @@ impl EvmNode {
         self.network
             .as_ref()
             .ok_or_else(|| EvmError::InvalidParams("this node is not in network mode".into()))
+    }
+
+    /// Sets what a node joining without the network file is handed when it asks (the network
+    /// file and where this node's engine listens); opaque to this crate.
+    pub fn set_join_info(&self, info: Vec<u8>) {
+        if let Some(network) = &self.network {
+            let _ = network.join_info.set(info);
+        }
     }
 
     /// Connects the node to its peer-to-peer handle (network mode).

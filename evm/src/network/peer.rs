@@ -160,6 +160,9 @@ impl Decider for EvmDecider {
     }
 
     fn serve_index(&mut self, _from: &PeerId, app: &str) -> Option<Vec<u8>> {
+        if app == ir3_foundation::net::JOIN_APP {
+            return self.node.network.as_ref()?.join_info.get().cloned();
+        }
         if app != EVM_APP {
             return None;
         }

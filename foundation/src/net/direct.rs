@@ -6,12 +6,24 @@ use tracing::debug;
 
 use std::time::Instant;
 
-use super::{Ack, Direct, NetworkTask, P2pRecord, PULL_INTERVAL, Pull};
+use super::{Ack, Direct, JOIN_APP, NetworkTask, P2pRecord, PULL_INTERVAL, Pull};
 
 impl NetworkTask {
     pub(super) fn on_direct(&mut self, event: request_response::Event<Direct, Ack>) {
         match event {
             request_response::Event::Message { peer, .. } if self.banned.contains(&peer) => {}
+            // A joining node may ask for the network file and nothing else.
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Request { request, .. },
+                ..
+            } if self.joiners.contains(&peer)
+                && !matches!(&request, Direct::Index(app) if app == JOIN_APP) => {}
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { .. },
+                ..
+            } if self.joiners.contains(&peer) => {}
             request_response::Event::Message {
                 peer,
                 message:

@@ -124,6 +124,15 @@ pub struct P2pConfig {
     pub network: Option<String>,
 }
 
+/// The network a node announces while it joins without its network's file
+/// ([`P2pConfig::network`]): peers of any network let it in, but only to ask for their
+/// [`JOIN_APP`] index (the network file); everything else from it is ignored.
+pub const JOIN_NETWORK: &str = "join";
+/// The index app a joining node asks for (answered by the decider's `serve_index`).
+pub const JOIN_APP: &str = "network";
+/// Joining peers kept at once (more are disconnected).
+pub const MAX_JOINERS: usize = 256;
+
 /// Identify's protocol version for a network (see [`P2pConfig::network`]).
 fn protocol_version(network: Option<&str>) -> String {
     match network {
@@ -234,6 +243,7 @@ pub fn spawn(config: P2pConfig, series: SeriesHandle, decider: impl Decider) -> 
         insights: insights.clone(),
         refusals: HashMap::new(),
         banned: HashSet::new(),
+        joiners: HashSet::new(),
         direct_requests: RateLimiter::new(DIRECT_REQUEST_RATE, DIRECT_REQUEST_BURST),
         chunk_gets: RateLimiter::new(CHUNK_GET_RATE, CHUNK_GET_RATE * 4.0),
         pull_turn: 0,
@@ -314,6 +324,8 @@ struct NetworkTask {
     insights: Arc<Mutex<Insights>>,
     refusals: HashMap<PeerId, u64>,
     banned: HashSet<PeerId>,
+    /// Peers that joined without a network file: they may only ask for [`JOIN_APP`].
+    joiners: HashSet<PeerId>,
     /// Per-peer budget of pulls and index requests.
     direct_requests: RateLimiter,
     /// Per-peer budget of chunk gets.
@@ -386,7 +398,7 @@ impl NetworkTask {
                 let mut peers: Vec<PeerId> = self
                     .swarm
                     .connected_peers()
-                    .filter(|p| !self.banned.contains(p))
+                    .filter(|p| !self.banned.contains(p) && !self.joiners.contains(p))
                     .copied()
                     .collect();
                 if peers.is_empty() {
@@ -559,8 +571,12 @@ impl NetworkTask {
 
     /// Publishes the connected peers for synchronous readers.
     fn publish_peers(&self) {
-        let mut peers: Vec<PeerId> =
-            self.swarm.connected_peers().filter(|p| !self.banned.contains(p)).copied().collect();
+        let mut peers: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| !self.banned.contains(p) && !self.joiners.contains(p))
+            .copied()
+            .collect();
         peers.sort();
         self.connected.store(peers.len(), AtomicOrdering::Relaxed);
         *self.shared.peers.lock() = peers;
@@ -617,6 +633,22 @@ impl NetworkTask {
                 info,
                 ..
             })) => {
+                let joining = |version: &str| version == protocol_version(Some(JOIN_NETWORK));
+                if joining(&self.version) {
+                    // This node is the one joining: any iR³ peer may hand it the network file.
+                    return;
+                }
+                if joining(&info.protocol_version) {
+                    // A node joining without the network file: it may ask for it, nothing more.
+                    if self.joiners.len() >= MAX_JOINERS {
+                        let _ = self.swarm.disconnect_peer_id(peer_id);
+                    } else {
+                        self.joiners.insert(peer_id);
+                        self.subscribed.remove(&peer_id);
+                        self.publish_peers();
+                    }
+                    return;
+                }
                 if info.protocol_version != self.version {
                     // Another network (or none): refused at once, never dialled again.
                     let reason = format!(
@@ -676,6 +708,7 @@ impl NetworkTask {
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.subscribed.remove(&peer_id);
+                self.joiners.remove(&peer_id);
             }
             _ => {}
         }
@@ -692,7 +725,8 @@ impl NetworkTask {
             }
             gossipsub::Event::Message { propagation_source, message_id, message } => {
                 let origin = message.source.unwrap_or(propagation_source);
-                if self.banned.contains(&origin) || self.banned.contains(&propagation_source) {
+                let shut_out = |p: &PeerId| self.banned.contains(p) || self.joiners.contains(p);
+                if shut_out(&origin) || shut_out(&propagation_source) {
                     self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                         &message_id,
                         &propagation_source,
