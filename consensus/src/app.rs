@@ -172,6 +172,39 @@ impl AppState {
             .is_some_and(|v| Ir3Verifier::new(self.info.identity).verify_part(part, &v.public_key))
     }
 
+    /// A proposal part delivered by peer `from`: one not signed by the validator it names as
+    /// proposer (an impostor claiming its seat, or a relay that forged it) is dropped and
+    /// reported against `from`; one for the current height is recorded and judged; one for a
+    /// near later height is kept until the engine gets there.
+    pub(crate) fn receive_part(
+        &mut self,
+        from: &str,
+        part: ProposalPart,
+    ) -> Result<Option<ProposedValue<Ir3Context>>> {
+        if !self.signed_by_proposer(&part) {
+            self.report(Misbehaviour {
+                validator: None,
+                peer: Some(from.to_string()),
+                reason: format!(
+                    "proposal part at height {} not signed by its proposer {}",
+                    part.height, part.proposer
+                ),
+            });
+            return Ok(None);
+        }
+        if part.height == self.current && self.seen.len() < MAX_SEEN {
+            self.see(part.clone())?;
+            return Ok(Some(self.proposed_value(&part)));
+        }
+        if part.height > self.current && part.height.0 - self.current.0 <= MAX_PENDING_HEIGHTS {
+            let parts = self.pending.entry(part.height).or_default();
+            if parts.len() < 64 {
+                parts.push(part);
+            }
+        }
+        Ok(None)
+    }
+
     fn proposed_value(&self, part: &ProposalPart) -> ProposedValue<Ir3Context> {
         ProposedValue {
             height: part.height,
@@ -296,33 +329,7 @@ impl AppState {
             }
             AppMsg::ReceivedProposalPart { part, reply, from, .. } => {
                 let answer = match part.content {
-                    StreamContent::Data(part) if !self.signed_by_proposer(&part) => {
-                        self.report(Misbehaviour {
-                            validator: None,
-                            peer: Some(from.to_string()),
-                            reason: format!(
-                                "proposal part at height {} not signed by its proposer",
-                                part.height
-                            ),
-                        });
-                        None
-                    }
-                    StreamContent::Data(part)
-                        if part.height == self.current && self.seen.len() < MAX_SEEN =>
-                    {
-                        self.see(part.clone())?;
-                        Some(self.proposed_value(&part))
-                    }
-                    StreamContent::Data(part)
-                        if part.height > self.current
-                            && part.height.0 - self.current.0 <= MAX_PENDING_HEIGHTS =>
-                    {
-                        let parts = self.pending.entry(part.height).or_default();
-                        if parts.len() < 64 {
-                            parts.push(part);
-                        }
-                        None
-                    }
+                    StreamContent::Data(part) => self.receive_part(&from.to_string(), part)?,
                     _ => None,
                 };
                 Self::reply(reply, answer);
@@ -438,5 +445,77 @@ impl AppState {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! An impostor claiming a validator's seat with its own key.
+
+    use malachitebft_app_channel::app::types::core::{HeightParams, Round};
+
+    use super::*;
+    use crate::{Address, KeyFile, NetworkFile, signing::Ir3Signer};
+
+    struct Accepting;
+
+    #[async_trait::async_trait]
+    impl ValueSource for Accepting {
+        async fn propose(&self, _height: u64, _round: u32) -> Bytes {
+            Bytes::new()
+        }
+    }
+
+    #[test]
+    fn a_part_signed_by_another_key_than_its_proposers_is_dropped_and_reported() {
+        let (file, keys) = NetworkFile::generate(4, 1337, serde_json::Value::Null).unwrap();
+        let identity = file.identity();
+        let validators = file.validator_set().unwrap();
+        let key = keys[0].key().unwrap();
+        let info = NetworkInfo {
+            identity,
+            validators: validators.clone(),
+            params: HeightParams::new(validators, file.engine.timeouts(), None),
+            address: Address::from_public_key(&key.public_key()),
+            signer: Ir3Signer::new(key, identity),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (decided_tx, _decided) = mpsc::channel(4);
+        let (reports_tx, mut reports) = mpsc::channel(4);
+        let mut app = AppState::new(
+            info,
+            Arc::new(Accepting),
+            Vec::new(),
+            decided_tx,
+            dir.path().join("seen.postcard"),
+        )
+        .reporting(reports_tx);
+
+        // Validator 1's seat, claimed by a key outside the set.
+        let seat = Address::from_public_key(&keys[1].key().unwrap().public_key());
+        let part = |signer: &Ir3Signer| {
+            let mut part = ProposalPart {
+                height: Height(1),
+                round: Round::new(0),
+                pol_round: Round::Nil,
+                proposer: seat,
+                value: Value::new(identity, Bytes::from_static(b"gateway-1 h1 r0")),
+                signature: Bytes::new(),
+            };
+            signer.sign_part(&mut part);
+            part
+        };
+        let impostor = Ir3Signer::new(KeyFile::generate("impostor").key().unwrap(), identity);
+        let forged = part(&impostor);
+        assert!(app.receive_part("12D3KooWimpostor", forged).unwrap().is_none());
+        let report = reports.try_recv().expect("the impostor is reported");
+        assert_eq!(report.peer.as_deref(), Some("12D3KooWimpostor"));
+        assert!(report.reason.contains("not signed by its proposer"), "{report:?}");
+        assert!(app.seen.is_empty(), "a forged part was kept");
+
+        // The seat's own signature is accepted (and nothing is reported).
+        let honest = Ir3Signer::new(keys[1].key().unwrap(), identity);
+        assert!(app.receive_part("12D3KooWhonest", part(&honest)).unwrap().is_some());
+        assert!(reports.try_recv().is_err());
     }
 }

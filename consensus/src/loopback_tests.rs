@@ -405,7 +405,7 @@ async fn an_equivocating_validator_is_reported_and_the_others_agree() {
     let twin = ConsensusNode::start(options, labelled("gateway-0-twin")).await.unwrap();
     let equivocator = crate::Address::from_public_key(&net.keys[0].key().unwrap().public_key());
     let mut reports = nodes[1].take_misbehaviour().expect("misbehaviour reports");
-    let report = tokio::time::timeout(Duration::from_secs(90), async {
+    let report = tokio::time::timeout(Duration::from_secs(180), async {
         loop {
             let report = reports.recv().await.expect("reports channel open");
             if report.validator == Some(equivocator) {
@@ -414,7 +414,7 @@ async fn an_equivocating_validator_is_reported_and_the_others_agree() {
         }
     })
     .await
-    .expect("no evidence against the equivocating validator within 90 s");
+    .expect("no evidence against the equivocating validator within 180 s");
     assert!(report.reason.contains("equivocation"), "{report:?}");
     eprintln!("equivocation test: evidence after {:?}", started.elapsed());
     twin.stop().await;

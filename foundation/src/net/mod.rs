@@ -395,16 +395,10 @@ impl NetworkTask {
         let peer = match peer {
             Some(peer) => peer,
             None => {
-                let mut peers: Vec<PeerId> = self
-                    .swarm
-                    .connected_peers()
-                    .filter(|p| !self.banned.contains(p) && !self.joiners.contains(p))
-                    .copied()
-                    .collect();
+                let peers = self.members();
                 if peers.is_empty() {
                     return;
                 }
-                peers.sort();
                 self.pull_turn = self.pull_turn.wrapping_add(1);
                 peers[self.pull_turn % peers.len()]
             }
@@ -452,8 +446,7 @@ impl NetworkTask {
             Command::PullNow => self.pull_one(None),
             Command::Refuse(peer, reason) => self.refuse(peer, reason),
             Command::Index(app) => {
-                let mut peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-                peers.sort();
+                let peers = self.members();
                 if !peers.is_empty() {
                     self.pull_turn = self.pull_turn.wrapping_add(1);
                     let peer = peers[self.pull_turn % peers.len()];
@@ -569,8 +562,8 @@ impl NetworkTask {
         }
     }
 
-    /// Publishes the connected peers for synchronous readers.
-    fn publish_peers(&self) {
+    /// The connected peers of this network (not banned, not joining), sorted.
+    fn members(&self) -> Vec<PeerId> {
         let mut peers: Vec<PeerId> = self
             .swarm
             .connected_peers()
@@ -578,6 +571,12 @@ impl NetworkTask {
             .copied()
             .collect();
         peers.sort();
+        peers
+    }
+
+    /// Publishes the connected peers for synchronous readers.
+    fn publish_peers(&self) {
+        let peers = self.members();
         self.connected.store(peers.len(), AtomicOrdering::Relaxed);
         *self.shared.peers.lock() = peers;
     }
