@@ -115,7 +115,7 @@ fn native_apps_scenario(mut nodes: Vec<Node>, newcomer: Vec<String>) {
         .collect();
     assert!(!ids.is_empty(), "both spends refused: {r1} {r2}");
     eprintln!("double spend: {} of 2 accepted by their gateway", ids.len());
-    wait_for("the spends settled everywhere", Duration::from_secs(30), || {
+    wait_for("the spends settled everywhere", Duration::from_secs(60), || {
         ids.iter().all(|id| final_everywhere(&all, id)) && final_everywhere(&all, &t2["id"])
     });
     for node in &nodes {
