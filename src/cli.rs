@@ -130,9 +130,9 @@ pub struct Cli {
     pub bootstrap: Vec<String>,
 
     /// This node's name, shown in its banner (any string; a gateway's seat in the validator
-    /// set comes from its --key).
-    #[arg(long, default_value = "0")]
-    pub node_id: String,
+    /// set comes from its --key) [the key file's name, e.g. `gateway-2`].
+    #[arg(long)]
+    pub node_id: Option<String>,
 
     /// Apps to run: `evm` and the native apps (`money`, `lending`, `reputation`, `territory`,
     /// `compute`, `messaging`).

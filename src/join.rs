@@ -79,7 +79,7 @@ pub async fn join(cli: &Cli) -> Result<(PathBuf, PathBuf, Vec<String>), NodeErro
     std::fs::create_dir_all(&dir)
         .map_err(|e| NodeError::InvalidArgument(format!("{}: {e}", dir.display())))?;
     info.network.save(&network_path)?;
-    KeyFile::generate(cli.node_id.clone()).save(&key_path)?;
+    KeyFile::generate(cli.node_id.clone().unwrap_or_else(|| "observer".into())).save(&key_path)?;
     let peers: Vec<String> = match info.consensus {
         Some(addr) if addr.ip().is_unspecified() => cli
             .bootstrap

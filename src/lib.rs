@@ -254,11 +254,12 @@ async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
         _ => None,
     };
     if let (Some(setup), Some(port)) = (engine, cli.p2p_port()) {
-        let role = if setup.seat.is_some() {
-            "validator"
-        } else {
-            "observer (its key is not in the validator set)"
+        // The set as of the decided heights held (membership changes included).
+        let role = match node.network_status().is_ok_and(|s| s.voting) {
+            true => "validator",
+            false => "observer (its key is not in the validator set)",
         };
+        let name = cli.node_id.clone().unwrap_or_else(|| setup.key.name.clone());
         let address = ir3_consensus::Address::from_public_key(&setup.key.key()?.public_key());
         let tag = ir3_consensus::network_tag(&setup.network.identity());
         let options = gateway_options(&cli, setup, port)?;
@@ -270,8 +271,7 @@ async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
         );
         let syncing = node.needs_history();
         println!(
-            "Consensus: node {}, {role} {address} on {listen} (network {tag}){}",
-            cli.node_id,
+            "Consensus: node {name}, {role} {address} on {listen} (network {tag}){}",
             if syncing { ", starting after the history sync" } else { "" }
         );
         if syncing {
@@ -319,18 +319,13 @@ async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
 struct EngineSetup {
     network: ir3_consensus::NetworkFile,
     key: ir3_consensus::KeyFile,
-    /// This key's position in the validator set (`None`: an observer).
-    seat: Option<usize>,
 }
 
 fn engine_setup(cli: &Cli) -> Result<Option<EngineSetup>, NodeError> {
     let (Some(network), Some(key)) = (&cli.network, &cli.key) else { return Ok(None) };
     let network = ir3_consensus::NetworkFile::load(network)?;
     let key = ir3_consensus::KeyFile::load(key)?;
-    let entry = network.entry_of(&key.key()?).ok().map(|e| e.public_key.clone());
-    let seat =
-        entry.and_then(|public| network.validators.iter().position(|v| v.public_key == public));
-    Ok(Some(EngineSetup { network, key, seat }))
+    Ok(Some(EngineSetup { network, key }))
 }
 
 /// The engine's addresses and directory.
