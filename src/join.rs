@@ -105,9 +105,9 @@ pub async fn join(cli: &Cli) -> Result<(PathBuf, PathBuf, Vec<String>), NodeErro
 
 /// Keeps the first join answer.
 #[derive(Debug, Default)]
-struct Answer(Arc<Mutex<Option<Vec<u8>>>>);
+struct JoinAnswer(Arc<Mutex<Option<Vec<u8>>>>);
 
-impl Decider for Answer {
+impl Decider for JoinAnswer {
     fn decide(&mut self, _from: &PeerId, _message: &IntentMessage) -> Option<net::Answer> {
         None
     }
@@ -131,7 +131,7 @@ async fn ask(cli: &Cli) -> Result<JoinInfo, NodeError> {
         reply_window: net::DEFAULT_REPLY_WINDOW,
         network: Some(JOIN_NETWORK.into()),
     };
-    let handle = net::spawn(config, Arc::new(MemorySeries::new()), Answer(got.clone()))?;
+    let handle = net::spawn(config, Arc::new(MemorySeries::new()), JoinAnswer(got.clone()))?;
     let started = Instant::now();
     let answer = loop {
         if let Some(bytes) = got.lock().take() {

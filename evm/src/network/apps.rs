@@ -32,9 +32,9 @@ impl EvmNode {
         if envelope.app == super::MEMBERSHIP_APP {
             let network = self.network.as_ref().ok_or("not in network mode")?;
             let membership = network.membership.read();
-            membership.verify_signature(envelope)?;
-            return Ok(match membership.check(envelope) {
-                Ok(_) => Verdict::Valid,
+            let approval = membership.verify_signature(envelope)?;
+            return Ok(match membership.rules(&envelope.account, &approval.change) {
+                Ok(()) => Verdict::Valid,
                 Err(reason) => Verdict::BreaksRule(reason),
             });
         }

@@ -162,7 +162,7 @@ impl EvmNode {
             .epochs
             .iter()
             .flat_map(|e| &e.envelopes)
-            .try_for_each(|envelope| self.check_envelope_content(envelope))
+            .try_for_each(|envelope| self.check_envelope_content(envelope).map(|_| ()))
     }
 
     /// Records a decided height in the series (durably), then applies it: its epochs become
@@ -217,12 +217,7 @@ impl EvmNode {
     /// a seat).
     pub fn peer_of_engine_address(&self, address: &[u8]) -> Option<String> {
         let network = self.network.as_ref()?;
-        let verifier = network.verifier.get()?;
-        let membership = network.membership.read();
-        (0..membership.seat_count())
-            .filter_map(|seat| membership.key_of(seat))
-            .find(|key| verifier.address_of(key) == address)
-            .and_then(super::peer_id_of)
+        network.seats_where(|a| a == address).into_iter().next().map(|(_, peer)| peer)
     }
 
     /// The validator set that decides `height` (membership changes decided below it
@@ -241,30 +236,15 @@ impl EvmNode {
         let network = self.network_state()?;
         network.seat_or_refuse("membership changes")?;
         let change = change.normalized();
-        let approval = super::Approval {
-            signature: network
-                .options
-                .keypair
-                .sign(&super::approval_bytes(network.options.identity, &change))
-                .map_err(|e| EvmError::Internal(format!("cannot sign the approval: {e}")))?,
-            change: change.clone(),
-        };
-        let envelope = Envelope {
-            app: super::MEMBERSHIP_APP.into(),
-            account: network.me.to_vec(),
-            sequence: now_ms(),
-            payload: postcard::to_allocvec(&approval)
-                .map_err(|e| EvmError::Internal(e.to_string()))?,
-            stamp: Default::default(),
-            gateway: 0,
-        };
-        network.membership.read().check(&envelope).map_err(EvmError::InvalidParams)?;
-        self.submit_app_envelope(
-            super::MEMBERSHIP_APP,
-            envelope.account,
-            envelope.sequence,
-            envelope.payload,
-        )?;
+        network.membership.read().rules(&network.me, &change).map_err(EvmError::InvalidParams)?;
+        let signature = network
+            .options
+            .keypair
+            .sign(&super::approval_bytes(network.options.identity, &change))
+            .map_err(|e| EvmError::Internal(format!("cannot sign the approval: {e}")))?;
+        let payload = postcard::to_allocvec(&super::Approval { change: change.clone(), signature })
+            .map_err(|e| EvmError::Internal(e.to_string()))?;
+        self.submit_app_envelope(super::MEMBERSHIP_APP, network.me.to_vec(), now_ms(), payload)?;
         Ok(change.id())
     }
 
@@ -293,13 +273,17 @@ impl NetworkState {
     pub(crate) fn signer_seats(&self, record: &DecidedHeight) -> Vec<(u64, String)> {
         let Some(verifier) = self.verifier.get() else { return Vec::new() };
         let signed = verifier.signers(record);
+        self.seats_where(|address| signed.iter().any(|s| s.as_slice() == address))
+    }
+
+    /// The seats (with their peer ids) whose key's engine address passes `wanted`.
+    fn seats_where(&self, wanted: impl Fn(&[u8]) -> bool) -> Vec<(u64, String)> {
+        let Some(verifier) = self.verifier.get() else { return Vec::new() };
         let membership = self.membership.read();
         (0..membership.seat_count())
             .filter_map(|seat| {
                 let key = membership.key_of(seat)?;
-                signed
-                    .contains(&verifier.address_of(key))
-                    .then(|| Some((seat, super::peer_id_of(key)?)))?
+                wanted(&verifier.address_of(key)).then(|| Some((seat, super::peer_id_of(key)?)))?
             })
             .collect()
     }

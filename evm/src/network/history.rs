@@ -306,12 +306,14 @@ async fn fetch_and_verify(
             return give_up(format!("a segment does not end at height {segment_last}"));
         }
     }
-    let Some(last_record) = records.last_mut() else { return give_up("empty".into()) };
+    let Some((last_record, below)) = records.split_last_mut() else {
+        return give_up("empty".into());
+    };
     if last_record.parent != top.parent || last_record.payload != top.payload {
         return give_up("the segments do not lead to the certified value".into());
     }
     // The set that decided the top height follows from the membership changes below it.
-    for record in &records[..records.len() - 1] {
+    for record in below.iter() {
         if let Ok(decision) = Decision::decode(&record.payload) {
             membership.apply(record.height, &decision);
         }
@@ -319,7 +321,6 @@ async fn fetch_and_verify(
     if let Err(why) = verifier.verify(&top, membership.set_at(top.height)) {
         return give_up(format!("top certificate: {why}"));
     }
-    let Some(last_record) = records.last_mut() else { return give_up("empty".into()) };
     *last_record = top;
     Some(records)
 }

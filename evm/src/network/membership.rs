@@ -150,11 +150,17 @@ impl Membership {
     /// in it, and leaves someone).
     pub fn check(&self, envelope: &Envelope) -> Result<Approval, String> {
         let approval = self.verify_signature(envelope)?;
+        self.rules(&envelope.account, &approval.change)?;
+        Ok(approval)
+    }
+
+    /// The set's rules for an approval whose signature verified: the approver is a validator
+    /// of the current set, and the change is sane.
+    pub fn rules(&self, approver: &[u8], change: &MembershipChange) -> Result<(), String> {
         let set = self.current();
-        if !set.iter().any(|k| k.as_slice() == envelope.account.as_slice()) {
+        if !set.iter().any(|k| k.as_slice() == approver) {
             return Err("the approver is not a validator of the current set".into());
         }
-        let change = &approval.change;
         if change.add.is_empty() && change.remove.is_empty() {
             return Err("an empty change".into());
         }
@@ -170,7 +176,7 @@ impl Membership {
         if Self::changed(set, change).is_empty() {
             return Err("leaves no validator".into());
         }
-        Ok(approval)
+        Ok(())
     }
 
     /// `set` with `change` applied (added keys at the end, in the change's order).

@@ -399,9 +399,7 @@ impl EvmNode {
     /// tentative book: if it is decided, the decided height carries it.)
     pub(crate) fn check_envelope(&self, envelope: &Envelope) -> Result<()> {
         let network = self.network_state()?;
-        self.check_envelope_content(envelope)?;
-        if envelope.app == EVM_APP {
-            let tx = SignedTx::decode(&envelope.payload)?;
+        if let Some(tx) = self.check_envelope_content(envelope)? {
             let (balance, cost) =
                 self.with_chain(|chain| (chain.latest_balance(tx.sender), tx.max_cost()));
             if balance < cost {
@@ -430,7 +428,8 @@ impl EvmNode {
     }
 
     /// The checks of [`EvmNode::check_envelope`] that do not involve the clock.
-    pub(crate) fn check_envelope_content(&self, envelope: &Envelope) -> Result<()> {
+    /// Returns the decoded transaction of an EVM envelope (its sender recovered once).
+    pub(crate) fn check_envelope_content(&self, envelope: &Envelope) -> Result<Option<SignedTx>> {
         let network = self.network_state()?;
         let seats = network.membership.read().seat_count();
         if envelope.gateway >= seats {
@@ -444,11 +443,11 @@ impl EvmNode {
                 .membership
                 .read()
                 .verify_signature(envelope)
-                .map(|_| ())
+                .map(|_| None)
                 .map_err(EvmError::InvalidParams);
         }
         if envelope.app != EVM_APP {
-            return self.check_app_envelope(envelope);
+            return self.check_app_envelope(envelope).map(|()| None);
         }
         let tx = SignedTx::decode(&envelope.payload)?;
         if tx.sender.as_slice() != envelope.account.as_slice() || tx.nonce() != envelope.sequence {
@@ -460,7 +459,7 @@ impl EvmNode {
         {
             return Err(EvmError::WrongChainId { got, expected });
         }
-        Ok(())
+        Ok(Some(tx))
     }
 
     /// Envelopes from peers (already checked): recorded durably, then applied.
@@ -565,6 +564,7 @@ impl EvmNode {
         let chain = self.chain.read();
         let order = network.order.lock();
         let tags = chain.finality_tags();
+        let seat = network.seat();
         let membership = network.membership.read();
         let validators = membership.current().len() as u64;
         let members: Vec<(u64, String)> = membership
@@ -572,11 +572,9 @@ impl EvmNode {
             .iter()
             .filter_map(|key| Some((membership.seat_of(key)?, peer_id_of(key)?)))
             .collect();
-        let seat =
-            membership.current().contains(&network.me).then(|| membership.seat_of(&network.me));
         Ok(NetworkStatus {
             peer_id: network.p2p.get().map(|p| p.peer_id().to_string()),
-            gateway: seat.flatten().unwrap_or(membership.seat_count()),
+            gateway: seat.unwrap_or(membership.seat_count()),
             gateways: validators,
             // More than two thirds of the (equal-power) validators.
             majority: (validators as usize * 2) / 3 + 1,

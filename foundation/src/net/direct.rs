@@ -1,14 +1,37 @@
 //! Direct messages between two peers (request-response): answers to intents, intents declared
 //! to chosen peers, catch-up pages, chunk fetches and history indexes.
 
-use libp2p::request_response;
+use libp2p::{PeerId, request_response};
 use tracing::debug;
 
 use std::time::Instant;
 
 use super::{Ack, Direct, JOIN_APP, NetworkTask, P2pRecord, PULL_INTERVAL, Pull};
 
+/// Which per-peer budget a direct request draws on.
+#[derive(Clone, Copy)]
+enum Budget {
+    /// Catch-up pulls and history-index requests.
+    Requests,
+    /// Chunk gets.
+    ChunkGets,
+}
+
 impl NetworkTask {
+    /// Whether `peer` is over its budget of these requests; if so the request is refused and
+    /// counted against it (`what` names the requests in the record).
+    fn over_budget(&mut self, peer: PeerId, budget: Budget, what: &str) -> bool {
+        let limiter = match budget {
+            Budget::Requests => &mut self.direct_requests,
+            Budget::ChunkGets => &mut self.chunk_gets,
+        };
+        let over = !limiter.allows(&peer, Instant::now());
+        if over {
+            self.refuse(peer, format!("too many {what}"));
+        }
+        over
+    }
+
     pub(super) fn on_direct(&mut self, event: request_response::Event<Direct, Ack>) {
         match event {
             request_response::Event::Message { peer, .. } if self.banned.contains(&peer) => {}
@@ -31,11 +54,9 @@ impl NetworkTask {
                 ..
             } => {
                 let busy = Ack::Busy { retry_after_ms: PULL_INTERVAL.as_millis() as u64 };
-                let answer = if !self.direct_requests.allows(&peer, Instant::now()) {
-                    self.refuse(peer, "too many catch-up pulls".into());
-                    busy
-                } else {
-                    self.decider.serve_pull(&peer, &pull).map_or(busy, Ack::Page)
+                let answer = match self.over_budget(peer, Budget::Requests, "catch-up pulls") {
+                    true => busy,
+                    false => self.decider.serve_pull(&peer, &pull).map_or(busy, Ack::Page),
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }
@@ -47,14 +68,13 @@ impl NetworkTask {
                     },
                 ..
             } => {
-                let answer = if !self.chunk_gets.allows(&peer, Instant::now()) {
-                    self.refuse(peer, "too many chunk gets".into());
-                    Ack::Busy { retry_after_ms: 1000 }
-                } else {
-                    match self.decider.serve_chunk(&peer, &id) {
-                        Some(data) => Ack::Chunk { id, data: data.into() },
-                        None => Ack::Busy { retry_after_ms: 1000 },
-                    }
+                let served = match self.over_budget(peer, Budget::ChunkGets, "chunk gets") {
+                    true => None,
+                    false => self.decider.serve_chunk(&peer, &id),
+                };
+                let answer = match served {
+                    Some(data) => Ack::Chunk { id, data: data.into() },
+                    None => Ack::Busy { retry_after_ms: 1000 },
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }
@@ -77,14 +97,14 @@ impl NetworkTask {
                     request_response::Message::Request { request: Direct::Index(app), channel, .. },
                 ..
             } => {
-                let answer = if !self.direct_requests.allows(&peer, Instant::now()) {
-                    self.refuse(peer, "too many history index requests".into());
-                    Ack::Busy { retry_after_ms: 1000 }
-                } else {
-                    match self.decider.serve_index(&peer, &app) {
-                        Some(data) => Ack::Index { app, data: data.into() },
-                        None => Ack::Busy { retry_after_ms: 1000 },
-                    }
+                let served =
+                    match self.over_budget(peer, Budget::Requests, "history index requests") {
+                        true => None,
+                        false => self.decider.serve_index(&peer, &app),
+                    };
+                let answer = match served {
+                    Some(data) => Ack::Index { app, data: data.into() },
+                    None => Ack::Busy { retry_after_ms: 1000 },
                 };
                 let _ = self.swarm.behaviour_mut().direct.send_response(channel, answer);
             }
