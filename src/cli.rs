@@ -69,6 +69,14 @@ pub struct Cli {
     #[arg(long, value_name = "GENESIS_JSON")]
     pub init: Option<PathBuf>,
 
+    /// Import the blocks of an RLP chain file (geth's export format) at start: each is
+    /// executed under its fork's rules and checked against its header (state, receipts,
+    /// transactions, withdrawals and requests roots), then recorded. Blocks already imported
+    /// are skipped. Needs --init with the chain's genesis; the dev accounts are then not
+    /// funded (the genesis state must be the file's). Proof of work is not verified.
+    #[arg(long, value_name = "CHAIN_RLP", requires = "init")]
+    pub import: Option<PathBuf>,
+
     /// Anvil-format state file: loaded into a new chain at start (if it exists), written at
     /// exit (Ctrl-C or SIGTERM).
     #[arg(long, value_name = "PATH")]

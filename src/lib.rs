@@ -113,7 +113,10 @@ async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
             chain
         }
     };
-    chain.alloc = alloc;
+    if cli.import.is_none() {
+        // An imported chain starts from its genesis file's state alone.
+        chain.alloc = alloc;
+    }
     if let Some(url) = &cli.fork_url {
         let fork = tokio::task::block_in_place(|| {
             ir3_evm::fork::ForkSource::connect(url, cli.fork_block_number)
@@ -214,6 +217,19 @@ async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
     })?;
     if let Some(path) = &cli.state {
         load_state_file(&node, path, new_chain).await?;
+    }
+    if let Some(path) = &cli.import {
+        let blocks = ir3_evm::import::read_chain_file(path)?;
+        let started = std::time::Instant::now();
+        let summary = tokio::task::block_in_place(|| node.import_blocks(&blocks))?;
+        info!(
+            file = %path.display(),
+            imported = summary.imported,
+            already_held = summary.already_held,
+            head = summary.head,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "chain file imported"
+        );
     }
 
     let store = Arc::new(if cli.ephemeral {

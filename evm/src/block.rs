@@ -5,7 +5,10 @@ use std::sync::Arc;
 use alloy_consensus::{
     Header, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope, transaction::Recovered,
 };
-use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_eips::{
+    eip2718::{Decodable2718, Encodable2718},
+    eip4895::Withdrawals,
+};
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_rpc_types_eth as rpc;
 
@@ -134,7 +137,7 @@ pub struct StoredReceipt {
 }
 
 /// A sealed block with its transactions and receipts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredBlock {
     /// The header.
     pub header: Header,
@@ -146,6 +149,10 @@ pub struct StoredBlock {
     pub receipts: Vec<StoredReceipt>,
     /// Size of the RLP-encoded block, in bytes.
     pub size: u64,
+    /// Uncle headers (imported proof-of-work blocks).
+    pub ommers: Vec<Header>,
+    /// Withdrawals (imported blocks from Shanghai on; `None` for blocks without the field).
+    pub withdrawals: Option<Withdrawals>,
 }
 
 impl StoredBlock {
@@ -239,12 +246,15 @@ impl StoredBlock {
             header: rpc::Header {
                 hash: self.hash,
                 inner: self.header.clone(),
-                total_difficulty: Some(U256::ZERO),
+                total_difficulty: None,
                 size: Some(U256::from(self.size)),
             },
-            uncles: Vec::new(),
+            uncles: self.ommers.iter().map(Header::hash_slow).collect(),
             transactions,
-            withdrawals: self.header.withdrawals_root.map(|_| Default::default()),
+            withdrawals: self
+                .header
+                .withdrawals_root
+                .map(|_| self.withdrawals.clone().unwrap_or_default()),
         }
     }
 }

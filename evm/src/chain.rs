@@ -168,8 +168,7 @@ impl Chain {
         if let (Some(header), Some(fork)) = (fork_header, &chain.config.fork) {
             let size = block_size(&header, &[]);
             let hash = fork.block_hash;
-            let block =
-                StoredBlock { header, hash, transactions: Vec::new(), receipts: Vec::new(), size };
+            let block = StoredBlock { header, hash, size, ..StoredBlock::default() };
             chain.publish(block);
             return Ok(chain);
         }
@@ -181,7 +180,17 @@ impl Chain {
             coinbase: chain.config.coinbase,
             prevrandao: B256::ZERO,
         };
-        let genesis = chain.seal(&context, BlockExecution::default());
+        let genesis = match chain.config.schedule.as_ref().map(|s| s.genesis_header()) {
+            // A geth genesis file: its header as geth builds it, with this state's root.
+            Some(header) => {
+                let mut header = header?;
+                header.state_root = chain.state.state_root();
+                let hash = header.hash_slow();
+                let size = block_size(&header, &[]);
+                StoredBlock { header, hash, size, ..StoredBlock::default() }
+            }
+            None => chain.seal(&context, BlockExecution::default()),
+        };
         chain.publish(genesis);
         Ok(chain)
     }
@@ -304,7 +313,7 @@ impl Chain {
     }
 
     /// Block hashes for the BLOCKHASH opcode.
-    fn block_hashes(&self) -> BlockHashes<'_> {
+    pub(crate) fn block_hashes(&self) -> BlockHashes<'_> {
         BlockHashes { recent: &self.recent, first_block: self.first_number }
     }
 
@@ -401,13 +410,16 @@ impl Chain {
             return fee;
         }
         let head = &self.head().header;
+        let london = self.config.spec_at(head.number + 1, head.timestamp + 1) >= SpecId::LONDON;
         match head.base_fee_per_gas {
-            Some(base_fee) if self.config.spec >= SpecId::LONDON => calc_next_block_base_fee(
+            Some(base_fee) if london => calc_next_block_base_fee(
                 head.gas_used,
                 head.gas_limit,
                 base_fee,
                 BaseFeeParams::ethereum(),
             ),
+            // The first block under EIP-1559.
+            None if london => alloy_eips::eip1559::INITIAL_BASE_FEE,
             _ => 0,
         }
     }
@@ -478,7 +490,7 @@ impl Chain {
         execution: BlockExecution,
         state_root: B256,
     ) -> StoredBlock {
-        let spec = self.config.spec;
+        let spec = self.config.spec_at(context.number, context.timestamp);
         let (transactions, receipts): (Vec<_>, Vec<_>) = execution.included.into_iter().unzip();
         let envelopes: Vec<_> =
             transactions.iter().map(|tx: &Arc<SignedTx>| &tx.envelope).collect();
@@ -513,7 +525,7 @@ impl Chain {
         };
         let hash = header.hash_slow();
         let size = block_size(&header, &transactions);
-        StoredBlock { header, hash, transactions, receipts, size }
+        StoredBlock { header, hash, transactions, receipts, size, ..StoredBlock::default() }
     }
 
     /// Makes a sealed block the new head.

@@ -1,8 +1,11 @@
 //! Chain configuration: what the genesis of a chain is made of.
 
+use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, B256, U256};
 use revm::primitives::hardfork::SpecId;
 use serde::{Deserialize, Serialize};
+
+use crate::schedule::ForkSchedule;
 
 /// Anvil's default chain id for dev chains, and ours.
 pub const DEFAULT_CHAIN_ID: u64 = 1337;
@@ -41,6 +44,40 @@ pub struct ChainConfig {
     pub fork: Option<ForkConfig>,
     /// Accounts with code, nonce or storage at genesis (`--init genesis.json`).
     pub genesis_accounts: Vec<crate::dev::LoadedAccount>,
+    /// A geth genesis file's fork schedule (`--init`): rules by block and time, blob
+    /// parameters, the genesis header. Without one, every block runs under `spec`.
+    pub schedule: Option<ForkSchedule>,
+}
+
+/// [`ChainConfig`] as series written before fork schedules recorded it (read only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyChainConfig {
+    chain_id: u64,
+    spec: SpecId,
+    gas_limit: u64,
+    initial_base_fee: u64,
+    genesis_timestamp: u64,
+    alloc: Vec<(Address, U256)>,
+    coinbase: Address,
+    fork: Option<ForkConfig>,
+    genesis_accounts: Vec<crate::dev::LoadedAccount>,
+}
+
+impl From<LegacyChainConfig> for ChainConfig {
+    fn from(legacy: LegacyChainConfig) -> Self {
+        Self {
+            chain_id: legacy.chain_id,
+            spec: legacy.spec,
+            gas_limit: legacy.gas_limit,
+            initial_base_fee: legacy.initial_base_fee,
+            genesis_timestamp: legacy.genesis_timestamp,
+            alloc: legacy.alloc,
+            coinbase: legacy.coinbase,
+            fork: legacy.fork,
+            genesis_accounts: legacy.genesis_accounts,
+            schedule: None,
+        }
+    }
 }
 
 /// Where a forked chain's state comes from: a parent JSON-RPC node at one block.
@@ -71,6 +108,28 @@ impl ChainConfig {
             coinbase: Address::ZERO,
             fork: None,
             genesis_accounts: Vec::new(),
+            schedule: None,
+        }
+    }
+
+    /// The rules block `number` at `timestamp` runs under.
+    pub fn spec_at(&self, number: u64, timestamp: u64) -> SpecId {
+        match &self.schedule {
+            Some(schedule) => schedule.spec_at(number, timestamp),
+            None => self.spec,
+        }
+    }
+
+    /// The blob parameters at `timestamp` (`None` before Cancun).
+    pub fn blob_params_at(&self, number: u64, timestamp: u64) -> Option<BlobParams> {
+        match &self.schedule {
+            Some(schedule) => schedule.blob_params_at(timestamp),
+            None => match self.spec_at(number, timestamp) {
+                spec if spec >= SpecId::OSAKA => Some(BlobParams::osaka()),
+                SpecId::PRAGUE => Some(BlobParams::prague()),
+                SpecId::CANCUN => Some(BlobParams::cancun()),
+                _ => None,
+            },
         }
     }
 }

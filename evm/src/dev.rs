@@ -132,10 +132,13 @@ pub enum DevEvent {
         /// The snapshot id.
         id: u64,
     },
-    /// `anvil_reset`: a new chain from this genesis.
-    Reset(ChainConfig),
+    /// `anvil_reset`, as series written before fork schedules recorded it.
+    LegacyReset(crate::config::LegacyChainConfig),
     /// `anvil_loadState` / `--state`: accounts written over the latest state.
     LoadAccounts(Vec<LoadedAccount>),
+    /// `anvil_reset`: a new chain from this genesis. (Appended last: the variant's position is
+    /// its tag in the series.)
+    Reset(ChainConfig),
 }
 
 /// An account as a state dump gives it.
@@ -309,6 +312,9 @@ impl Chain {
                     })
                     .collect();
                 load_accounts(&mut self.state, &accounts, revision)?;
+            }
+            DevEvent::LegacyReset(config) => {
+                return self.apply_dev(&DevEvent::Reset(config.clone().into()));
             }
             DevEvent::Reset(config) => {
                 let mining = self.settings.mining;

@@ -111,6 +111,14 @@ pub enum EvmError {
     /// The series refused or failed an append or a replay.
     #[error("series: {0}")]
     Series(#[from] FoundationError),
+    /// An imported block does not match its header or cannot be executed.
+    #[error("block {number} rejected: {reason}")]
+    BlockRejected {
+        /// The block.
+        number: u64,
+        /// What differed.
+        reason: String,
+    },
     /// The replayed series disagrees with itself (a block re-executed to another hash).
     #[error("replay diverged at block {number}: {reason}")]
     ReplayDiverged {

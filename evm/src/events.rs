@@ -37,8 +37,9 @@ pub struct BlockContext {
 /// One EVM fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EvmEvent {
-    /// The chain was created with this configuration. Always the first EVM event.
-    Genesis(ChainConfig),
+    /// The chain was created with this configuration, as series written before fork
+    /// schedules recorded it.
+    LegacyGenesis(crate::config::LegacyChainConfig),
     /// A transaction was accepted into the pool without being mined yet (future nonce, or
     /// mining off). Replay puts it back in the pool unless a later block included it.
     TxPooled {
@@ -132,6 +133,15 @@ pub enum EvmEvent {
     /// it is stored; its decision is applied right after. (Appended last: the variant's
     /// position is its tag in the series.)
     Decided(crate::network::DecidedHeight),
+    /// The chain was created with this configuration. Always the first EVM event. (Appended
+    /// last: the variant's position is its tag in the series.)
+    Genesis(ChainConfig),
+    /// A block of an RLP chain file (`--import`), executed and checked against its header
+    /// before this was written. Replay executes and checks it again.
+    BlockImported {
+        /// The block's RLP encoding (header, transactions, ommers, withdrawals).
+        raw: Bytes,
+    },
 }
 
 impl EvmEvent {

@@ -3,7 +3,6 @@
 use std::{collections::HashSet, sync::Arc};
 
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, Transaction as _};
-use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, Bytes, Log, U256};
 use alloy_sol_types::{Panic, Revert, SolError};
 use revm::{
@@ -15,7 +14,7 @@ use revm::{
     context_interface::{block::BlobExcessGasAndPrice, either::Either},
     database_interface::WrapDatabaseRef,
     handler::MainnetContext,
-    primitives::{TxKind, hardfork::SpecId},
+    primitives::TxKind,
     state::EvmState,
 };
 
@@ -45,7 +44,8 @@ pub fn build_evm<DB: Database, I>(
 
 /// The revm configuration and block environment for a block of this chain.
 pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEnv) {
-    let mut cfg = CfgEnv::new_with_spec(config.spec);
+    let spec = config.spec_at(context.number, context.timestamp);
+    let mut cfg = CfgEnv::new_with_spec(spec);
     cfg.chain_id = config.chain_id;
     // Impersonated accounts may be contracts (as in Anvil).
     cfg.disable_eip3607 = true;
@@ -57,8 +57,9 @@ pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEn
         basefee: context.base_fee,
         difficulty: U256::ZERO,
         prevrandao: Some(context.prevrandao),
-        blob_excess_gas_and_price: (config.spec >= SpecId::CANCUN)
-            .then(|| BlobExcessGasAndPrice::new(0, BlobParams::prague().update_fraction as u64)),
+        blob_excess_gas_and_price: config
+            .blob_params_at(context.number, context.timestamp)
+            .map(|params| BlobExcessGasAndPrice::new(0, params.update_fraction as u64)),
         ..Default::default()
     };
     (cfg, block)

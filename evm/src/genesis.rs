@@ -1,59 +1,24 @@
 //! `--init genesis.json`: a chain configuration from a geth genesis file (alloy-genesis
-//! parses it): chain id, gas limit, base fee, timestamp, coinbase, the fork schedule and the
-//! allocated accounts with their code, nonce and storage.
+//! parses it): chain id, gas limit, base fee, timestamp, coinbase, the fork schedule (each
+//! block runs under its own fork: [`crate::schedule`]), the genesis header as geth builds it,
+//! and the allocated accounts with their code, nonce and storage.
 
 use alloy_genesis::Genesis;
 use alloy_primitives::U256;
-use revm::primitives::hardfork::SpecId;
 
 use crate::{
     config::{ChainConfig, INITIAL_BASE_FEE},
     dev::LoadedAccount,
     error::{EvmError, Result},
+    schedule::ForkSchedule,
 };
-
-/// The rules a geth fork schedule puts in force at genesis (block 0, time `timestamp`).
-/// iR³ runs one rule set per chain, so forks scheduled for later blocks are refused.
-pub fn spec_of(genesis: &Genesis) -> Result<SpecId> {
-    let c = &genesis.config;
-    let at_genesis_time = |t: Option<u64>| t.is_some_and(|t| t <= genesis.timestamp);
-    let at_genesis_block = |b: Option<u64>| b == Some(0);
-    let later = [c.shanghai_time, c.cancun_time, c.prague_time, c.osaka_time]
-        .into_iter()
-        .flatten()
-        .any(|t| t > genesis.timestamp)
-        || [c.berlin_block, c.london_block].into_iter().flatten().any(|b| b > 0);
-    if later {
-        return Err(EvmError::InvalidParams(
-            "genesis schedules a fork after block 0: iR³ runs one hardfork per chain".into(),
-        ));
-    }
-    let merged = c.terminal_total_difficulty.is_some_and(|ttd| ttd.is_zero())
-        || at_genesis_block(c.merge_netsplit_block);
-    Ok(if at_genesis_time(c.osaka_time) {
-        SpecId::OSAKA
-    } else if at_genesis_time(c.prague_time) {
-        SpecId::PRAGUE
-    } else if at_genesis_time(c.cancun_time) {
-        SpecId::CANCUN
-    } else if at_genesis_time(c.shanghai_time) {
-        SpecId::SHANGHAI
-    } else if merged {
-        SpecId::MERGE
-    } else if at_genesis_block(c.london_block) {
-        SpecId::LONDON
-    } else if at_genesis_block(c.berlin_block) {
-        SpecId::BERLIN
-    } else {
-        SpecId::ISTANBUL
-    })
-}
 
 /// Builds a chain configuration from a parsed geth genesis.
 pub fn chain_config(genesis: &Genesis) -> Result<ChainConfig> {
-    let spec = spec_of(genesis)?;
+    let schedule = ForkSchedule::from_genesis(genesis)?;
     let mut config = ChainConfig::dev(genesis.config.chain_id, Vec::new(), genesis.timestamp);
-    config.spec = spec;
+    // The rules of the newest fork the schedule reaches (for what is not per block).
+    config.spec = schedule.spec_at(u64::MAX, u64::MAX);
     if genesis.gas_limit > 0 {
         config.gas_limit = genesis.gas_limit;
     }
@@ -62,6 +27,7 @@ pub fn chain_config(genesis: &Genesis) -> Result<ChainConfig> {
         .map(|fee| u64::try_from(fee).unwrap_or(u64::MAX))
         .unwrap_or(INITIAL_BASE_FEE);
     config.coinbase = genesis.coinbase;
+    config.schedule = Some(schedule);
     config.genesis_accounts = genesis
         .alloc
         .iter()
@@ -97,6 +63,8 @@ pub fn read_genesis_file(path: &std::path::Path) -> Result<ChainConfig> {
 
 #[cfg(test)]
 mod tests {
+    use revm::primitives::hardfork::SpecId;
+
     use super::*;
 
     #[test]
@@ -114,7 +82,7 @@ mod tests {
         let genesis: Genesis = serde_json::from_str(json).unwrap();
         let config = chain_config(&genesis).unwrap();
         assert_eq!(config.chain_id, 4242);
-        assert_eq!(config.spec, SpecId::CANCUN);
+        assert_eq!(config.spec_at(1, 17), SpecId::CANCUN);
         assert_eq!(config.gas_limit, 30_000_000);
         assert_eq!(config.initial_base_fee, 7);
         assert_eq!(config.genesis_timestamp, 16);
@@ -124,9 +92,20 @@ mod tests {
     }
 
     #[test]
-    fn later_forks_are_refused() {
-        let json = r#"{"config": {"chainId": 1, "cancunTime": 100}, "timestamp": "0x0",
+    fn later_forks_apply_from_their_block_or_time() {
+        let json = r#"{"config": {"chainId": 1, "londonBlock": 0, "terminalTotalDifficulty": 0,
+                       "shanghaiTime": 0, "cancunTime": 100}, "timestamp": "0x0",
                        "gasLimit": "0x1", "difficulty": "0x0", "alloc": {}}"#;
+        let genesis: Genesis = serde_json::from_str(json).unwrap();
+        let config = chain_config(&genesis).unwrap();
+        assert_eq!(config.spec_at(3, 99), SpecId::SHANGHAI);
+        assert_eq!(config.spec_at(4, 100), SpecId::CANCUN);
+    }
+
+    #[test]
+    fn the_dao_fork_is_refused() {
+        let json = r#"{"config": {"chainId": 1, "daoForkBlock": 5, "daoForkSupport": true},
+                       "timestamp": "0x0", "gasLimit": "0x1", "difficulty": "0x0", "alloc": {}}"#;
         let genesis: Genesis = serde_json::from_str(json).unwrap();
         assert!(chain_config(&genesis).is_err());
     }

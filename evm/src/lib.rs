@@ -22,6 +22,7 @@ pub mod events;
 pub mod execute;
 pub mod fork;
 pub mod genesis;
+pub mod import;
 pub mod network;
 pub mod node;
 pub mod otterscan;
@@ -34,6 +35,7 @@ mod replay_tests;
 mod resume;
 #[cfg(test)]
 mod rollback_tests;
+pub mod schedule;
 pub mod state;
 pub mod state_dump;
 pub mod submit;

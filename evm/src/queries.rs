@@ -158,21 +158,16 @@ impl EvmNode {
         u128::from(self.with_chain(Chain::next_base_fee)) + DEFAULT_PRIORITY_FEE
     }
 
-    /// `eth_blobBaseFee`: the blob gas price of the next block (EIP-4844), from the head's excess
-    /// blob gas (always 0 here, blob transactions being refused, so the minimum: 1 wei); 0 on a
-    /// chain before Cancun, which has no blob gas market.
+    /// `eth_blobBaseFee`: the blob gas price at the head (EIP-4844), from its excess blob gas
+    /// under the blob parameters of its fork (as geth answers); 0 before Cancun, which has no
+    /// blob gas market.
     pub fn blob_base_fee(&self) -> u128 {
         self.with_chain(|chain| {
-            if chain.config().spec < revm::primitives::hardfork::SpecId::CANCUN {
-                return 0;
+            let header = &chain.head().header;
+            match chain.config().blob_params_at(header.number, header.timestamp) {
+                Some(params) => params.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)),
+                None => 0,
             }
-            let excess = chain.head().header.excess_blob_gas.unwrap_or(0);
-            let params = if chain.config().spec >= revm::primitives::hardfork::SpecId::PRAGUE {
-                alloy_eips::eip7840::BlobParams::prague()
-            } else {
-                alloy_eips::eip7840::BlobParams::cancun()
-            };
-            params.calc_blob_fee(excess)
         })
     }
 

@@ -73,7 +73,7 @@ impl ReplayedPool {
                     self.replace(pool);
                 }
             }
-            DevEvent::Reset(_) => {
+            DevEvent::Reset(_) | DevEvent::LegacyReset(_) => {
                 self.snapshots.clear();
                 self.replace(Vec::new());
             }
@@ -323,7 +323,7 @@ fn run(
 }
 
 /// Tags of the events a resume must decode before its position (see [`EvmEvent`]'s order).
-const TAG_GENESIS: u8 = 0;
+const TAG_LEGACY_GENESIS: u8 = 0;
 const TAG_LEGACY_TX_EXECUTED: u8 = 2;
 const TAG_LEGACY_BLOCK_SEALED: u8 = 3;
 const TAG_TX_EXECUTED_AS: u8 = 5;
@@ -331,6 +331,8 @@ const TAG_ENVELOPE: u8 = 8;
 const TAG_CHECKPOINT: u8 = 10;
 const TAG_BLOCK_SEALED: u8 = 11;
 const TAG_TX_EXECUTED: u8 = 12;
+const TAG_GENESIS: u8 = 14;
+const TAG_BLOCK_IMPORTED: u8 = 15;
 
 impl Replayer {
     fn chain(&mut self, number: u64) -> Result<&mut Chain> {
@@ -364,28 +366,34 @@ impl Replayer {
             // network events never (network mode writes no checkpoints).
             let skip = match tag {
                 TAG_LEGACY_TX_EXECUTED | TAG_TX_EXECUTED | TAG_TX_EXECUTED_AS => true,
-                TAG_LEGACY_BLOCK_SEALED | TAG_BLOCK_SEALED => self
+                TAG_LEGACY_BLOCK_SEALED | TAG_BLOCK_SEALED | TAG_BLOCK_IMPORTED => self
                     .resume
                     .as_ref()
                     .is_none_or(|r| r.sealed.is_none_or(|(seq, _)| seq != entry.seq)),
                 TAG_ENVELOPE..=TAG_CHECKPOINT => true,
                 _ => false,
             };
-            if skip && tag != TAG_GENESIS {
+            if skip {
                 return Ok(());
             }
         }
-        if tag == TAG_GENESIS {
+        if tag == TAG_GENESIS || tag == TAG_LEGACY_GENESIS {
             self.check_origin(payload)?;
         }
         let event = EvmEvent::decode(payload)?;
         self.follow_pool(&event);
         if before_position {
-            if let (
-                EvmEvent::BlockSealed { hash, .. } | EvmEvent::LegacyBlockSealed { hash, .. },
-                Some(checks),
-            ) = (&event, &mut self.resume)
-                && checks.sealed.is_some_and(|(seq, sealed)| seq == entry.seq && sealed == *hash)
+            let hash = match &event {
+                EvmEvent::BlockSealed { hash, .. } | EvmEvent::LegacyBlockSealed { hash, .. } => {
+                    Some(*hash)
+                }
+                EvmEvent::BlockImported { raw } => {
+                    Some(crate::import::decode_block(raw)?.header.hash_slow())
+                }
+                _ => None,
+            };
+            if let (Some(hash), Some(checks)) = (hash, &mut self.resume)
+                && checks.sealed.is_some_and(|(seq, sealed)| seq == entry.seq && sealed == hash)
             {
                 checks.sealed_seen = true;
             }
@@ -436,6 +444,9 @@ impl Replayer {
 
     fn apply(&mut self, seq: u64, event: EvmEvent) -> Result<()> {
         match event {
+            EvmEvent::LegacyGenesis(config) => {
+                return self.apply(seq, EvmEvent::Genesis(config.into()));
+            }
             EvmEvent::Genesis(config) => {
                 let mut chain = Chain::genesis_in(config, self.mining, self.store.clone())?;
                 chain.series.origin = self.origin.unwrap_or_default();
@@ -470,6 +481,17 @@ impl Replayer {
                 ));
             }
             EvmEvent::Decided(record) => self.network.push(NetworkEvent::Decided(record)),
+            EvmEvent::BlockImported { raw } => {
+                let chain = self.chain(0)?;
+                chain.check_recorded_root()?;
+                let head = chain.head_number();
+                let block = chain.import_block(&raw).map_err(|error| EvmError::ReplayDiverged {
+                    number: head + 1,
+                    reason: error.to_string(),
+                })?;
+                chain.note_sealed(seq, block.hash);
+                chain.publish(block);
+            }
             EvmEvent::Dev(event) => {
                 if let DevEvent::Setting(crate::dev::Setting::Mining(mode)) = &event {
                     self.mining = *mode;

@@ -108,6 +108,7 @@ impl From<RpcError> for ErrorObjectOwned {
                 EvmError::LimitExceeded(_) => LIMIT_EXCEEDED,
                 EvmError::Series(_)
                 | EvmError::ReplayDiverged { .. }
+                | EvmError::BlockRejected { .. }
                 | EvmError::Signing(_)
                 | EvmError::ShuttingDown
                 | EvmError::Internal(_) => INTERNAL_ERROR,

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
-use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_eips::{
+    eip2718::{Decodable2718, Encodable2718},
+    eip4895::Withdrawals,
+};
 use alloy_primitives::{Address, B256, Log};
 use alloy_rlp::{Decodable, Encodable};
 use redb::TableDefinition;
@@ -58,6 +61,10 @@ struct EncodedBlock {
     size: u64,
     transactions: Vec<EncodedTx>,
     receipts: Vec<EncodedReceipt>,
+    /// RLP of the uncle headers' list.
+    ommers: Vec<u8>,
+    /// RLP of the withdrawals' list, for blocks that have one.
+    withdrawals: Option<Vec<u8>>,
 }
 
 fn encode_block(block: &StoredBlock) -> Result<Vec<u8>, StateReadError> {
@@ -87,6 +94,8 @@ fn encode_block(block: &StoredBlock) -> Result<Vec<u8>, StateReadError> {
                 first_log_index: r.first_log_index,
             })
             .collect(),
+        ommers: alloy_rlp::encode(&block.ommers),
+        withdrawals: block.withdrawals.as_ref().map(alloy_rlp::encode),
     };
     postcard::to_allocvec(&encoded).map_err(store_error)
 }
@@ -124,12 +133,20 @@ fn decode_block(bytes: &[u8]) -> Result<StoredBlock, StateReadError> {
             })
         })
         .collect::<Result<Vec<_>, StateReadError>>()?;
+    let ommers = Vec::<Header>::decode(&mut encoded.ommers.as_slice()).map_err(store_error)?;
+    let withdrawals = encoded
+        .withdrawals
+        .map(|w| Withdrawals::decode(&mut w.as_slice()))
+        .transpose()
+        .map_err(store_error)?;
     Ok(StoredBlock {
         header,
         hash: B256::from(encoded.hash),
         transactions,
         receipts,
         size: encoded.size,
+        ommers,
+        withdrawals,
     })
 }
 

@@ -403,6 +403,12 @@ impl VersionedState {
 
     /// Applies the changes of one executed block, tagging them with `revision`.
     pub fn commit(&mut self, revision: u64, changes: EvmState) {
+        self.commit_with(revision, changes, true);
+    }
+
+    /// [`Self::commit`]; with `state_clear` false (rules before Spurious Dragon), touched
+    /// accounts left empty stay in the state instead of being removed (EIP-161).
+    pub fn commit_with(&mut self, revision: u64, changes: EvmState, state_clear: bool) {
         for (address, account) in changes {
             if !account.is_touched() {
                 continue;
@@ -434,7 +440,7 @@ impl VersionedState {
             };
             // EIP-161: touched accounts left empty are removed.
             let empty = record.balance.is_zero() && record.nonce == 0 && code_hash == KECCAK_EMPTY;
-            self.set_account(address, revision, (!empty).then_some(record));
+            self.set_account(address, revision, (!(empty && state_clear)).then_some(record));
         }
     }
 

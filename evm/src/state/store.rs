@@ -46,7 +46,7 @@ const SCHEMA_KEY: &str = "schema";
 /// Key of the resume checkpoint in [`META`].
 const CHECKPOINT_KEY: &str = "checkpoint";
 /// Version of the tables' layout; a store written with another one is rebuilt.
-pub const STORE_SCHEMA: u32 = 2;
+pub const STORE_SCHEMA: u32 = 3;
 
 /// Default size of the store's page cache, in MiB.
 pub const DEFAULT_CACHE_MB: usize = 64;
