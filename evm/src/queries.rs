@@ -171,6 +171,20 @@ impl EvmNode {
         })
     }
 
+    /// `eth_config` (EIP-7910): the head's fork, the next and the last scheduled.
+    pub fn fork_config(&self) -> crate::fork_config::ChainForkConfig {
+        self.with_chain(|chain| {
+            let head = chain.head();
+            let genesis = chain.block(chain.first_number()).map(|b| b.hash).unwrap_or_default();
+            crate::fork_config::fork_config(
+                chain.config(),
+                genesis,
+                head.number(),
+                head.header.timestamp,
+            )
+        })
+    }
+
     /// `eth_maxPriorityFeePerGas`.
     pub fn max_priority_fee(&self) -> u128 {
         DEFAULT_PRIORITY_FEE

@@ -39,6 +39,27 @@ pub trait EthApi {
     /// The next block's blob gas price (EIP-4844).
     #[method(name = "blobBaseFee")]
     fn blob_base_fee(&self) -> RpcResult<U256>;
+    /// Base fee of the next block.
+    #[method(name = "baseFee")]
+    fn base_fee(&self) -> RpcResult<U256>;
+    /// The fork configuration (EIP-7910).
+    #[method(name = "config")]
+    fn config(&self) -> RpcResult<ir3_evm::fork_config::ChainForkConfig>;
+    /// An account and storage slots with Merkle proofs (EIP-1186), at the head.
+    #[method(name = "getProof")]
+    fn get_proof(
+        &self,
+        address: Address,
+        keys: Vec<alloy_serde::storage::JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<alloy_rpc_types_eth::EIP1186AccountProofResponse>;
+    /// Many storage slots of many accounts at one block.
+    #[method(name = "getStorageValues")]
+    fn get_storage_values(
+        &self,
+        requests: std::collections::BTreeMap<Address, Vec<B256>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<std::collections::BTreeMap<Address, Vec<B256>>>;
     /// Suggested priority fee.
     #[method(name = "maxPriorityFeePerGas")]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;

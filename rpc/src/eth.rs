@@ -55,6 +55,31 @@ impl EthApiServer for EthApi {
         Ok(U256::from(self.node.blob_base_fee()))
     }
 
+    fn base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.node.with_chain(ir3_evm::chain::Chain::next_base_fee)))
+    }
+
+    fn config(&self) -> RpcResult<ir3_evm::fork_config::ChainForkConfig> {
+        Ok(self.node.fork_config())
+    }
+
+    fn get_proof(
+        &self,
+        address: Address,
+        keys: Vec<alloy_serde::storage::JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<alloy_rpc_types_eth::EIP1186AccountProofResponse> {
+        ok(self.node.proof(address, keys, block))
+    }
+
+    fn get_storage_values(
+        &self,
+        requests: std::collections::BTreeMap<Address, Vec<B256>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<std::collections::BTreeMap<Address, Vec<B256>>> {
+        ok(self.node.storage_values(requests, block))
+    }
+
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
         Ok(U256::from(self.node.max_priority_fee()))
     }

@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod inspect_api;
 pub mod misc;
 pub mod network;
+pub mod param_errors;
 pub mod peer_apps;
 pub mod pubsub;
 pub mod server;

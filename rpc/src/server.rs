@@ -132,6 +132,10 @@ pub async fn serve(
     let server = Server::builder()
         .set_config(config)
         .set_http_middleware(middleware)
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(crate::param_errors::GethParamErrors),
+        )
         .build(addr)
         .await
         .map_err(bind_error)?;

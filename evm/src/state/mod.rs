@@ -91,6 +91,19 @@ impl<T> Versions<T> {
     }
 }
 
+/// Proofs of one account and some of its slots (see [`VersionedState::latest_proof`]).
+#[derive(Debug, Clone)]
+pub struct LatestProof {
+    /// The root the proofs lead to.
+    pub state_root: B256,
+    /// The account trie's nodes on the account's path.
+    pub account: Vec<Vec<u8>>,
+    /// The account's storage root.
+    pub storage_root: B256,
+    /// Each slot's nodes in the storage trie, in the order asked.
+    pub storage: Vec<Vec<Vec<u8>>>,
+}
+
 /// An account's scalar fields. `None` in a version list means the account did not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountRecord {
@@ -731,6 +744,27 @@ impl VersionedState {
         self.update_trie().unwrap_or_else(|error| {
             tracing::error!(%error, "state trie rebuild failed");
             B256::ZERO
+        })
+    }
+
+    /// EIP-1186 proofs against the latest state's root (brought up to date first): the
+    /// account's path, its storage root, and each slot's path in its storage trie.
+    pub fn latest_proof(
+        &mut self,
+        address: Address,
+        slots: &[U256],
+    ) -> Result<LatestProof, TrieUpdateError> {
+        let state_root = self.state_root();
+        let account = self.trie.account_proof(address)?;
+        let storage = slots
+            .iter()
+            .map(|slot| self.trie.storage_proof(address, *slot))
+            .collect::<Result<_, _>>()?;
+        Ok(LatestProof {
+            state_root,
+            account,
+            storage_root: self.trie.storage_root(&address),
+            storage,
         })
     }
 

@@ -331,4 +331,24 @@ impl StateTrie {
     pub(crate) fn root(&self) -> B256 {
         self.root
     }
+
+    /// The account trie's nodes on the path of `address` (EIP-1186), from the root.
+    pub(crate) fn account_proof(&self, address: Address) -> Result<Vec<Vec<u8>>, TrieUpdateError> {
+        let mut trie = open(&self.store, Vec::new(), self.root)?;
+        Ok(trie.get_proof(keccak256(address).as_slice())?)
+    }
+
+    /// The storage trie's nodes of `address` on the path of `slot`, from its root.
+    pub(crate) fn storage_proof(
+        &self,
+        address: Address,
+        slot: U256,
+    ) -> Result<Vec<Vec<u8>>, TrieUpdateError> {
+        let root = self.storage_root(&address);
+        if root == EMPTY_ROOT_HASH {
+            return Ok(Vec::new());
+        }
+        let mut trie = open(&self.store, keccak256(address).to_vec(), root)?;
+        Ok(trie.get_proof(keccak256(B256::from(slot)).as_slice())?)
+    }
 }
