@@ -200,8 +200,13 @@ impl StoredBlock {
             .collect()
     }
 
-    /// The JSON-RPC receipt of the transaction at `index`.
-    pub fn rpc_receipt(&self, index: usize) -> Option<rpc::TransactionReceipt> {
+    /// The JSON-RPC receipt of the transaction at `index`; `blob_gas_price` is this block's
+    /// ([`crate::chain::Chain::blob_gas_price`]), reported for blob transactions.
+    pub fn rpc_receipt(
+        &self,
+        index: usize,
+        blob_gas_price: Option<u128>,
+    ) -> Option<rpc::TransactionReceipt> {
         let tx = self.transactions.get(index)?;
         let receipt = self.receipts.get(index)?;
         let logs = self.rpc_logs(index);
@@ -225,8 +230,11 @@ impl StoredBlock {
             block_number: Some(self.header.number),
             gas_used: receipt.gas_used,
             effective_gas_price: receipt.effective_gas_price,
-            blob_gas_used: None,
-            blob_gas_price: None,
+            blob_gas_used: tx
+                .envelope
+                .blob_versioned_hashes()
+                .map(|h| h.len() as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB),
+            blob_gas_price: blob_gas_price.filter(|_| tx.envelope.is_eip4844()),
             from: tx.sender,
             to: tx.envelope.to(),
             contract_address: receipt.contract_address,

@@ -215,13 +215,15 @@ pub(crate) fn prepare_in(
     request: &TransactionRequest,
     context: &BlockContext,
 ) -> Result<PreparedCall> {
-    let (mut cfg, block) = evm_env(chain.config(), context);
+    let (mut cfg, mut block) = evm_env(chain.config(), context);
     cfg.disable_nonce_check = true;
     let cap = gas_cap(chain, context.gas_limit);
     let gas_limit = request.gas.unwrap_or(cap).min(cap);
     let gas_price = request.gas_price.or(request.max_fee_per_gas).unwrap_or_default();
     if gas_price == 0 {
+        // As geth: a call that pays nothing runs without base fee, and BASEFEE reads 0.
         cfg.disable_base_fee = true;
+        block.basefee = 0;
     }
     let input = request
         .input

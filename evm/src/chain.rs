@@ -317,6 +317,13 @@ impl Chain {
         BlockHashes { recent: &self.recent, first_block: self.first_number }
     }
 
+    /// The blob gas price of a block (EIP-4844), from its excess blob gas under its fork's
+    /// blob parameters; `None` before Cancun.
+    pub fn blob_gas_price(&self, header: &alloy_consensus::Header) -> Option<u128> {
+        let params = self.config.blob_params_at(header.number, header.timestamp)?;
+        Some(params.calc_blob_fee(header.excess_blob_gas.unwrap_or_default()))
+    }
+
     /// The chain's configuration.
     pub fn config(&self) -> &ChainConfig {
         &self.config

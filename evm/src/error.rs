@@ -99,6 +99,9 @@ pub enum EvmError {
     /// No dev key is held for this address.
     #[error("unknown account {0}")]
     UnknownAccount(Address),
+    /// What was asked for exists but cannot be served (e.g. a trace of the genesis block).
+    #[error("{0}")]
+    Unavailable(String),
     /// The requested block does not exist.
     #[error("block not found: {0}")]
     BlockNotFound(String),

@@ -48,7 +48,7 @@ fn traced(chain: &Chain, hash: B256) -> Result<Option<(TracingInspector, Executi
 }
 
 fn ots_receipt(block: &StoredBlock, index: usize) -> Option<OtsTransactionReceipt> {
-    let receipt = block.rpc_receipt(index)?;
+    let receipt = block.rpc_receipt(index, None)?;
     let status = receipt.status();
     let cumulative_gas_used = receipt.inner.cumulative_gas_used();
     let receipt = receipt.map_inner(|_| OtsReceipt {

@@ -116,7 +116,9 @@ impl EvmNode {
     /// A receipt by transaction hash.
     pub fn receipt(&self, hash: B256) -> Option<rpc::TransactionReceipt> {
         self.with_chain(|chain| {
-            chain.locate_tx(hash).and_then(|(block, index)| block.rpc_receipt(index))
+            chain.locate_tx(hash).and_then(|(block, index)| {
+                block.rpc_receipt(index, chain.blob_gas_price(&block.header))
+            })
         })
     }
 
@@ -124,7 +126,10 @@ impl EvmNode {
     pub fn block_receipts(&self, id: BlockId) -> Option<Vec<rpc::TransactionReceipt>> {
         self.with_chain(|chain| {
             chain.block_by_id(id).map(|block| {
-                (0..block.transactions.len()).filter_map(|i| block.rpc_receipt(i)).collect()
+                let blob_gas_price = chain.blob_gas_price(&block.header);
+                (0..block.transactions.len())
+                    .filter_map(|i| block.rpc_receipt(i, blob_gas_price))
+                    .collect()
             })
         })
     }
@@ -142,11 +147,21 @@ impl EvmNode {
                 FilterBlockOption::Range { from_block, to_block } => {
                     let head = chain.head_number();
                     let resolve = |tag: Option<BlockNumberOrTag>| match tag {
-                        Some(BlockNumberOrTag::Number(n)) => n.min(head),
+                        Some(BlockNumberOrTag::Number(n)) => n,
                         Some(BlockNumberOrTag::Earliest) => 0,
                         _ => head,
                     };
-                    (resolve(from_block), resolve(to_block))
+                    let (from, to) = (resolve(from_block), resolve(to_block));
+                    // geth's checks and wording.
+                    if from > to {
+                        return Err(EvmError::InvalidParams("invalid block range params".into()));
+                    }
+                    if to > head {
+                        return Err(EvmError::InvalidParams(
+                            "block range extends beyond current head block".into(),
+                        ));
+                    }
+                    (from, to)
                 }
             };
             logs_in_range(chain, filter, from, to)

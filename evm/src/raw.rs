@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::{BlockBody, Header};
+use alloy_consensus::BlockBody;
 use alloy_eips::{BlockId, eip2718::Encodable2718};
 use alloy_primitives::{Address, Bytes};
 use alloy_rlp::Encodable;
@@ -30,14 +30,17 @@ impl EvmNode {
         })
     }
 
-    /// The RLP-encoded block (header, transactions, no ommers, withdrawals when Shanghai).
+    /// The RLP-encoded block (header, transactions, ommers, withdrawals from Shanghai on).
     pub fn raw_block(&self, id: BlockId) -> Option<Bytes> {
         self.with_chain(|chain| {
             chain.block_by_id(id).map(|block| {
                 let body = BlockBody {
                     transactions: block.transactions.iter().map(|tx| tx.envelope.clone()).collect(),
-                    ommers: Vec::<Header>::new(),
-                    withdrawals: block.header.withdrawals_root.map(|_| Default::default()),
+                    ommers: block.ommers.clone(),
+                    withdrawals: block
+                        .header
+                        .withdrawals_root
+                        .map(|_| block.withdrawals.clone().unwrap_or_default()),
                 };
                 let full = alloy_consensus::Block { header: block.header.clone(), body };
                 let mut out = Vec::new();

@@ -201,6 +201,9 @@ impl EvmNode {
     ) -> Result<Vec<TraceResult>> {
         self.blocking(move |chain| {
             let block = block_of(chain, id)?;
+            if block.number() == 0 {
+                return Err(EvmError::Unavailable("genesis is not traceable".into()));
+            }
             let mut traces = Vec::with_capacity(block.transactions.len());
             if block.transactions.is_empty() {
                 return Ok(traces);

@@ -8,7 +8,34 @@ use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A storage slot parameter: hex, at most 32 bytes (a longer key is refused, as geth does,
+/// even when its extra digits are leading zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageSlot(pub U256);
+
+impl<'de> Deserialize<'de> for StorageSlot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(deserializer)?;
+        let digits = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))
+            .ok_or_else(|| D::Error::custom("hex string without 0x prefix"))?;
+        if digits.len() > 64 {
+            return Err(D::Error::custom(format!(
+                "storage key too long (want at most 32 bytes): {text:?}"
+            )));
+        }
+        if digits.is_empty() {
+            return Ok(Self(U256::ZERO));
+        }
+        U256::from_str_radix(digits, 16)
+            .map(Self)
+            .map_err(|_| D::Error::custom(format!("invalid hex in storage key: {text:?}")))
+    }
+}
 
 /// The answer of `eth_getAccountInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +127,7 @@ pub trait EthApi {
     fn get_storage_at(
         &self,
         address: Address,
-        slot: U256,
+        slot: StorageSlot,
         block: Option<BlockId>,
     ) -> RpcResult<B256>;
     /// Block by number.

@@ -104,6 +104,7 @@ impl From<RpcError> for ErrorObjectOwned {
                 EvmError::Halted(_)
                 | EvmError::UnknownAccount(_)
                 | EvmError::BlockNotFound(_)
+                | EvmError::Unavailable(_)
                 | EvmError::FilterNotFound => SERVER_ERROR,
                 EvmError::LimitExceeded(_) => LIMIT_EXCEEDED,
                 EvmError::Series(_)

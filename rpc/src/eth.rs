@@ -14,7 +14,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use tracing::trace;
 
 use crate::{
-    api::{AccountInfo, EthApiServer},
+    api::{AccountInfo, EthApiServer, StorageSlot},
     error::{RpcError, ok},
     filters::Filters,
 };
@@ -143,10 +143,10 @@ impl EthApiServer for EthApi {
     fn get_storage_at(
         &self,
         address: Address,
-        slot: U256,
+        slot: StorageSlot,
         block: Option<BlockId>,
     ) -> RpcResult<B256> {
-        ok(self.node.storage_at(address, slot, block))
+        ok(self.node.storage_at(address, slot.0, block))
     }
 
     fn get_block_by_number(
