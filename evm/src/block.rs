@@ -96,10 +96,24 @@ fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope> {
     if !slice.is_empty() {
         return Err(EvmError::TxDecode(format!("{} trailing bytes", slice.len())));
     }
-    if envelope.is_eip4844() {
-        return Err(EvmError::UnsupportedTxType("blob transactions (EIP-4844)".into()));
-    }
-    Ok(envelope)
+    without_sidecar(envelope)
+}
+
+/// A blob transaction as blocks carry it: its sidecar (blobs, commitments, proofs), when sent
+/// in the network form, is checked against the versioned hashes and dropped. A blob
+/// transaction without one (the block form) is refused: its blobs could not be checked.
+fn without_sidecar(envelope: TxEnvelope) -> Result<TxEnvelope> {
+    use alloy_consensus::{Signed, TxEip4844Variant};
+    let TxEnvelope::Eip4844(signed) = envelope else { return Ok(envelope) };
+    let (tx, signature, hash) = signed.into_parts();
+    let settings = alloy_eips::eip4844::env_settings::EnvKzgSettings::Default;
+    tx.validate(settings.get())
+        .map_err(|e| EvmError::InvalidTransaction(format!("invalid blob sidecar: {e}")))?;
+    let TxEip4844Variant::TxEip4844WithSidecar(with_sidecar) = tx else {
+        return Err(EvmError::InvalidTransaction("blob transaction without its sidecar".into()));
+    };
+    let stripped = TxEip4844Variant::TxEip4844(with_sidecar.tx);
+    Ok(TxEnvelope::Eip4844(Signed::new_unchecked(stripped, signature, hash)))
 }
 
 /// The same signed transaction, reporting `hash` as its hash.

@@ -25,7 +25,9 @@ use crate::{
     chain::Chain,
     error::{EvmError, Result},
     events::BlockContext,
-    execute::{build_evm, evm_env, evm_error, execute_block, execution_output, halt_message},
+    execute::{
+        build_evm, evm_env, evm_error, execute_block, execution_output, halt_message, header_env,
+    },
     node::EvmNode,
     state::{StateAt, StateReadError},
 };
@@ -175,14 +177,16 @@ pub(crate) fn call_setup<'a>(
         return Ok((prepared, overridden_db(chain.state_at(number), overrides)?));
     }
     let context = chain.next_context(crate::node::unix_now());
-    let prepared = prepare_in(chain, request, &context)?;
+    let env = evm_env(chain.config(), &context, chain.next_excess_blob_gas(context.timestamp));
+    let prepared = prepare_in(chain, request, &context, env)?;
     let mut db = CacheDB::new(chain.state_at(number));
     if pending {
         // Lock order: the chain (held by the caller), then the pool.
         let candidates = node.pool.lock().best(|a| chain.latest_nonce(a), context.base_fee);
         if !candidates.is_empty() {
             let parent = chain.state_at(number);
-            db.commit(execute_block(parent, chain.config(), &context, candidates).changes);
+            let excess = chain.next_excess_blob_gas(context.timestamp);
+            db.commit(execute_block(parent, chain.config(), &context, excess, candidates).changes);
         }
     }
     Ok((prepared, apply_overrides(db, overrides)?))
@@ -206,7 +210,7 @@ pub(crate) fn prepare(
         coinbase: header.beneficiary,
         prevrandao: header.mix_hash,
     };
-    prepare_in(chain, request, &context)
+    prepare_in(chain, request, &context, header_env(chain.config(), header))
 }
 
 /// A call prepared in the given block context.
@@ -214,8 +218,8 @@ pub(crate) fn prepare_in(
     chain: &Chain,
     request: &TransactionRequest,
     context: &BlockContext,
+    (mut cfg, mut block): (CfgEnv, BlockEnv),
 ) -> Result<PreparedCall> {
-    let (mut cfg, mut block) = evm_env(chain.config(), context);
     cfg.disable_nonce_check = true;
     let cap = gas_cap(chain, context.gas_limit);
     let gas_limit = request.gas.unwrap_or(cap).min(cap);

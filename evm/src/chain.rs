@@ -317,6 +317,27 @@ impl Chain {
         BlockHashes { recent: &self.recent, first_block: self.first_number }
     }
 
+    /// The excess blob gas of a block built on the head at `timestamp` (EIP-4844, with
+    /// EIP-7918's reserve price from Osaka on); 0 when the head has none (before Cancun).
+    pub fn next_excess_blob_gas(&self, timestamp: u64) -> u64 {
+        // Before the genesis block is sealed there is no head.
+        let Some(head) = self.recent.back().map(|b| &b.header) else { return 0 };
+        let (Some(excess), Some(used)) = (head.excess_blob_gas, head.blob_gas_used) else {
+            return 0;
+        };
+        let number = head.number + 1;
+        let Some(params) = self.config.blob_params_at(number, timestamp) else { return 0 };
+        if self.config.spec_at(number, timestamp) >= SpecId::OSAKA {
+            params.next_block_excess_blob_gas_osaka(
+                excess,
+                used,
+                head.base_fee_per_gas.unwrap_or_default(),
+            )
+        } else {
+            (excess + used).saturating_sub(params.target_blob_gas_per_block())
+        }
+    }
+
     /// The blob gas price of a block (EIP-4844), from its excess blob gas under its fork's
     /// blob parameters; `None` before Cancun.
     pub fn blob_gas_price(&self, header: &alloy_consensus::Header) -> Option<u128> {
@@ -524,8 +545,10 @@ impl Chain {
             nonce: B64::ZERO,
             base_fee_per_gas: (spec >= SpecId::LONDON).then_some(context.base_fee),
             withdrawals_root: (spec >= SpecId::SHANGHAI).then_some(EMPTY_WITHDRAWALS),
-            blob_gas_used: (spec >= SpecId::CANCUN).then_some(0),
-            excess_blob_gas: (spec >= SpecId::CANCUN).then_some(0),
+            blob_gas_used: (spec >= SpecId::CANCUN)
+                .then(|| transactions.iter().map(|tx| crate::execute::tx_blob_gas(tx)).sum()),
+            excess_blob_gas: (spec >= SpecId::CANCUN)
+                .then(|| self.next_excess_blob_gas(context.timestamp)),
             parent_beacon_block_root: (spec >= SpecId::CANCUN).then_some(B256::ZERO),
             requests_hash: (spec >= SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH),
             ..Default::default()

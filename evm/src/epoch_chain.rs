@@ -402,7 +402,8 @@ impl EpochBuilder {
         let context = self.next_context(chain, epoch);
         let execution = {
             let parent = chain.state_at(chain.head_number());
-            execute_block(parent, chain.config(), &context, candidates)
+            let excess = chain.next_excess_blob_gas(context.timestamp);
+            execute_block(parent, chain.config(), &context, excess, candidates)
         };
         for (tx, error) in &execution.rejected {
             dropped.push((tx.hash, DropReason::Rejected(error.to_string())));

@@ -42,8 +42,13 @@ pub fn build_evm<DB: Database, I>(
         .build_mainnet_with_inspector(inspector)
 }
 
-/// The revm configuration and block environment for a block of this chain.
-pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEnv) {
+/// The revm configuration and block environment for a block of this chain with this excess
+/// blob gas (its header's, or [`crate::chain::Chain::next_excess_blob_gas`] for a new block).
+pub fn evm_env(
+    config: &ChainConfig,
+    context: &BlockContext,
+    excess_blob_gas: u64,
+) -> (CfgEnv, BlockEnv) {
     let spec = config.spec_at(context.number, context.timestamp);
     let mut cfg = CfgEnv::new_with_spec(spec);
     cfg.chain_id = config.chain_id;
@@ -57,11 +62,41 @@ pub fn evm_env(config: &ChainConfig, context: &BlockContext) -> (CfgEnv, BlockEn
         basefee: context.base_fee,
         difficulty: U256::ZERO,
         prevrandao: Some(context.prevrandao),
-        blob_excess_gas_and_price: config
-            .blob_params_at(context.number, context.timestamp)
-            .map(|params| BlobExcessGasAndPrice::new(0, params.update_fraction as u64)),
+        blob_excess_gas_and_price: config.blob_params_at(context.number, context.timestamp).map(
+            |params| BlobExcessGasAndPrice::new(excess_blob_gas, params.update_fraction as u64),
+        ),
         ..Default::default()
     };
+    (cfg, block)
+}
+
+/// The environment of an existing (sealed or imported) block, from its header: its fork (the
+/// schedule's, told by its difficulty whether it is past the merge), difficulty or
+/// `prevrandao`, base fee and excess blob gas as the header says.
+pub fn header_env(config: &ChainConfig, header: &alloy_consensus::Header) -> (CfgEnv, BlockEnv) {
+    let (number, timestamp) = (header.number, header.timestamp);
+    let (spec, merged) = match &config.schedule {
+        Some(schedule) => {
+            let merged = schedule.is_merged(number, header.difficulty);
+            (schedule.spec_with(number, timestamp, merged), merged)
+        }
+        None => (config.spec, true),
+    };
+    let context = BlockContext {
+        number,
+        timestamp,
+        base_fee: header.base_fee_per_gas.unwrap_or_default(),
+        gas_limit: header.gas_limit,
+        coinbase: header.beneficiary,
+        prevrandao: header.mix_hash,
+    };
+    let (mut cfg, mut block) =
+        evm_env(config, &context, header.excess_blob_gas.unwrap_or_default());
+    cfg.spec = spec;
+    if !merged {
+        block.difficulty = header.difficulty;
+        block.prevrandao = None;
+    }
     (cfg, block)
 }
 
@@ -104,14 +139,20 @@ pub struct BlockExecution {
     pub gas_used: u64,
 }
 
-/// Executes candidate transactions in order on top of `parent`, as block `context`.
+/// Executes candidate transactions in order on top of `parent`, as block `context` with
+/// `excess_blob_gas`; blob transactions beyond the block's blob limit wait for a later block.
 pub fn execute_block(
     parent: StateAt<'_>,
     config: &ChainConfig,
     context: &BlockContext,
+    excess_blob_gas: u64,
     candidates: Vec<Arc<SignedTx>>,
 ) -> BlockExecution {
-    let (cfg, block) = evm_env(config, context);
+    let (cfg, block) = evm_env(config, context, excess_blob_gas);
+    let max_blob_gas = config
+        .blob_params_at(context.number, context.timestamp)
+        .map_or(0, |p| p.max_blob_gas_per_block());
+    let mut blob_gas = 0u64;
     let mut evm = build_evm(WrapDatabaseRef(parent), cfg, block, ());
     let mut out = BlockExecution::default();
     let mut blocked_senders: HashSet<Address> = HashSet::new();
@@ -121,7 +162,10 @@ pub fn execute_block(
             out.deferred.push(tx);
             continue;
         }
-        if out.gas_used.saturating_add(tx.envelope.gas_limit()) > context.gas_limit {
+        let tx_blob_gas = tx_blob_gas(&tx);
+        if out.gas_used.saturating_add(tx.envelope.gas_limit()) > context.gas_limit
+            || (tx_blob_gas > 0 && blob_gas + tx_blob_gas > max_blob_gas)
+        {
             blocked_senders.insert(tx.sender);
             out.deferred.push(tx);
             continue;
@@ -130,6 +174,7 @@ pub fn execute_block(
             Ok(result) => {
                 let gas_used = result.tx_gas_used();
                 out.gas_used += gas_used;
+                blob_gas += tx_blob_gas;
                 let contract_address = match tx.envelope.kind() {
                     TxKind::Create => Some(tx.sender.create(tx.nonce())),
                     TxKind::Call(_) => None,
@@ -167,6 +212,13 @@ pub fn execute_block(
     }
     out.changes = evm.finalize();
     out
+}
+
+/// The blob gas a transaction uses (EIP-4844): 2^17 per blob.
+pub fn tx_blob_gas(tx: &SignedTx) -> u64 {
+    tx.envelope
+        .blob_versioned_hashes()
+        .map_or(0, |h| h.len() as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB)
 }
 
 /// Maps revm's errors to ours, with geth's wording.

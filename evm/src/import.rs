@@ -27,7 +27,6 @@ use ir3_foundation::append_blocking;
 use revm::{
     ExecuteEvm, SystemCallEvm,
     context::{BlockEnv, CfgEnv},
-    context_interface::block::BlobExcessGasAndPrice,
     database_interface::WrapDatabaseRef,
     primitives::{TxKind, hardfork::SpecId},
     state::EvmState,
@@ -37,8 +36,8 @@ use crate::{
     block::{SignedTx, StoredBlock, StoredReceipt},
     chain::Chain,
     error::{EvmError, Result},
-    events::{BlockContext, EvmEvent},
-    execute::{build_evm, evm_env, tx_env},
+    events::EvmEvent,
+    execute::{build_evm, header_env, tx_env},
     node::EvmNode,
     state::AccountRecord,
 };
@@ -209,38 +208,13 @@ impl Chain {
         Ok(block)
     }
 
-    /// The environment of an imported block: its fork (the schedule's, told by its difficulty
-    /// whether it is past the merge), its header's fields, its excess blob gas.
+    /// The environment of an imported block ([`header_env`]); its senders are checked as
+    /// revm checks them (EIP-3607 on).
     fn import_env(&self, header: &Header) -> ImportEnv {
-        let config = self.config();
-        let (number, timestamp) = (header.number, header.timestamp);
-        let (spec, merged) = match &config.schedule {
-            Some(schedule) => {
-                let merged = schedule.is_merged(number, header.difficulty);
-                (schedule.spec_with(number, timestamp, merged), merged)
-            }
-            None => (config.spec, config.spec >= SpecId::MERGE),
-        };
-        let context = BlockContext {
-            number,
-            timestamp,
-            base_fee: header.base_fee_per_gas.unwrap_or_default(),
-            gas_limit: header.gas_limit,
-            coinbase: header.beneficiary,
-            prevrandao: header.mix_hash,
-        };
-        let (mut cfg, mut block) = evm_env(config, &context);
-        cfg.spec = spec;
-        // Imported blocks are checked, not trusted: the EIP-3607 check stays on.
+        let (mut cfg, block) = header_env(self.config(), header);
         cfg.disable_eip3607 = false;
-        block.difficulty = header.difficulty;
-        block.prevrandao = merged.then_some(header.mix_hash);
-        block.blob_excess_gas_and_price = header
-            .excess_blob_gas
-            .zip(config.blob_params_at(number, timestamp))
-            .map(|(excess, params)| {
-                BlobExcessGasAndPrice::new(excess, params.update_fraction as u64)
-            });
+        let spec = cfg.spec;
+        let merged = block.prevrandao.is_some();
         ImportEnv { cfg, block, spec, merged }
     }
 

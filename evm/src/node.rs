@@ -406,7 +406,13 @@ impl EvmNode {
             }
             let context = chain.next_context(now);
             let parent = chain.state_at(chain.head_number());
-            let execution = execute_block(parent, chain.config(), &context, candidates);
+            let execution = execute_block(
+                parent,
+                chain.config(),
+                &context,
+                chain.next_excess_blob_gas(context.timestamp),
+                candidates,
+            );
             // A block at an exact timestamp moves the clock: later blocks continue from it.
             let forced_time = chain
                 .settings()

@@ -91,7 +91,8 @@ impl EvmNode {
             block_hash: None,
             block_number: None,
             transaction_index: None,
-            effective_gas_price: None,
+            // As geth: a pending transaction's gas price is its fee cap.
+            effective_gas_price: Some(alloy_consensus::Transaction::max_fee_per_gas(&tx.envelope)),
             block_timestamp: None,
         })
     }

@@ -531,7 +531,8 @@ impl Replayer {
         }
         let execution = {
             let parent = chain.state_at(chain.head_number());
-            execute_block(parent, chain.config(), context, txs)
+            let excess = chain.next_excess_blob_gas(context.timestamp);
+            execute_block(parent, chain.config(), context, excess, txs)
         };
         if execution.included.len() != tx_count as usize {
             return Err(diverged("a recorded transaction no longer executes".into()));

@@ -30,8 +30,7 @@ use crate::{
     call::{Purpose, call_setup},
     chain::Chain,
     error::{EvmError, Result},
-    events::BlockContext,
-    execute::{build_evm, evm_env, evm_error, tx_env},
+    execute::{build_evm, evm_error, header_env, tx_env},
     node::EvmNode,
     state::StateAt,
 };
@@ -39,18 +38,9 @@ use crate::{
 /// The state a traced transaction runs on.
 pub(crate) type TraceDb<'a> = CacheDB<StateAt<'a>>;
 
-/// The environment of a mined block, rebuilt from its header.
+/// The environment of a mined or imported block, rebuilt from its header.
 pub(crate) fn block_env_of(chain: &Chain, block: &StoredBlock) -> (CfgEnv, BlockEnv) {
-    let header = &block.header;
-    let context = BlockContext {
-        number: header.number,
-        timestamp: header.timestamp,
-        base_fee: header.base_fee_per_gas.unwrap_or_default(),
-        gas_limit: header.gas_limit,
-        coinbase: header.beneficiary,
-        prevrandao: header.mix_hash,
-    };
-    evm_env(chain.config(), &context)
+    header_env(chain.config(), &block.header)
 }
 
 /// One transaction of a block being re-executed, with the state just before it.
