@@ -34,6 +34,7 @@ mod replay_tests;
 mod resume;
 #[cfg(test)]
 mod rollback_tests;
+pub mod simulate;
 pub mod state;
 pub mod state_dump;
 pub mod submit;
