@@ -107,11 +107,11 @@ impl<'a> Simulator<'a> {
         // The state root of a simulated block is the tries' root with every changed account
         // rewritten: the accounts and slots whose value at `base` the tries may not hold are
         // read now, so that they are among them.
-        if let Some((accounts, slots)) = chain.state().keys_since(chain.revision_of(base)) {
-            for address in accounts {
+        if let Some(stale) = chain.state().keys_since(chain.revision_of(base)) {
+            for address in stale.accounts {
                 db.load_account(address).map_err(read_failed)?;
             }
-            for (address, slot) in slots {
+            for (address, slot) in stale.slots {
                 Database::storage(&mut db, address, slot).map_err(read_failed)?;
             }
         }
@@ -259,7 +259,7 @@ impl<'a> Simulator<'a> {
                 // revm refuses a nonce that cannot be incremented even unchecked; geth wraps.
                 tx.nonce -= 1;
             }
-            let result = evm.inspect_tx_commit(tx).map_err(|e| tx_error(e, from, gas, validate))?;
+            let result = evm.inspect_tx_commit(tx).map_err(|e| tx_error(e, from, gas))?;
             let logs = evm.inspector.take_logs();
             let used = result.tx_gas_used();
             budget = budget.saturating_sub(used);
@@ -733,9 +733,8 @@ fn check_nonce(
 }
 
 /// A call the EVM refused, as the spec's error (geth's codes and wording).
-fn tx_error(error: EVMError<StateReadError>, from: Address, gas: u64, validate: bool) -> EvmError {
+fn tx_error(error: EVMError<StateReadError>, from: Address, gas: u64) -> EvmError {
     use SimulateErrorKind as Kind;
-    let _ = validate;
     let invalid = match error {
         EVMError::Transaction(invalid) => invalid,
         other => return crate::execute::evm_error(other),

@@ -670,7 +670,7 @@ impl VersionedState {
     /// The accounts and slots whose values at `revision` the tries may not hold: those changed
     /// after it, and those changed since the tries were last updated. `None` when the changes
     /// after `revision` are no longer held in memory (an old revision).
-    pub(crate) fn keys_since(&self, revision: u64) -> Option<(Vec<Address>, Vec<(Address, U256)>)> {
+    pub(crate) fn keys_since(&self, revision: u64) -> Option<StaleKeys> {
         if revision < self.flushed {
             return None;
         }
@@ -691,7 +691,10 @@ impl VersionedState {
                 }
             }
         }
-        Some((accounts.into_iter().collect(), slots.into_iter().collect()))
+        Some(StaleKeys {
+            accounts: accounts.into_iter().collect(),
+            slots: slots.into_iter().collect(),
+        })
     }
 
     /// The state root of the latest state with `accounts` changed, leaving the tries as they
@@ -783,6 +786,16 @@ impl VersionedState {
         }
         latest.into_iter().filter_map(|(address, record)| record.map(|r| (address, r))).collect()
     }
+}
+
+/// Accounts and slots whose values at some revision the tries may not hold
+/// ([`VersionedState::keys_since`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StaleKeys {
+    /// The accounts.
+    pub(crate) accounts: Vec<Address>,
+    /// The slots, by account.
+    pub(crate) slots: Vec<(Address, U256)>,
 }
 
 /// A read-only view of the state at one revision, usable as a revm database.
