@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
-use alloy_rpc_types_eth::{AccessList, AccessListResult, TransactionRequest, state::StateOverride};
+use alloy_rpc_types_eth::{
+    AccessList, AccessListResult, TransactionRequest,
+    state::{AccountOverride, StateOverride},
+};
 use revm::{
     ExecuteEvm, InspectEvm,
     bytecode::Bytecode,
@@ -39,7 +42,8 @@ const TRANSFER_GAS: u64 = 21_000;
 
 static CALL_PERMITS: Semaphore = Semaphore::const_new(DEFAULT_MAX_CONCURRENT_CALLS);
 
-type CallDb<'a> = CacheDB<StateAt<'a>>;
+/// The state a call runs on: a block's post-state with the call's changes cached over it.
+pub(crate) type CallDb<'a> = CacheDB<StateAt<'a>>;
 
 /// A call prepared against one block's post-state.
 pub(crate) struct PreparedCall {
@@ -288,37 +292,47 @@ fn apply_overrides<'a>(
     overrides: Option<&StateOverride>,
 ) -> Result<CallDb<'a>> {
     let Some(overrides) = overrides else { return Ok(db) };
-    let read_failed = |e: StateReadError| EvmError::Internal(e.to_string());
     for (address, account) in overrides {
-        if account.state.is_some() && account.state_diff.is_some() {
-            return Err(EvmError::InvalidParams(format!(
-                "account {address} has both 'state' and 'stateDiff'"
-            )));
-        }
-        let mut info = db.basic_ref(*address).map_err(read_failed)?.unwrap_or_default();
-        if let Some(balance) = account.balance {
-            info.balance = balance;
-        }
-        if let Some(nonce) = account.nonce {
-            info.nonce = nonce;
-        }
-        if let Some(code) = &account.code {
-            info.code_hash = keccak256(code);
-            info.code = Some(Bytecode::new_raw(code.clone()));
-        }
-        db.insert_account_info(*address, info);
-        if let Some(state) = &account.state {
-            let slots = state.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-            db.replace_account_storage(*address, slots).map_err(read_failed)?;
-        }
-        if let Some(diff) = &account.state_diff {
-            for (slot, value) in diff {
-                db.insert_account_storage(*address, (*slot).into(), (*value).into())
-                    .map_err(read_failed)?;
-            }
-        }
+        apply_account_override(&mut db, *address, account)?;
     }
     Ok(db)
+}
+
+/// Applies one account's override (balance, nonce, code, whole storage or some slots).
+pub(crate) fn apply_account_override(
+    db: &mut CallDb<'_>,
+    address: Address,
+    account: &AccountOverride,
+) -> Result<()> {
+    let read_failed = |e: StateReadError| EvmError::Internal(e.to_string());
+    if account.state.is_some() && account.state_diff.is_some() {
+        return Err(EvmError::InvalidParams(format!(
+            "account {address} has both 'state' and 'stateDiff'"
+        )));
+    }
+    let mut info = db.basic_ref(address).map_err(read_failed)?.unwrap_or_default();
+    if let Some(balance) = account.balance {
+        info.balance = balance;
+    }
+    if let Some(nonce) = account.nonce {
+        info.nonce = nonce;
+    }
+    if let Some(code) = &account.code {
+        info.code_hash = keccak256(code);
+        info.code = Some(Bytecode::new_raw(code.clone()));
+    }
+    db.insert_account_info(address, info);
+    if let Some(state) = &account.state {
+        let slots = state.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        db.replace_account_storage(address, slots).map_err(read_failed)?;
+    }
+    if let Some(diff) = &account.state_diff {
+        for (slot, value) in diff {
+            db.insert_account_storage(address, (*slot).into(), (*value).into())
+                .map_err(read_failed)?;
+        }
+    }
+    Ok(())
 }
 
 fn transact(

@@ -139,4 +139,52 @@ pub enum EvmError {
     /// A database or other internal failure.
     #[error("internal error: {0}")]
     Internal(String),
+    /// `eth_simulateV1` refused the request or one of its calls.
+    #[error("{message}")]
+    Simulate {
+        /// Which of the spec's errors it is (its JSON-RPC code).
+        kind: SimulateErrorKind,
+        /// geth's wording.
+        message: String,
+    },
+}
+
+/// The errors `eth_simulateV1` distinguishes (execution-apis), each with its own JSON-RPC code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimulateErrorKind {
+    /// The nonce is below the account's (-38010).
+    NonceTooLow,
+    /// The nonce is above the account's (-38011).
+    NonceTooHigh,
+    /// The fee cap is below the block's base fee (-38012).
+    BaseFeeTooLow,
+    /// The gas limit does not cover the intrinsic gas (-38013).
+    IntrinsicGas,
+    /// The sender cannot pay for gas and value (-38014).
+    InsufficientFunds,
+    /// The call does not fit in what is left of the block's gas (-38015).
+    BlockGasLimitReached,
+    /// Block numbers do not increase (-38020).
+    BlockNumberInvalid,
+    /// Block timestamps do not increase (-38021).
+    BlockTimestampInvalid,
+    /// The sender has code (-38024).
+    SenderIsNotEoa,
+    /// The init code is too large (-38025).
+    MaxInitCodeSizeExceeded,
+    /// Too many blocks or calls (-38026).
+    ClientLimitExceeded,
+    /// Invalid fee fields (-32602).
+    InvalidParams,
+    /// A state override that cannot be applied (-32000, geth's generic code).
+    InvalidOverride,
+    /// Any other refusal of a call (-32603).
+    Internal,
+}
+
+impl EvmError {
+    /// An `eth_simulateV1` error.
+    pub fn simulate(kind: SimulateErrorKind, message: impl Into<String>) -> Self {
+        Self::Simulate { kind, message: message.into() }
+    }
 }

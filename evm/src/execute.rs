@@ -8,12 +8,13 @@ use alloy_sol_types::{Panic, Revert, SolError};
 use revm::{
     Context, Database, ExecuteEvm, MainBuilder, MainContext, MainnetEvm,
     context::{
-        BlockEnv, CfgEnv, TxEnv,
+        BlockEnv, CfgEnv, Evm, TxEnv,
         result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::{block::BlobExcessGasAndPrice, either::Either},
     database_interface::WrapDatabaseRef,
-    handler::MainnetContext,
+    handler::{EthFrame, MainnetContext, instructions::EthInstructions},
+    interpreter::interpreter::EthInterpreter,
     primitives::TxKind,
     state::EvmState,
 };
@@ -40,6 +41,25 @@ pub fn build_evm<DB: Database, I>(
         .with_cfg(cfg)
         .with_block(block)
         .build_mainnet_with_inspector(inspector)
+}
+
+/// [`build_evm`] with another precompile provider: `eth_simulateV1` moves precompiles to other
+/// addresses and replaces them with code.
+pub fn build_evm_with_precompiles<DB: Database, I, P>(
+    db: DB,
+    cfg: CfgEnv,
+    block: BlockEnv,
+    inspector: I,
+    precompiles: P,
+) -> Evm<MainnetContext<DB>, I, EthInstructions<EthInterpreter, MainnetContext<DB>>, P, EthFrame> {
+    let spec = cfg.spec;
+    let context = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block);
+    Evm::new_with_inspector(
+        context,
+        inspector,
+        EthInstructions::new_mainnet_with_spec(spec),
+        precompiles,
+    )
 }
 
 /// The revm configuration and block environment for a block of this chain with this excess

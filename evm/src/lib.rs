@@ -38,6 +38,7 @@ mod resume;
 #[cfg(test)]
 mod rollback_tests;
 pub mod schedule;
+pub mod simulate;
 pub mod state;
 pub mod state_dump;
 pub mod submit;

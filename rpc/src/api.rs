@@ -203,6 +203,13 @@ pub trait EthApi {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64>;
+    /// Simulates calls in a chain of blocks built on `block` (latest by default).
+    #[method(name = "simulateV1")]
+    async fn simulate_v1(
+        &self,
+        payload: ir3_evm::simulate::SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<alloy_rpc_types_eth::simulate::SimulatedBlock>>;
     /// Builds the access list of a call.
     #[method(name = "createAccessList")]
     async fn create_access_list(

@@ -6,7 +6,7 @@
 //! internal faults.
 
 use ir3_apps::AppError;
-use ir3_evm::EvmError;
+use ir3_evm::{EvmError, error::SimulateErrorKind};
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 
 /// Result alias for RPC handlers.
@@ -67,6 +67,26 @@ pub mod codes {
     pub const LIMIT_EXCEEDED: i32 = -32005;
 }
 
+/// The execution-apis codes of `eth_simulateV1`'s errors (geth's).
+fn simulate_code(kind: SimulateErrorKind) -> i32 {
+    match kind {
+        SimulateErrorKind::NonceTooLow => -38010,
+        SimulateErrorKind::NonceTooHigh => -38011,
+        SimulateErrorKind::BaseFeeTooLow => -38012,
+        SimulateErrorKind::IntrinsicGas => -38013,
+        SimulateErrorKind::InsufficientFunds => -38014,
+        SimulateErrorKind::BlockGasLimitReached => -38015,
+        SimulateErrorKind::BlockNumberInvalid => -38020,
+        SimulateErrorKind::BlockTimestampInvalid => -38021,
+        SimulateErrorKind::SenderIsNotEoa => -38024,
+        SimulateErrorKind::MaxInitCodeSizeExceeded => -38025,
+        SimulateErrorKind::ClientLimitExceeded => -38026,
+        SimulateErrorKind::InvalidParams => codes::INVALID_PARAMS,
+        SimulateErrorKind::InvalidOverride => codes::SERVER_ERROR,
+        SimulateErrorKind::Internal => codes::INTERNAL_ERROR,
+    }
+}
+
 impl From<RpcError> for ErrorObjectOwned {
     fn from(error: RpcError) -> Self {
         use codes::*;
@@ -107,6 +127,7 @@ impl From<RpcError> for ErrorObjectOwned {
                 | EvmError::Unavailable(_)
                 | EvmError::FilterNotFound => SERVER_ERROR,
                 EvmError::LimitExceeded(_) => LIMIT_EXCEEDED,
+                EvmError::Simulate { kind, .. } => simulate_code(*kind),
                 EvmError::Series(_)
                 | EvmError::ReplayDiverged { .. }
                 | EvmError::BlockRejected { .. }

@@ -250,6 +250,14 @@ impl EthApiServer for EthApi {
         ok(self.node.estimate_gas(request, block, state_overrides).await.map(U64::from))
     }
 
+    async fn simulate_v1(
+        &self,
+        payload: ir3_evm::simulate::SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<alloy_rpc_types_eth::simulate::SimulatedBlock>> {
+        ok(self.node.simulate_v1(payload, block).await)
+    }
+
     async fn create_access_list(
         &self,
         request: TransactionRequest,

@@ -40,6 +40,7 @@ use revm::{
     database_interface::{DBErrorMarker, DatabaseRef},
     state::{AccountInfo, EvmState},
 };
+pub(crate) use trie::SpeculativeAccount;
 use trie::StateTrie;
 pub use trie::TrieUpdateError;
 
@@ -685,6 +686,45 @@ impl VersionedState {
         self.written.push(written);
     }
 
+    /// The accounts and slots whose values at `revision` the tries may not hold: those changed
+    /// after it, and those changed since the tries were last updated. `None` when the changes
+    /// after `revision` are no longer held in memory (an old revision).
+    pub(crate) fn keys_since(&self, revision: u64) -> Option<StaleKeys> {
+        if revision < self.flushed {
+            return None;
+        }
+        let mut accounts: HashSet<Address> = self.dirty_accounts.iter().copied().collect();
+        let mut slots: HashSet<(Address, U256)> = self
+            .dirty_slots
+            .iter()
+            .flat_map(|(address, slots)| slots.iter().map(|slot| (*address, *slot)))
+            .collect();
+        for key in self.changes.range(revision + 1..).flat_map(|(_, keys)| keys) {
+            match *key {
+                StateKey::Account(address) => {
+                    accounts.insert(address);
+                }
+                StateKey::Slot(address, slot) => {
+                    accounts.insert(address);
+                    slots.insert((address, slot));
+                }
+            }
+        }
+        Some(StaleKeys {
+            accounts: accounts.into_iter().collect(),
+            slots: slots.into_iter().collect(),
+        })
+    }
+
+    /// The state root of the latest state with `accounts` changed, leaving the tries as they
+    /// are (the root of a simulated block).
+    pub(crate) fn speculative_root(
+        &self,
+        accounts: &[SpeculativeAccount],
+    ) -> Result<B256, TrieUpdateError> {
+        self.trie.speculative_root(accounts)
+    }
+
     /// Root of the account trie as last computed (after [`Self::state_root`]).
     pub(crate) fn trie_root(&self) -> B256 {
         self.trie.root()
@@ -786,6 +826,16 @@ impl VersionedState {
         }
         latest.into_iter().filter_map(|(address, record)| record.map(|r| (address, r))).collect()
     }
+}
+
+/// Accounts and slots whose values at some revision the tries may not hold
+/// ([`VersionedState::keys_since`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StaleKeys {
+    /// The accounts.
+    pub(crate) accounts: Vec<Address>,
+    /// The slots, by account.
+    pub(crate) slots: Vec<(Address, U256)>,
 }
 
 /// A read-only view of the state at one revision, usable as a revm database.

@@ -226,6 +226,12 @@ impl From<super::StateReadError> for TrieUpdateError {
     }
 }
 
+impl From<NodeStoreError> for TrieUpdateError {
+    fn from(error: NodeStoreError) -> Self {
+        Self(error.to_string())
+    }
+}
+
 impl From<TrieError> for TrieUpdateError {
     fn from(error: TrieError) -> Self {
         Self(error.to_string())
@@ -248,7 +254,7 @@ fn open(
 /// a stored node drops that node from the store at the next commit (it counts the node as
 /// replaced although it was not rewritten), which leaves the trie missing a node; a key that is
 /// not there is therefore never removed.
-fn remove(trie: &mut EthTrie<TrieNodes>, key: &[u8]) -> Result<(), TrieUpdateError> {
+fn remove<D: eth_trie::DB>(trie: &mut EthTrie<D>, key: &[u8]) -> Result<(), TrieUpdateError> {
     if trie.get(key)?.is_some() {
         trie.remove(key)?;
     }
@@ -350,5 +356,117 @@ impl StateTrie {
         }
         let mut trie = open(&self.store, keccak256(address).to_vec(), root)?;
         Ok(trie.get_proof(keccak256(B256::from(slot)).as_slice())?)
+    }
+}
+
+/// The nodes of a speculative root ([`StateTrie::speculative_root`]): reads go through the
+/// node store, writes stay in `local` and are dropped with it, nothing is removed. The tries of
+/// the chain are left exactly as they were.
+#[derive(Debug)]
+struct OverlayNodes {
+    store: Arc<NodeStore>,
+    /// The hashed address of the storage trie's account; empty for the account trie.
+    prefix: Vec<u8>,
+    /// Nodes written by the speculative update, by full key.
+    local: Arc<RwLock<HashMap<Vec<u8>, Vec<u8>>>>,
+}
+
+impl OverlayNodes {
+    fn key(&self, key: &[u8]) -> Vec<u8> {
+        let mut full = Vec::with_capacity(self.prefix.len() + key.len());
+        full.extend_from_slice(&self.prefix);
+        full.extend_from_slice(key);
+        full
+    }
+}
+
+impl eth_trie::DB for OverlayNodes {
+    type Error = NodeStoreError;
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error> {
+        let key = self.key(key);
+        if let Some(node) = self.local.read().get(&key) {
+            return Ok(Some(node.clone()));
+        }
+        self.store.get(&key)
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), Self::Error> {
+        self.local.write().insert(self.key(key), value);
+        Ok(())
+    }
+
+    fn remove(&self, _key: &[u8]) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// An account as a speculative root sees it ([`StateTrie::speculative_root`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SpeculativeAccount {
+    /// The account.
+    pub(crate) address: Address,
+    /// Its fields (`None`: it does not exist).
+    pub(crate) record: Option<AccountRecord>,
+    /// Its storage starts empty (replaced, or the account was re-created), rather than from
+    /// the storage the tries hold.
+    pub(crate) storage_cleared: bool,
+    /// Slot values written over that storage (zero: removed).
+    pub(crate) slots: Vec<(U256, U256)>,
+}
+
+impl StateTrie {
+    /// The state root the latest state would have with `accounts` changed, computed without
+    /// changing the tries (an `eth_simulateV1` block's root).
+    pub(crate) fn speculative_root(
+        &self,
+        accounts: &[SpeculativeAccount],
+    ) -> Result<B256, TrieUpdateError> {
+        let local = Arc::new(RwLock::new(HashMap::new()));
+        let open_overlay = |prefix: Vec<u8>, root: B256| -> Result<_, TrieUpdateError> {
+            let nodes =
+                Arc::new(OverlayNodes { store: self.store.clone(), prefix, local: local.clone() });
+            if root == EMPTY_ROOT_HASH {
+                return Ok(EthTrie::new(nodes));
+            }
+            Ok(EthTrie::from(nodes, root)?)
+        };
+        let mut account_trie = open_overlay(Vec::new(), self.root)?;
+        for account in accounts {
+            let key = keccak256(account.address);
+            let Some(record) = account.record else {
+                remove(&mut account_trie, key.as_slice())?;
+                continue;
+            };
+            let mut storage_root = if account.storage_cleared {
+                EMPTY_ROOT_HASH
+            } else {
+                self.storage_root(&account.address)
+            };
+            if !account.slots.is_empty() {
+                let mut trie = open_overlay(key.to_vec(), storage_root)?;
+                for (slot, value) in &account.slots {
+                    let slot_key = keccak256(B256::from(*slot));
+                    if value.is_zero() {
+                        remove(&mut trie, slot_key.as_slice())?;
+                    } else {
+                        trie.insert(slot_key.as_slice(), &alloy_rlp::encode(value))?;
+                    }
+                }
+                storage_root = trie.root_hash()?;
+            }
+            let trie_account = TrieAccount {
+                nonce: record.nonce,
+                balance: record.balance,
+                storage_root,
+                code_hash: record.code_hash,
+            };
+            account_trie.insert(key.as_slice(), &alloy_rlp::encode(trie_account))?;
+        }
+        Ok(account_trie.root_hash()?)
     }
 }
