@@ -6,7 +6,8 @@
 #      Debian's chromium (the dashboard test drives the page in it);
 #   3. checks formatting and lints;
 #   4. runs the whole workspace's tests with cargo-nextest;
-#   5. runs the Python client's tests (python/) in a virtualenv against the debug node.
+#   5. runs the Python client's tests (python/) in a virtualenv against the debug node (the
+#      virtualenv, made before step 3, also holds the conformance runner's jsonschema).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -31,12 +32,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 bash scripts/setup.sh >/dev/null
-cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo nextest run --workspace --locked --profile ci "$@"
-
-# The Python client (python/): installed the way a user installs it, into a fresh virtualenv,
-# and tested against a real node (the debug binary; its tests start and kill their own).
+# A virtualenv for the Python parts: the Python client (python/), installed the way a user
+# installs it and tested against a real node at the end (its tests start and kill their own),
+# and jsonschema for the execution-apis conformance runner (tests/rpc-compat/), which the
+# nextest suite runs through IR3_PYTHON.
 if ! command -v python3 >/dev/null; then
   echo "test: installing python3 (the Python client's tests)" >&2
   apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
@@ -54,6 +53,11 @@ sys.exit(0 if u.find_spec("setuptools") and (u.find_spec("wheel")
     or u.find_spec("setuptools.command.bdist_wheel")) else 1)' 2>/dev/null; then
   PIP_FLAGS+=(--no-build-isolation)
 fi
-"$VENV/bin/pip" install "${PIP_FLAGS[@]}" ./python
+"$VENV/bin/pip" install "${PIP_FLAGS[@]}" ./python -r tests/rpc-compat/requirements.txt
+export IR3_PYTHON="$ROOT/$VENV/bin/python"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo nextest run --workspace --locked --profile ci "$@"
+
 cargo build -p ir3 --locked --quiet
 IR3_BIN=target/debug/ir3 "$VENV/bin/python" -m unittest discover -s python/tests -v

@@ -314,11 +314,7 @@ impl Chain {
     /// Proof-of-work rewards: the block's to its miner, with 1/32 of it per uncle included,
     /// and each uncle's to its miner ((8 + uncle number - number) / 8 of it).
     fn credit_rewards(&mut self, revision: u64, header: &Header, ommers: &[Header], spec: SpecId) {
-        let base = match spec {
-            spec if spec >= SpecId::PETERSBURG => 2 * ETHER,
-            spec if spec >= SpecId::BYZANTIUM => 3 * ETHER,
-            _ => 5 * ETHER,
-        };
+        let base = block_reward(spec);
         let miner = base + base / 32 * ommers.len() as u128;
         self.credit(revision, header.beneficiary, U256::from(miner));
         for ommer in ommers {
@@ -415,6 +411,15 @@ impl Chain {
             );
         }
         Ok(())
+    }
+}
+
+/// The proof-of-work block reward of a fork: 5 ether, 3 from Byzantium, 2 from Constantinople.
+pub(crate) fn block_reward(spec: SpecId) -> u128 {
+    match spec {
+        spec if spec >= SpecId::PETERSBURG => 2 * ETHER,
+        spec if spec >= SpecId::BYZANTIUM => 3 * ETHER,
+        _ => 5 * ETHER,
     }
 }
 

@@ -187,6 +187,24 @@ impl EvmNode {
         })
     }
 
+    /// `eth_capabilities`: what history the node serves. Everything from the first block on
+    /// (the store keeps every block and state version), proofs at the head only (the tries
+    /// hold the latest state).
+    pub fn capabilities(&self) -> serde_json::Value {
+        self.with_chain(|chain| {
+            let head = chain.head();
+            let all = serde_json::json!({
+                "disabled": false,
+                "oldestBlock": format!("{:#x}", chain.first_number()),
+            });
+            serde_json::json!({
+                "head": { "number": format!("{:#x}", head.number()), "hash": head.hash },
+                "state": all, "tx": all, "logs": all, "receipts": all, "blocks": all,
+                "stateproofs": { "disabled": false, "oldestBlock": format!("{:#x}", head.number()) },
+            })
+        })
+    }
+
     /// `eth_config` (EIP-7910): the head's fork, the next and the last scheduled.
     pub fn fork_config(&self) -> crate::fork_config::ChainForkConfig {
         self.with_chain(|chain| {

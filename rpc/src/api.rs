@@ -1,6 +1,7 @@
 //! The JSON-RPC API, one trait per namespace. Implementations live in [`crate::eth`],
 //! [`crate::pubsub`] and [`crate::misc`].
 
+pub use crate::params::StorageSlot;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
@@ -8,34 +9,7 @@ use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use serde::{Deserialize, Deserializer, Serialize};
-
-/// A storage slot parameter: hex, at most 32 bytes (a longer key is refused, as geth does,
-/// even when its extra digits are leading zeros).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StorageSlot(pub U256);
-
-impl<'de> Deserialize<'de> for StorageSlot {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let text = String::deserialize(deserializer)?;
-        let digits = text
-            .strip_prefix("0x")
-            .or_else(|| text.strip_prefix("0X"))
-            .ok_or_else(|| D::Error::custom("hex string without 0x prefix"))?;
-        if digits.len() > 64 {
-            return Err(D::Error::custom(format!(
-                "storage key too long (want at most 32 bytes): {text:?}"
-            )));
-        }
-        if digits.is_empty() {
-            return Ok(Self(U256::ZERO));
-        }
-        U256::from_str_radix(digits, 16)
-            .map(Self)
-            .map_err(|_| D::Error::custom(format!("invalid hex in storage key: {text:?}")))
-    }
-}
+use serde::Serialize;
 
 /// The answer of `eth_getAccountInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +43,9 @@ pub trait EthApi {
     /// Base fee of the next block.
     #[method(name = "baseFee")]
     fn base_fee(&self) -> RpcResult<U256>;
+    /// What history the node serves (oldest block per resource).
+    #[method(name = "capabilities")]
+    fn capabilities(&self) -> RpcResult<serde_json::Value>;
     /// The fork configuration (EIP-7910).
     #[method(name = "config")]
     fn config(&self) -> RpcResult<ir3_evm::fork_config::ChainForkConfig>;

@@ -59,6 +59,10 @@ impl EthApiServer for EthApi {
         Ok(U256::from(self.node.with_chain(ir3_evm::chain::Chain::next_base_fee)))
     }
 
+    fn capabilities(&self) -> RpcResult<serde_json::Value> {
+        Ok(self.node.capabilities())
+    }
+
     fn config(&self) -> RpcResult<ir3_evm::fork_config::ChainForkConfig> {
         Ok(self.node.fork_config())
     }

@@ -155,8 +155,8 @@ impl DebugApiServer for InspectApi {
         ok(self.node.debug_trace_block(BlockId::from(hash), opts.unwrap_or_default()).await)
     }
 
-    fn get_raw_transaction(&self, hash: B256) -> RpcResult<Option<Bytes>> {
-        Ok(self.node.raw_transaction(hash))
+    fn get_raw_transaction(&self, hash: crate::params::PrefixedHash) -> RpcResult<Option<Bytes>> {
+        Ok(self.node.raw_transaction(hash.0))
     }
 
     fn get_raw_receipts(&self, block: BlockId) -> RpcResult<Vec<Bytes>> {

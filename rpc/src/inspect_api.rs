@@ -68,7 +68,7 @@ pub trait DebugApi {
     ) -> RpcResult<Vec<TraceResult>>;
     /// EIP-2718 bytes of a transaction.
     #[method(name = "getRawTransaction")]
-    fn get_raw_transaction(&self, hash: B256) -> RpcResult<Option<Bytes>>;
+    fn get_raw_transaction(&self, hash: crate::params::PrefixedHash) -> RpcResult<Option<Bytes>>;
     /// EIP-2718 bytes of a block's receipts.
     #[method(name = "getRawReceipts")]
     fn get_raw_receipts(&self, block: BlockId) -> RpcResult<Vec<Bytes>>;

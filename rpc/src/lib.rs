@@ -23,6 +23,7 @@ pub mod inspect_api;
 pub mod misc;
 pub mod network;
 pub mod param_errors;
+pub mod params;
 pub mod peer_apps;
 pub mod pubsub;
 pub mod server;

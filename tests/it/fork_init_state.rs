@@ -115,16 +115,33 @@ fn init_takes_a_geth_genesis_file() {
     node.restart();
     assert_eq!(node.result("eth_getBalance", json!([TARGET, "latest"])), "0x65");
 
-    // A fork scheduled after genesis is refused with a clear message.
-    let later = json!({"config": {"chainId": 1, "cancunTime": 100}, "gasLimit": "0x1",
-                       "difficulty": "0x0", "alloc": {}});
+    // A fork scheduled after genesis applies from its time on: Shanghai blocks, then Cancun
+    // ones (blob gas fields) from timestamp 1000.
+    let later = json!({"config": {"chainId": 1, "londonBlock": 0, "terminalTotalDifficulty": 0,
+                                  "shanghaiTime": 0, "cancunTime": 1000},
+                       "gasLimit": "0x1c9c380", "timestamp": "0x0", "difficulty": "0x0",
+                       "alloc": {}});
     std::fs::write(&genesis, later.to_string()).unwrap();
+    let scheduled = Node::start(&["--init", genesis.to_str().unwrap(), "--no-mining"]);
+    scheduled.result("evm_mine", json!([999]));
+    let shanghai = scheduled.result("eth_getBlockByNumber", json!(["0x1", false]));
+    assert!(shanghai.get("blobGasUsed").is_none(), "{shanghai}");
+    assert_eq!(shanghai["withdrawalsRoot"].as_str().map(str::len), Some(66), "{shanghai}");
+    scheduled.result("evm_mine", json!([1000]));
+    let cancun = scheduled.result("eth_getBlockByNumber", json!(["0x2", false]));
+    assert_eq!(cancun["blobGasUsed"], "0x0", "{cancun}");
+    assert_eq!(cancun["excessBlobGas"], "0x0", "{cancun}");
+
+    // The DAO fork's irregular state change is refused with a clear message.
+    let dao = json!({"config": {"chainId": 1, "daoForkBlock": 5, "daoForkSupport": true},
+                     "gasLimit": "0x1", "difficulty": "0x0", "alloc": {}});
+    std::fs::write(&genesis, dao.to_string()).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_ir3"))
         .args(["--ephemeral", "--port", "0", "--init", genesis.to_str().unwrap()])
         .output()
         .expect("run ir3");
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("after block 0"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DAO fork"));
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod fork_slow;
 mod membership;
 mod network;
 mod partition;
+mod rpc_compat;
 mod rpc_surface;
 mod schedule;
 mod storage;

@@ -310,7 +310,16 @@ impl<'a> Simulator<'a> {
                 account.account_state = AccountState::Touched;
             }
         }
-        let state_root = self.state_root()?;
+        if spec < SpecId::MERGE {
+            // As geth's engine finalizes a simulated block: the proof-of-work block reward.
+            let account = self.db.load_account(coinbase).map_err(read_failed)?;
+            let reward = U256::from(crate::import::block_reward(spec));
+            account.info.balance = account.info.balance.saturating_add(reward);
+            if matches!(account.account_state, AccountState::NotExisting) {
+                account.account_state = AccountState::Touched;
+            }
+        }
+        let state_root = self.state_root(spec >= SpecId::SPURIOUS_DRAGON)?;
 
         let receipts: Vec<ReceiptEnvelope> = executed.iter().map(Executed::receipt).collect();
         let transactions: Vec<TxEnvelope> = executed.iter().map(|e| e.envelope.clone()).collect();
@@ -326,7 +335,8 @@ impl<'a> Simulator<'a> {
             transactions_root: proofs::calculate_transaction_root(&transactions),
             receipts_root: proofs::calculate_receipt_root(&receipts),
             logs_bloom,
-            difficulty: U256::ZERO,
+            // Before the merge geth's simulated blocks keep their parent's difficulty.
+            difficulty: if spec >= SpecId::MERGE { U256::ZERO } else { parent.header.difficulty },
             number: planned.number,
             gas_limit,
             gas_used,
@@ -421,8 +431,9 @@ impl<'a> Simulator<'a> {
     }
 
     /// The state root after the blocks simulated so far: the tries' root with every account
-    /// the simulation read or wrote rewritten with its value.
-    fn state_root(&self) -> Result<B256> {
+    /// the simulation read or wrote rewritten with its value. Empty accounts are removed from
+    /// Spurious Dragon on (`state_clear`); before it, they stay as they are.
+    fn state_root(&self, state_clear: bool) -> Result<B256> {
         let mut accounts: Vec<SpeculativeAccount> = self
             .db
             .cache
@@ -433,7 +444,8 @@ impl<'a> Simulator<'a> {
                 let empty = info.nonce == 0
                     && info.balance.is_zero()
                     && (info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero());
-                let exists = !matches!(account.account_state, AccountState::NotExisting) && !empty;
+                let exists = !matches!(account.account_state, AccountState::NotExisting)
+                    && !(empty && state_clear);
                 SpeculativeAccount {
                     address: *address,
                     record: exists.then_some(AccountRecord {

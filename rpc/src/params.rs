@@ -1,0 +1,62 @@
+//! Typed parameters that parse the way geth parses them, where serde's defaults (through
+//! alloy's types) are more lenient than the clients and the conformance suite expect.
+
+use alloy_primitives::{B256, U256};
+use serde::{Deserialize, Deserializer, de::Error};
+
+/// A storage slot parameter: hex, at most 32 bytes (a longer key is refused, as geth does,
+/// even when its extra digits are leading zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageSlot(pub U256);
+
+impl<'de> Deserialize<'de> for StorageSlot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let digits = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))
+            .ok_or_else(|| D::Error::custom("hex string without 0x prefix"))?;
+        if digits.len() > 64 {
+            return Err(D::Error::custom(format!(
+                "storage key too long (want at most 32 bytes): {text:?}"
+            )));
+        }
+        if digits.is_empty() {
+            return Ok(Self(U256::ZERO));
+        }
+        U256::from_str_radix(digits, 16)
+            .map(Self)
+            .map_err(|_| D::Error::custom(format!("invalid hex in storage key: {text:?}")))
+    }
+}
+
+/// A 32-byte hash parameter that must be `0x`-prefixed (alloy's `B256` also takes bare hex,
+/// which geth refuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixedHash(pub B256);
+
+impl<'de> Deserialize<'de> for PrefixedHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if !text.starts_with("0x") && !text.starts_with("0X") {
+            return Err(D::Error::custom("hex string without 0x prefix"));
+        }
+        text.parse::<B256>().map(Self).map_err(|e| D::Error::custom(format!("invalid hash: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_and_hashes_parse_as_geth_parses_them() {
+        let slot = |s: &str| serde_json::from_str::<StorageSlot>(&format!("\"{s}\""));
+        assert_eq!(slot("0x01").unwrap().0, U256::from(1));
+        assert!(slot(&format!("0x{}", "0".repeat(65))).is_err());
+        assert!(slot("0xasdf").is_err());
+        let hash = |s: &str| serde_json::from_str::<PrefixedHash>(&format!("\"{s}\""));
+        assert!(hash(&"1".repeat(64)).is_err());
+        assert!(hash(&format!("0x{}", "1".repeat(64))).is_ok());
+    }
+}
