@@ -444,8 +444,8 @@ impl<'a> Simulator<'a> {
                 let empty = info.nonce == 0
                     && info.balance.is_zero()
                     && (info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero());
-                let exists = !matches!(account.account_state, AccountState::NotExisting)
-                    && !(empty && state_clear);
+                let missing = matches!(account.account_state, AccountState::NotExisting);
+                let exists = !(missing || (empty && state_clear));
                 SpeculativeAccount {
                     address: *address,
                     record: exists.then_some(AccountRecord {
