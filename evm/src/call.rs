@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, TxKind, U256, keccak256};
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_rpc_types_eth::{
     AccessList, AccessListResult, TransactionRequest,
     state::{AccountOverride, StateOverride},
@@ -217,6 +217,18 @@ pub(crate) fn prepare(
     prepare_in(chain, request, &context, header_env(chain.config(), header))
 }
 
+/// A request's calldata: `input` or `data` (refused when both are set and differ).
+pub(crate) fn call_input(request: &TransactionRequest) -> Result<Bytes> {
+    Ok(request
+        .input
+        .clone()
+        .try_into_unique_input()
+        .map_err(|_| {
+            EvmError::InvalidParams("both \"data\" and \"input\" are set and not equal".into())
+        })?
+        .unwrap_or_default())
+}
+
 /// A call prepared in the given block context.
 pub(crate) fn prepare_in(
     chain: &Chain,
@@ -233,14 +245,7 @@ pub(crate) fn prepare_in(
         cfg.disable_base_fee = true;
         block.basefee = 0;
     }
-    let input = request
-        .input
-        .clone()
-        .try_into_unique_input()
-        .map_err(|_| {
-            EvmError::InvalidParams("both \"data\" and \"input\" are set and not equal".into())
-        })?
-        .unwrap_or_default();
+    let input = call_input(request)?;
     let tx_type = if request.authorization_list.is_some() {
         4
     } else if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some() {

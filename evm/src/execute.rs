@@ -2,7 +2,7 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, Transaction as _};
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, Bytes, Log, U256};
 use alloy_sol_types::{Panic, Revert, SolError};
 use revm::{
@@ -122,10 +122,14 @@ pub fn header_env(config: &ChainConfig, header: &alloy_consensus::Header) -> (Cf
 
 /// Converts a signed transaction into revm's transaction environment.
 pub fn tx_env(tx: &SignedTx) -> TxEnv {
-    let envelope = &tx.envelope;
+    tx_env_of(&tx.envelope, tx.sender)
+}
+
+/// revm's transaction environment of `envelope` sent by `caller`.
+pub fn tx_env_of(envelope: &TxEnvelope, caller: Address) -> TxEnv {
     TxEnv {
         tx_type: envelope.tx_type() as u8,
-        caller: tx.sender,
+        caller,
         gas_limit: envelope.gas_limit(),
         gas_price: envelope.max_fee_per_gas(),
         kind: envelope.kind(),

@@ -24,6 +24,8 @@ pub mod fork;
 pub mod fork_config;
 pub mod genesis;
 pub mod import;
+#[cfg(test)]
+mod import_tests;
 pub mod network;
 pub mod node;
 pub mod otterscan;

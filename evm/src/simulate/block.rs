@@ -608,14 +608,7 @@ fn transaction(
             "chainId does not match node's (have={have}, want={chain_id})"
         )));
     }
-    let input = call
-        .input
-        .clone()
-        .try_into_unique_input()
-        .map_err(|_| {
-            EvmError::InvalidParams("both \"data\" and \"input\" are set and not equal".into())
-        })?
-        .unwrap_or_default();
+    let input = crate::call::call_input(call)?;
     let value = call.value.unwrap_or_default();
     let kind = call.to.unwrap_or(TxKind::Create);
     let access_list = call.access_list.clone().unwrap_or_default();
@@ -689,25 +682,7 @@ fn transaction(
             signature,
         ))
     };
-    let tx = TxEnv {
-        tx_type: envelope.tx_type() as u8,
-        caller: call.from.unwrap_or_default(),
-        gas_limit: gas,
-        gas_price: envelope.max_fee_per_gas(),
-        kind,
-        value,
-        data: envelope.input().clone(),
-        nonce,
-        chain_id: Some(chain_id),
-        access_list: envelope.access_list().cloned().unwrap_or_default(),
-        gas_priority_fee: envelope.max_priority_fee_per_gas(),
-        blob_hashes: envelope.blob_versioned_hashes().map(<[_]>::to_vec).unwrap_or_default(),
-        max_fee_per_blob_gas: envelope.max_fee_per_blob_gas().unwrap_or_default(),
-        authorization_list: envelope
-            .authorization_list()
-            .map(|list| list.iter().cloned().map(Either::Left).collect())
-            .unwrap_or_default(),
-    };
+    let tx = crate::execute::tx_env_of(&envelope, call.from.unwrap_or_default());
     Ok((envelope, tx))
 }
 
