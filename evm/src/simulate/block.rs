@@ -34,7 +34,7 @@ use revm::{
         BlockEnv, Evm, TxEnv,
         result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction},
     },
-    context_interface::{block::BlobExcessGasAndPrice, either::Either},
+    context_interface::block::BlobExcessGasAndPrice,
     database::{AccountState, CacheDB},
     handler::{EthFrame, MainnetContext, instructions::EthInstructions},
     interpreter::interpreter::EthInterpreter,
