@@ -258,9 +258,7 @@ async fn fetch_and_verify(
     loop {
         let missing: Vec<ChunkId> =
             ids.iter().filter(|id| chunks.store().get(id).is_none()).copied().collect();
-        if missing.is_empty() {
-            break;
-        }
+        // Progress is logged before the loop ends, so the last line counts every segment.
         if ids.len() - missing.len() > held {
             held = ids.len() - missing.len();
             last_progress = Instant::now();
@@ -272,7 +270,16 @@ async fn fetch_and_verify(
                     .last()
                     .map_or(0, |(_, l)| *l),
             );
-            info!(chunks = format!("{held}/{}", ids.len()), "history sync");
+            let bytes: usize = ids
+                .iter()
+                .filter(|id| !missing.contains(id))
+                .filter_map(|id| chunks.store().get(id))
+                .map(|chunk| chunk.len())
+                .sum();
+            info!(chunks = format!("{held}/{}", ids.len()), bytes, "history sync");
+        }
+        if missing.is_empty() {
+            break;
         }
         if last_progress.elapsed() > SEGMENT_TIMEOUT {
             return give_up(format!("{} segments not served in time", missing.len()));
@@ -379,7 +386,7 @@ pub async fn run_history_sync(node: Arc<EvmNode>) {
         let applying = node.clone();
         match tokio::task::spawn_blocking(move || applying.apply_synced_heights(records)).await {
             Ok(Ok(())) => {
-                info!(heights = count, "history synced from chunks");
+                info!(heights = count, "decided heights applied from chunks");
                 network.history.lock().own = index;
                 break;
             }
