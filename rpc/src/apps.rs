@@ -15,76 +15,13 @@ use ir3_apps::{
 };
 use ir3_evm::EvmNode;
 use ir3_foundation::order::now_ms;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use serde::Serialize;
+use jsonrpsee::core::RpcResult;
 use serde_json::{Map, Value};
 
-use crate::error::{RpcError, ok};
-
-/// Fields of an operation the node signs for one of its dev accounts: `from` and the app's
-/// fields (`currency`, `to`, `amount`, `loan`, …).
-pub type OpFields = Map<String, Value>;
-
-/// What a write returns.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OpReceipt {
-    /// The operation's id (`ir3_apps_outcome`).
-    pub id: B256,
-    /// The exact message that was signed.
-    pub message: String,
-    /// Its outcome so far: tentative until `isFinal`.
-    pub outcome: Option<Outcome>,
-}
-
-/// The native apps' namespace.
-#[rpc(server, namespace = "ir3")]
-pub trait AppsApi {
-    /// Orders an operation signed by its `from` (EIP-191 over `message`).
-    #[method(name = "apps_submit")]
-    fn apps_submit(&self, op: SignedOp) -> RpcResult<OpReceipt>;
-    /// The next sequence of an account (the `seq` of its next operation).
-    #[method(name = "apps_nextSeq")]
-    fn apps_next_seq(&self, account: Address) -> RpcResult<u64>;
-    /// An operation's outcome.
-    #[method(name = "apps_outcome")]
-    fn apps_outcome(&self, id: B256) -> RpcResult<Option<Outcome>>;
-    /// Mints a currency (the first minter becomes its issuer): `{from, currency, to?, amount}`.
-    #[method(name = "money_mint")]
-    fn money_mint(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Transfers funds: `{from, currency, to, amount}`.
-    #[method(name = "money_transfer")]
-    fn money_transfer(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// What an account holds of a currency, now or as of the end of an epoch (history).
-    #[method(name = "money_balance")]
-    fn money_balance(
-        &self,
-        account: Address,
-        currency: String,
-        at_epoch: Option<u64>,
-    ) -> RpcResult<String>;
-    /// Every balance of an account.
-    #[method(name = "money_balances")]
-    fn money_balances(&self, account: Address) -> RpcResult<Map<String, Value>>;
-    /// The currencies, their issuers and supply.
-    #[method(name = "money_currencies")]
-    fn money_currencies(&self) -> RpcResult<Vec<Currency>>;
-    /// Offers a loan: `{from, currency, amount, interestBps, durationMs}`.
-    #[method(name = "lending_offer")]
-    fn lending_offer(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Accepts a loan: `{from, loan}`.
-    #[method(name = "lending_accept")]
-    fn lending_accept(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Repays a loan with its interest: `{from, loan}`.
-    #[method(name = "lending_repay")]
-    fn lending_repay(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Cancels an offer nobody accepted: `{from, loan}`.
-    #[method(name = "lending_cancel")]
-    fn lending_cancel(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// The loans as they stand now (a loan past its deadline and not repaid is `defaulted`).
-    #[method(name = "lending_loans")]
-    fn lending_loans(&self) -> RpcResult<Vec<Loan>>;
-}
+use crate::{
+    api::{AppsApiServer, OpFields, OpReceipt},
+    error::{RpcError, ok},
+};
 
 /// Handler of the native apps' methods.
 #[derive(Debug)]

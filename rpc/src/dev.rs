@@ -10,8 +10,9 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::{Value, json};
 
 use crate::{
-    dev_api::{AnvilApiServer, EvmApiServer, Quantity, parse_quantity},
+    api::{AnvilApiServer, EvmApiServer},
     error::{RpcError, ok},
+    params::{Quantity, parse_quantity},
 };
 
 /// Handler of the `anvil_` and `evm_` namespaces.

@@ -14,9 +14,10 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use tracing::trace;
 
 use crate::{
-    api::{AccountInfo, EthApiServer, StorageSlot},
+    api::{AccountInfo, EthApiServer},
     error::{RpcError, ok},
     filters::Filters,
+    params::StorageSlot,
 };
 
 /// Handler of the `eth_` namespace.

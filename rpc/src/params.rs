@@ -45,6 +45,32 @@ impl<'de> Deserialize<'de> for PrefixedHash {
     }
 }
 
+/// A quantity given as a JSON number, a `0x` hex string or a decimal string (clients differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(pub U256);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        parse_quantity(&value).map(Quantity).ok_or_else(|| {
+            D::Error::custom(format!("invalid quantity {value}: expected a number or hex string"))
+        })
+    }
+}
+
+/// Parses a JSON number, hex string or decimal string into a U256.
+pub fn parse_quantity(value: &serde_json::Value) -> Option<U256> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().map(U256::from),
+        serde_json::Value::String(s) => match s.strip_prefix("0x").or(s.strip_prefix("0X")) {
+            Some(hex) if !hex.is_empty() => U256::from_str_radix(hex, 16).ok(),
+            Some(_) => None,
+            None => U256::from_str_radix(s, 10).ok(),
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

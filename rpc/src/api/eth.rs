@@ -1,7 +1,7 @@
-//! The JSON-RPC API, one trait per namespace. Implementations live in [`crate::eth`],
-//! [`crate::pubsub`] and [`crate::misc`].
+//! The Ethereum namespaces: `eth_` and its `eth_subscribe` pair, `net_`, `web3_` and
+//! `personal_`. Implemented in [`crate::eth`], [`crate::pubsub`] and [`crate::misc`].
 
-pub use crate::params::StorageSlot;
+use crate::params::StorageSlot;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
