@@ -2,7 +2,7 @@
 //! alloy's types) are more lenient than the clients and the conformance suite expect.
 
 use alloy_primitives::{B256, U256};
-use serde::{Deserialize, Deserializer, de::Error};
+use serde::{Deserialize, Deserializer, Serialize, de::Error};
 
 /// A storage slot parameter: hex, at most 32 bytes (a longer key is refused, as geth does,
 /// even when its extra digits are leading zeros).
@@ -71,6 +71,37 @@ pub fn parse_quantity(value: &serde_json::Value) -> Option<U256> {
     }
 }
 
+/// A whole number in a native app's operation (an amount, a duration): a JSON integer below
+/// 2^64 or a decimal string below 2^128. It is kept as the client wrote it, so the signed
+/// message carries the same JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum WholeNumber {
+    /// A JSON integer.
+    Number(u64),
+    /// A decimal string.
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let parsed = match &value {
+            serde_json::Value::Number(n) => n.as_u64().map(Self::Number),
+            serde_json::Value::String(s) if s.parse::<u128>().is_ok() => {
+                Some(Self::Text(s.clone()))
+            }
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            D::Error::custom(format!(
+                "invalid whole number {value}: expected a JSON integer below 2^64 or a decimal \
+                 string below 2^128"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +115,17 @@ mod tests {
         let hash = |s: &str| serde_json::from_str::<PrefixedHash>(&format!("\"{s}\""));
         assert!(hash(&"1".repeat(64)).is_err());
         assert!(hash(&format!("0x{}", "1".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn whole_numbers_keep_their_form_and_refuse_the_rest() {
+        let whole = |s: &str| serde_json::from_str::<WholeNumber>(s);
+        assert_eq!(whole("5").unwrap(), WholeNumber::Number(5));
+        assert_eq!(serde_json::to_string(&whole("5").unwrap()).unwrap(), "5");
+        assert_eq!(serde_json::to_string(&whole("\"1000\"").unwrap()).unwrap(), "\"1000\"");
+        for bad in ["-5", "1.5", "\"1e3\"", "\"\"", "null", "\"0x10\""] {
+            let error = whole(bad).unwrap_err().to_string();
+            assert!(error.contains("invalid whole number"), "{bad}: {error}");
+        }
     }
 }

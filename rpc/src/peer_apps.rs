@@ -2,16 +2,12 @@
 //! `ir3_compute_*`. They act as this node (its peer key signs what it declares); every
 //! declaration returns its intent id at once, and what peers answered is read back later.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::sync::Arc;
 
 use alloy_primitives::{Address, Bytes};
-use alloy_rpc_types_eth::{
-    TransactionRequest,
-    state::{AccountOverride, StateOverride},
-};
 use ir3_apps::{
-    NativeApps,
-    peer::{Evaluator, Message, PeerApps},
+    NativeApps, SignedOp,
+    peer::{Message, PeerApps},
     peer_api::{ComputeReport, Consensus},
     reputation::Reputation,
 };
@@ -23,9 +19,6 @@ use crate::{
     api::PeerAppsApiServer,
     error::{RpcError, ok},
 };
-
-/// Where a compute call's bytecode is placed for the call (no account lives there).
-pub const COMPUTE_ADDRESS: Address = Address::new([0xc0; 20]);
 
 /// Handler of the peer apps' methods.
 #[derive(Debug)]
@@ -48,7 +41,11 @@ impl PeerAppsHandler {
         act: impl FnOnce(Option<ir3_apps::peer_api::Sign<'_>>) -> ir3_apps::Result<T>,
     ) -> Result<T, RpcError> {
         let Some(from) = from else { return Ok(act(None)?) };
-        let sign = |fields| crate::apps::sign_for(&self.node, from, 0, fields);
+        let sign = |fields| {
+            SignedOp::sign_with(from, 0, fields, |message| {
+                self.node.accounts().sign_message(from, message).ok()
+            })
+        };
         Ok(act(Some(&sign))?)
     }
 
@@ -168,29 +165,5 @@ impl PeerAppsApiServer for PeerAppsHandler {
     fn compute_result(&self, id: IntentId) -> RpcResult<ComputeReport> {
         ok(self.enabled("compute"))?;
         Ok(self.peers.compute_report(id, &self.apps.agreement()))
-    }
-}
-
-/// Runs compute calls on this node's EVM: the bytecode is placed at [`COMPUTE_ADDRESS`] for
-/// one `eth_call` at the latest block.
-#[derive(Debug)]
-pub struct EvmEvaluator(pub Arc<EvmNode>);
-
-impl Evaluator for EvmEvaluator {
-    fn evaluate(
-        &self,
-        code: Bytes,
-        data: Bytes,
-    ) -> Pin<Box<dyn Future<Output = Result<Bytes, String>> + Send>> {
-        let node = self.0.clone();
-        Box::pin(async move {
-            let request = TransactionRequest::default().to(COMPUTE_ADDRESS).input(data.into());
-            let mut overrides = StateOverride::default();
-            overrides.insert(
-                COMPUTE_ADDRESS,
-                AccountOverride { code: Some(code), ..Default::default() },
-            );
-            node.call(request, None, Some(overrides)).await.map_err(|e| e.to_string())
-        })
     }
 }

@@ -23,7 +23,8 @@ use ir3_foundation::{
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
+use crate::params::WholeNumber;
 
 /// A change of the validator set: Ed25519 public keys (32 bytes, hex) to add and to remove.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -156,9 +157,66 @@ pub trait StorageApi {
     fn chunk_status(&self, id: B256) -> RpcResult<ChunkStatus>;
 }
 
-/// Fields of an operation the node signs for one of its dev accounts: `from` and the app's
-/// fields (`currency`, `to`, `amount`, `loan`, …).
-pub type OpFields = Map<String, Value>;
+/// `ir3_money_mint`: `from` (a dev account of the node, which signs) mints `amount` of
+/// `currency` to `to` (default: `from`). The first minter of a currency becomes its issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MintRequest {
+    /// The signer.
+    pub from: Address,
+    /// The currency's name.
+    pub currency: String,
+    /// Who receives the new units (default: `from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Address>,
+    /// How many units.
+    pub amount: WholeNumber,
+}
+
+/// `ir3_money_transfer`: `from` (a dev account, which signs) moves `amount` of `currency` to
+/// `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The signer, who pays.
+    pub from: Address,
+    /// The currency's name.
+    pub currency: String,
+    /// Who receives.
+    pub to: Address,
+    /// How many units.
+    pub amount: WholeNumber,
+}
+
+/// `ir3_lending_offer`: `from` (a dev account, which signs) offers to lend `amount` of
+/// `currency` at `interestBps` for `durationMs` once accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OfferRequest {
+    /// The lender.
+    pub from: Address,
+    /// The currency lent.
+    pub currency: String,
+    /// How many units.
+    pub amount: WholeNumber,
+    /// Interest in basis points of the amount (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interest_bps: Option<WholeNumber>,
+    /// How long the borrower has to repay, in milliseconds from acceptance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<WholeNumber>,
+}
+
+/// `ir3_lending_accept`, `_repay` and `_cancel`: `from` (a dev account, which signs) acts on
+/// the loan `loan` (the id of its offer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoanRequest {
+    /// The signer.
+    pub from: Address,
+    /// The loan (its offer's operation id).
+    pub loan: B256,
+}
 
 /// What a write returns.
 #[derive(Debug, Clone, Serialize)]
@@ -186,10 +244,10 @@ pub trait AppsApi {
     fn apps_outcome(&self, id: B256) -> RpcResult<Option<Outcome>>;
     /// Mints a currency (the first minter becomes its issuer): `{from, currency, to?, amount}`.
     #[method(name = "money_mint")]
-    fn money_mint(&self, fields: OpFields) -> RpcResult<OpReceipt>;
+    fn money_mint(&self, request: MintRequest) -> RpcResult<OpReceipt>;
     /// Transfers funds: `{from, currency, to, amount}`.
     #[method(name = "money_transfer")]
-    fn money_transfer(&self, fields: OpFields) -> RpcResult<OpReceipt>;
+    fn money_transfer(&self, request: TransferRequest) -> RpcResult<OpReceipt>;
     /// What an account holds of a currency, now or as of the end of an epoch (history).
     #[method(name = "money_balance")]
     fn money_balance(
@@ -200,22 +258,22 @@ pub trait AppsApi {
     ) -> RpcResult<String>;
     /// Every balance of an account.
     #[method(name = "money_balances")]
-    fn money_balances(&self, account: Address) -> RpcResult<Map<String, Value>>;
+    fn money_balances(&self, account: Address) -> RpcResult<BTreeMap<String, String>>;
     /// The currencies, their issuers and supply.
     #[method(name = "money_currencies")]
     fn money_currencies(&self) -> RpcResult<Vec<Currency>>;
     /// Offers a loan: `{from, currency, amount, interestBps, durationMs}`.
     #[method(name = "lending_offer")]
-    fn lending_offer(&self, fields: OpFields) -> RpcResult<OpReceipt>;
+    fn lending_offer(&self, request: OfferRequest) -> RpcResult<OpReceipt>;
     /// Accepts a loan: `{from, loan}`.
     #[method(name = "lending_accept")]
-    fn lending_accept(&self, fields: OpFields) -> RpcResult<OpReceipt>;
+    fn lending_accept(&self, request: LoanRequest) -> RpcResult<OpReceipt>;
     /// Repays a loan with its interest: `{from, loan}`.
     #[method(name = "lending_repay")]
-    fn lending_repay(&self, fields: OpFields) -> RpcResult<OpReceipt>;
+    fn lending_repay(&self, request: LoanRequest) -> RpcResult<OpReceipt>;
     /// Cancels an offer nobody accepted: `{from, loan}`.
     #[method(name = "lending_cancel")]
-    fn lending_cancel(&self, fields: OpFields) -> RpcResult<OpReceipt>;
+    fn lending_cancel(&self, request: LoanRequest) -> RpcResult<OpReceipt>;
     /// The loans as they stand now (a loan past its deadline and not repaid is `defaulted`).
     #[method(name = "lending_loans")]
     fn lending_loans(&self) -> RpcResult<Vec<Loan>>;

@@ -19,6 +19,7 @@ pub use eth::{
 };
 pub use inspect::{DebugApiServer, OtsApiServer, TraceApiServer, TxPoolApiServer};
 pub use ir3::{
-    AppsApiServer, DevAccount, Ir3ApiServer, NodeInfo, OpFields, OpReceipt, PeerAppsApiServer,
-    SeriesStatus, StatusApiServer, StorageApiServer, ValidatorChangeRequest,
+    AppsApiServer, DevAccount, Ir3ApiServer, LoanRequest, MintRequest, NodeInfo, OfferRequest,
+    OpReceipt, PeerAppsApiServer, SeriesStatus, StatusApiServer, StorageApiServer, TransferRequest,
+    ValidatorChangeRequest,
 };
