@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use alloy_dyn_abi::TypedData;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
@@ -15,9 +14,9 @@ use tracing::trace;
 
 use crate::{
     api::{AccountInfo, EthApiServer},
-    error::{RpcError, ok},
+    error::ok,
     filters::Filters,
-    params::StorageSlot,
+    params::{StorageSlot, TypedDataParam},
 };
 
 /// Handler of the `eth_` namespace.
@@ -226,15 +225,8 @@ impl EthApiServer for EthApi {
         ok(self.node.accounts().sign_message(address, &message))
     }
 
-    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes> {
-        // Wallets send the typed data either as an object or as a JSON string.
-        let parsed = match data {
-            serde_json::Value::String(text) => serde_json::from_str::<TypedData>(&text),
-            other => serde_json::from_value::<TypedData>(other),
-        }
-        .map_err(|e| RpcError::InvalidParams(format!("invalid typed data: {e}")));
-        let typed = parsed.map_err(jsonrpsee::types::ErrorObjectOwned::from)?;
-        ok(self.node.accounts().sign_typed_data(address, &typed))
+    fn sign_typed_data_v4(&self, address: Address, data: TypedDataParam) -> RpcResult<Bytes> {
+        ok(self.node.accounts().sign_typed_data(address, &data.0))
     }
 
     async fn call(

@@ -4,7 +4,7 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 
-use crate::params::Quantity;
+use crate::params::{MineOptions, Quantity, ResetOptions};
 
 /// The `anvil_` namespace (Hardhat's names are accepted as aliases).
 #[rpc(server, namespace = "anvil")]
@@ -58,7 +58,7 @@ pub trait AnvilApi {
     async fn remove_pool_transactions(&self, address: Address) -> RpcResult<()>;
     /// Starts a new chain from the same genesis (or from a fork).
     #[method(name = "reset", aliases = ["hardhat_reset"])]
-    async fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()>;
+    async fn reset(&self, options: Option<ResetOptions>) -> RpcResult<()>;
     /// Moves the chain clock; returns how far it jumped forward.
     #[method(name = "setTime")]
     async fn set_time(&self, timestamp: Quantity) -> RpcResult<u64>;
@@ -100,7 +100,7 @@ pub trait EvmApi {
     /// Mines one block, optionally at a timestamp (`evm_mine(timestamp)` or
     /// `evm_mine({timestamp, blocks})`).
     #[method(name = "mine")]
-    async fn mine(&self, options: Option<serde_json::Value>) -> RpcResult<String>;
+    async fn mine(&self, options: Option<MineOptions>) -> RpcResult<String>;
     /// Takes a snapshot; its id.
     #[method(name = "snapshot", aliases = ["anvil_snapshot"])]
     async fn snapshot(&self) -> RpcResult<U256>;
