@@ -131,12 +131,7 @@ impl EthApiServer for EthApi {
     }
 
     fn get_account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo> {
-        // One block for all three reads, even if a new head lands in between.
-        let number = ok(self.node.with_chain(|chain| chain.resolve(block)))?;
-        let at = Some(BlockId::number(number));
-        let balance = ok(self.node.balance(address, at))?;
-        let nonce = ok(self.node.transaction_count(address, at))?;
-        let code = ok(self.node.code(address, at))?;
+        let (balance, nonce, code) = ok(self.node.account_info(address, block))?;
         Ok(AccountInfo { balance, nonce: U64::from(nonce), code })
     }
 
