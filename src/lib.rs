@@ -7,6 +7,7 @@
 pub mod app_cli;
 pub mod banner;
 pub mod cli;
+pub mod compute;
 pub mod gateway;
 pub mod join;
 pub mod network_cli;
@@ -254,7 +255,7 @@ async fn run_async(mut cli: Cli) -> Result<(), NodeError> {
         ir3_apps::NativeApps::new(Arc::new(native_ops.open(node.series_handle())), native)
     };
     let peers = peer_facts.open(node.series_handle());
-    peers.set_evaluator(Arc::new(ir3_rpc::peer_apps::EvmEvaluator(node.clone())));
+    peers.set_evaluator(Arc::new(compute::EvmEvaluator(node.clone())));
     if let Some(setup) = &engine {
         // Before the history sync starts: it checks segments against certified heights.
         node.set_decision_verifier(gateway::verifier(&setup.network)?);

@@ -48,6 +48,28 @@ pub struct Op {
 }
 
 impl SignedOp {
+    /// Builds the message of an operation for the account `from` (its `fields`, which name
+    /// the `app` and `op`, with `from` and `seq` added) and signs it with `sign`: EIP-191 over
+    /// the message's bytes by `from`'s key, or `None` when the signer does not hold that key.
+    /// This is how a node signs for the dev accounts whose keys it holds.
+    pub fn sign_with(
+        from: Address,
+        seq: u64,
+        mut fields: serde_json::Map<String, Value>,
+        sign: impl FnOnce(&[u8]) -> Option<Bytes>,
+    ) -> Result<Self> {
+        fields.insert("from".into(), format!("{from:#x}").into());
+        fields.insert("seq".into(), seq.into());
+        let message = Value::Object(fields).to_string();
+        let signature = sign(message.as_bytes()).ok_or_else(|| {
+            AppError::Invalid(format!(
+                "{from:#x} is not a dev account of this node: sign the operation and send it \
+                 with ir3_apps_submit"
+            ))
+        })?;
+        Ok(Self { message, signature })
+    }
+
     /// The bytes an envelope carries.
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_allocvec(self).unwrap_or_default()

@@ -92,6 +92,27 @@ fn signatures_and_envelopes_are_checked() {
 }
 
 #[test]
+fn a_node_signs_for_the_accounts_whose_keys_it_holds() {
+    let a = signer(1);
+    let fields = json!({"app": "money", "op": "mint", "currency": "GOLD", "amount": 5});
+    let Value::Object(fields) = fields else { unreachable!() };
+    let sign =
+        |message: &[u8]| Some(a.sign_message_sync(message).unwrap().as_bytes().to_vec().into());
+    let signed = SignedOp::sign_with(a.address(), 3, fields.clone(), sign).unwrap();
+    let op = signed.verify().unwrap();
+    assert_eq!((op.from, op.seq, op.app.as_str()), (a.address(), 3, "money"));
+    assert_eq!(
+        signed.message,
+        format!(
+            r#"{{"amount":5,"app":"money","currency":"GOLD","from":"{}","op":"mint","seq":3}}"#,
+            addr(&a)
+        )
+    );
+    let refused = SignedOp::sign_with(a.address(), 0, fields, |_| None).unwrap_err();
+    assert!(refused.to_string().contains("not a dev account"), "{refused}");
+}
+
+#[test]
 fn money_rules() {
     let (a, b) = (signer(1), signer(2));
     let mut state = NativeState::default();

@@ -35,6 +35,8 @@ use crate::{
     state::{StateAt, StateReadError},
 };
 
+/// Where [`EvmNode::run_code`] places the bytecode it runs (no account lives there).
+pub const CODE_ADDRESS: Address = Address::new([0xc0; 20]);
 /// How many calls and estimates may execute at once.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 64;
 /// Gas of a plain value transfer.
@@ -69,6 +71,19 @@ impl EvmNode {
             execution_output(result)
         })
         .await
+    }
+
+    /// Runs `code` with calldata `data` as a call at the latest block (the compute app's
+    /// evaluation): the bytecode is placed at [`CODE_ADDRESS`] by a state override.
+    pub async fn run_code(
+        self: &Arc<Self>,
+        code: alloy_primitives::Bytes,
+        data: alloy_primitives::Bytes,
+    ) -> Result<alloy_primitives::Bytes> {
+        let request = TransactionRequest::default().to(CODE_ADDRESS).input(data.into());
+        let mut overrides = StateOverride::default();
+        overrides.insert(CODE_ADDRESS, AccountOverride { code: Some(code), ..Default::default() });
+        self.call(request, None, Some(overrides)).await
     }
 
     /// `eth_estimateGas`: the smallest gas limit under which the call succeeds.

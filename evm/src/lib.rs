@@ -20,6 +20,7 @@ pub mod epoch_chain;
 pub mod error;
 pub mod events;
 pub mod execute;
+pub mod filters;
 pub mod fork;
 pub mod fork_config;
 pub mod genesis;

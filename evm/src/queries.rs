@@ -53,6 +53,23 @@ impl EvmNode {
         })
     }
 
+    /// Balance, nonce and code of an account at one block (`eth_getAccountInfo`): all three
+    /// at the same block, even if a new head lands while they are read.
+    pub fn account_info(
+        &self,
+        address: Address,
+        block: Option<BlockId>,
+    ) -> Result<(U256, u64, Bytes)> {
+        self.read_state(|chain| {
+            let number = chain.resolve(block)?;
+            let Some(account) = chain.account(address, number) else {
+                return Ok(Default::default());
+            };
+            let code = chain.state().code(account.code_hash).map(|c| c.original_bytes());
+            Ok((account.balance, account.nonce, code.unwrap_or_default()))
+        })
+    }
+
     /// A storage slot at a block.
     pub fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> Result<B256> {
         self.read_state(|chain| {

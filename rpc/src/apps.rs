@@ -5,7 +5,7 @@
 //! like, and the node signs it (as `eth_sendTransaction` does). Each returns at once with the
 //! operation's id and its outcome so far (tentative until its epoch is final).
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use alloy_primitives::{Address, B256};
 use ir3_apps::{
@@ -15,102 +15,20 @@ use ir3_apps::{
 };
 use ir3_evm::EvmNode;
 use ir3_foundation::order::now_ms;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use jsonrpsee::core::RpcResult;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::error::{RpcError, ok};
-
-/// Fields of an operation the node signs for one of its dev accounts: `from` and the app's
-/// fields (`currency`, `to`, `amount`, `loan`, …).
-pub type OpFields = Map<String, Value>;
-
-/// What a write returns.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OpReceipt {
-    /// The operation's id (`ir3_apps_outcome`).
-    pub id: B256,
-    /// The exact message that was signed.
-    pub message: String,
-    /// Its outcome so far: tentative until `isFinal`.
-    pub outcome: Option<Outcome>,
-}
-
-/// The native apps' namespace.
-#[rpc(server, namespace = "ir3")]
-pub trait AppsApi {
-    /// Orders an operation signed by its `from` (EIP-191 over `message`).
-    #[method(name = "apps_submit")]
-    fn apps_submit(&self, op: SignedOp) -> RpcResult<OpReceipt>;
-    /// The next sequence of an account (the `seq` of its next operation).
-    #[method(name = "apps_nextSeq")]
-    fn apps_next_seq(&self, account: Address) -> RpcResult<u64>;
-    /// An operation's outcome.
-    #[method(name = "apps_outcome")]
-    fn apps_outcome(&self, id: B256) -> RpcResult<Option<Outcome>>;
-    /// Mints a currency (the first minter becomes its issuer): `{from, currency, to?, amount}`.
-    #[method(name = "money_mint")]
-    fn money_mint(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Transfers funds: `{from, currency, to, amount}`.
-    #[method(name = "money_transfer")]
-    fn money_transfer(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// What an account holds of a currency, now or as of the end of an epoch (history).
-    #[method(name = "money_balance")]
-    fn money_balance(
-        &self,
-        account: Address,
-        currency: String,
-        at_epoch: Option<u64>,
-    ) -> RpcResult<String>;
-    /// Every balance of an account.
-    #[method(name = "money_balances")]
-    fn money_balances(&self, account: Address) -> RpcResult<Map<String, Value>>;
-    /// The currencies, their issuers and supply.
-    #[method(name = "money_currencies")]
-    fn money_currencies(&self) -> RpcResult<Vec<Currency>>;
-    /// Offers a loan: `{from, currency, amount, interestBps, durationMs}`.
-    #[method(name = "lending_offer")]
-    fn lending_offer(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Accepts a loan: `{from, loan}`.
-    #[method(name = "lending_accept")]
-    fn lending_accept(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Repays a loan with its interest: `{from, loan}`.
-    #[method(name = "lending_repay")]
-    fn lending_repay(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// Cancels an offer nobody accepted: `{from, loan}`.
-    #[method(name = "lending_cancel")]
-    fn lending_cancel(&self, fields: OpFields) -> RpcResult<OpReceipt>;
-    /// The loans as they stand now (a loan past its deadline and not repaid is `defaulted`).
-    #[method(name = "lending_loans")]
-    fn lending_loans(&self) -> RpcResult<Vec<Loan>>;
-}
+use crate::{
+    api::{AppsApiServer, LoanRequest, MintRequest, OfferRequest, OpReceipt, TransferRequest},
+    error::{RpcError, ok},
+};
 
 /// Handler of the native apps' methods.
 #[derive(Debug)]
 pub struct AppsHandler {
     node: Arc<EvmNode>,
     apps: Arc<NativeApps>,
-}
-
-/// Signs an operation's fields for the dev account `from`: adds `from` and `seq`, encodes the
-/// message and signs it with EIP-191.
-pub fn sign_for(
-    node: &EvmNode,
-    from: Address,
-    seq: u64,
-    mut fields: Map<String, Value>,
-) -> Result<SignedOp, AppError> {
-    fields.insert("from".into(), format!("{from:#x}").into());
-    fields.insert("seq".into(), seq.into());
-    let message = Value::Object(fields).to_string();
-    let signature = node.accounts().sign_message(from, message.as_bytes()).map_err(|_| {
-        AppError::Invalid(format!(
-            "{from:#x} is not a dev account of this node: sign the operation and send it with \
-             ir3_apps_submit"
-        ))
-    })?;
-    Ok(SignedOp { message, signature })
 }
 
 impl AppsHandler {
@@ -127,29 +45,25 @@ impl AppsHandler {
         Ok(OpReceipt { id, message, outcome })
     }
 
-    /// Builds, signs (with the dev account `from`) and orders an operation.
-    fn signed_by_node(&self, app: &str, op: &str, fields: OpFields) -> Result<OpReceipt, RpcError> {
+    /// Builds the operation `op` of `app` from a request, signs it with the dev account
+    /// `from` and orders it.
+    fn signed_by_node(
+        &self,
+        app: &str,
+        op: &str,
+        from: Address,
+        request: &impl Serialize,
+    ) -> Result<OpReceipt, RpcError> {
         if !self.apps.is_enabled(app) {
             return Err(AppError::Disabled(app.into()).into());
         }
-        let mut fields = fields;
-        let from: Address = fields
-            .remove("from")
-            .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| RpcError::InvalidParams("missing or invalid field `from`".into()))?;
-        for reserved in ["app", "op", "seq"] {
-            if fields.contains_key(reserved) {
-                return Err(RpcError::InvalidParams(format!(
-                    "field `{reserved}` is set by the node"
-                )));
-            }
-        }
-        let mut message = Map::new();
-        message.insert("app".into(), app.into());
-        message.insert("op".into(), op.into());
-        message.extend(fields);
-        let signed = sign_for(&self.node, from, self.apps.next_seq(from), message)?;
-        self.submit(signed)
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(request) else {
+            return Err(RpcError::InvalidParams(format!("{app} {op}: fields are not an object")));
+        };
+        fields.insert("app".into(), app.into());
+        fields.insert("op".into(), op.into());
+        let sign = |message: &[u8]| self.node.accounts().sign_message(from, message).ok();
+        self.submit(SignedOp::sign_with(from, self.apps.next_seq(from), fields, sign)?)
     }
 }
 
@@ -166,17 +80,13 @@ impl AppsApiServer for AppsHandler {
         Ok(self.apps.view().outcome(&id).cloned())
     }
 
-    fn money_mint(&self, mut fields: OpFields) -> RpcResult<OpReceipt> {
-        if !fields.contains_key("to")
-            && let Some(from) = fields.get("from").cloned()
-        {
-            fields.insert("to".into(), from);
-        }
-        ok(self.signed_by_node(MONEY_APP, "mint", fields))
+    fn money_mint(&self, mut request: MintRequest) -> RpcResult<OpReceipt> {
+        request.to.get_or_insert(request.from);
+        ok(self.signed_by_node(MONEY_APP, "mint", request.from, &request))
     }
 
-    fn money_transfer(&self, fields: OpFields) -> RpcResult<OpReceipt> {
-        ok(self.signed_by_node(MONEY_APP, "transfer", fields))
+    fn money_transfer(&self, request: TransferRequest) -> RpcResult<OpReceipt> {
+        ok(self.signed_by_node(MONEY_APP, "transfer", request.from, &request))
     }
 
     fn money_balance(
@@ -192,29 +102,28 @@ impl AppsApiServer for AppsHandler {
         Ok(amount.to_string())
     }
 
-    fn money_balances(&self, account: Address) -> RpcResult<Map<String, Value>> {
-        let balances = self.apps.view().money.balances_of(account);
-        Ok(balances.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    fn money_balances(&self, account: Address) -> RpcResult<BTreeMap<String, String>> {
+        Ok(self.apps.view().money.balances_of(account))
     }
 
     fn money_currencies(&self) -> RpcResult<Vec<Currency>> {
         Ok(self.apps.view().money.currencies())
     }
 
-    fn lending_offer(&self, fields: OpFields) -> RpcResult<OpReceipt> {
-        ok(self.signed_by_node(LENDING_APP, "offer", fields))
+    fn lending_offer(&self, request: OfferRequest) -> RpcResult<OpReceipt> {
+        ok(self.signed_by_node(LENDING_APP, "offer", request.from, &request))
     }
 
-    fn lending_accept(&self, fields: OpFields) -> RpcResult<OpReceipt> {
-        ok(self.signed_by_node(LENDING_APP, "accept", fields))
+    fn lending_accept(&self, request: LoanRequest) -> RpcResult<OpReceipt> {
+        ok(self.signed_by_node(LENDING_APP, "accept", request.from, &request))
     }
 
-    fn lending_repay(&self, fields: OpFields) -> RpcResult<OpReceipt> {
-        ok(self.signed_by_node(LENDING_APP, "repay", fields))
+    fn lending_repay(&self, request: LoanRequest) -> RpcResult<OpReceipt> {
+        ok(self.signed_by_node(LENDING_APP, "repay", request.from, &request))
     }
 
-    fn lending_cancel(&self, fields: OpFields) -> RpcResult<OpReceipt> {
-        ok(self.signed_by_node(LENDING_APP, "cancel", fields))
+    fn lending_cancel(&self, request: LoanRequest) -> RpcResult<OpReceipt> {
+        ok(self.signed_by_node(LENDING_APP, "cancel", request.from, &request))
     }
 
     fn lending_loans(&self) -> RpcResult<Vec<Loan>> {

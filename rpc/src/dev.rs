@@ -10,8 +10,9 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::{Value, json};
 
 use crate::{
-    dev_api::{AnvilApiServer, EvmApiServer, Quantity, parse_quantity},
+    api::{AnvilApiServer, EvmApiServer},
     error::{RpcError, ok},
+    params::{MineOptions, Quantity, ResetOptions},
 };
 
 /// Handler of the `anvil_` and `evm_` namespaces.
@@ -109,34 +110,12 @@ impl AnvilApiServer for DevApi {
         ok(self.node.remove_pool_transactions(address).await)
     }
 
-    async fn reset(&self, options: Option<Value>) -> RpcResult<()> {
-        if let Some(other) = options.as_ref().filter(|o| !o.is_null() && !o.is_object()) {
-            return Err(RpcError::InvalidParams(format!(
-                "invalid reset options {other}: expected {{\"forking\": {{...}}}}"
-            ))
-            .into());
-        }
-        let forking = options.as_ref().and_then(|o| o.get("forking")).filter(|f| !f.is_null());
-        if let Some(other) = forking.filter(|f| !f.is_object()) {
-            return Err(RpcError::InvalidParams(format!("invalid forking options {other}")).into());
-        }
-        let Some(forking) = forking else { return ok(self.node.reset(None).await) };
-        let url = match forking.get("jsonRpcUrl") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(url)) => Some(url.clone()),
-            Some(other) => {
-                return Err(RpcError::InvalidParams(format!("invalid jsonRpcUrl {other}")).into());
-            }
+    async fn reset(&self, options: Option<ResetOptions>) -> RpcResult<()> {
+        let Some(forking) = options.and_then(|o| o.forking) else {
+            return ok(self.node.reset(None).await);
         };
-        let block = match forking.get("blockNumber").filter(|b| !b.is_null()) {
-            None => None,
-            Some(value) => {
-                Some(parse_quantity(value).and_then(|q| u64::try_from(q).ok()).ok_or_else(
-                    || RpcError::InvalidParams(format!("invalid blockNumber {value}")),
-                )?)
-            }
-        };
-        ok(self.node.reset_fork(url, block).await)
+        let block = forking.block_number.map(|b| to_u64(b, "fork block number")).transpose()?;
+        ok(self.node.reset_fork(forking.json_rpc_url, block).await)
     }
 
     async fn set_time(&self, timestamp: Quantity) -> RpcResult<u64> {
@@ -241,30 +220,10 @@ impl AnvilApiServer for DevApi {
 
 #[async_trait]
 impl EvmApiServer for DevApi {
-    async fn mine(&self, options: Option<Value>) -> RpcResult<String> {
-        let (timestamp, blocks) = match &options {
-            None | Some(Value::Null) => (None, 1),
-            Some(Value::Object(fields)) => {
-                let timestamp = fields.get("timestamp").filter(|v| !v.is_null());
-                let blocks = fields.get("blocks").filter(|v| !v.is_null());
-                let parse = |v: &Value, what: &str| {
-                    parse_quantity(v)
-                        .and_then(|q| u64::try_from(q).ok())
-                        .ok_or_else(|| RpcError::InvalidParams(format!("invalid {what}: {v}")))
-                };
-                (
-                    timestamp.map(|t| parse(t, "timestamp")).transpose()?,
-                    blocks.map(|b| parse(b, "block count")).transpose()?.unwrap_or(1),
-                )
-            }
-            Some(value) => {
-                let timestamp =
-                    parse_quantity(value).and_then(|q| u64::try_from(q).ok()).ok_or_else(|| {
-                        RpcError::InvalidParams(format!("invalid timestamp: {value}"))
-                    })?;
-                (Some(timestamp), 1)
-            }
-        };
+    async fn mine(&self, options: Option<MineOptions>) -> RpcResult<String> {
+        let options = options.unwrap_or_default();
+        let timestamp = options.timestamp.map(|t| to_u64(t, "timestamp")).transpose()?;
+        let blocks = options.blocks.map(|b| to_u64(b, "block count")).transpose()?.unwrap_or(1);
         ok(self.node.mine(blocks, None, timestamp).await)?;
         Ok("0x0".into())
     }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use alloy_dyn_abi::TypedData;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
@@ -14,9 +13,10 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use tracing::trace;
 
 use crate::{
-    api::{AccountInfo, EthApiServer, StorageSlot},
-    error::{RpcError, ok},
+    api::{AccountInfo, EthApiServer},
+    error::ok,
     filters::Filters,
+    params::{StorageSlot, TypedDataParam},
 };
 
 /// Handler of the `eth_` namespace.
@@ -131,12 +131,7 @@ impl EthApiServer for EthApi {
     }
 
     fn get_account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo> {
-        // One block for all three reads, even if a new head lands in between.
-        let number = ok(self.node.with_chain(|chain| chain.resolve(block)))?;
-        let at = Some(BlockId::number(number));
-        let balance = ok(self.node.balance(address, at))?;
-        let nonce = ok(self.node.transaction_count(address, at))?;
-        let code = ok(self.node.code(address, at))?;
+        let (balance, nonce, code) = ok(self.node.account_info(address, block))?;
         Ok(AccountInfo { balance, nonce: U64::from(nonce), code })
     }
 
@@ -225,15 +220,8 @@ impl EthApiServer for EthApi {
         ok(self.node.accounts().sign_message(address, &message))
     }
 
-    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes> {
-        // Wallets send the typed data either as an object or as a JSON string.
-        let parsed = match data {
-            serde_json::Value::String(text) => serde_json::from_str::<TypedData>(&text),
-            other => serde_json::from_value::<TypedData>(other),
-        }
-        .map_err(|e| RpcError::InvalidParams(format!("invalid typed data: {e}")));
-        let typed = parsed.map_err(jsonrpsee::types::ErrorObjectOwned::from)?;
-        ok(self.node.accounts().sign_typed_data(address, &typed))
+    fn sign_typed_data_v4(&self, address: Address, data: TypedDataParam) -> RpcResult<Bytes> {
+        ok(self.node.accounts().sign_typed_data(address, &data.0))
     }
 
     async fn call(

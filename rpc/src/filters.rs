@@ -1,5 +1,6 @@
-//! Installed filters (`eth_newFilter` and friends): each remembers how far it was polled.
-//! Filters not polled for [`FILTER_TIMEOUT`] are removed, as geth does.
+//! Installed filters (`eth_newFilter` and friends): ids, each with its cursor in the EVM app
+//! ([`FilterCursor`]: what a poll reports is computed there) or its buffer of pending
+//! transaction hashes. Filters not polled for [`FILTER_TIMEOUT`] are removed, as geth does.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -11,8 +12,8 @@ use std::{
 };
 
 use alloy_primitives::{B256, U256};
-use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges};
-use ir3_evm::{EvmNode, queries::logs_in_range};
+use alloy_rpc_types_eth::{Filter, FilterChanges};
+use ir3_evm::{EvmNode, filters::FilterCursor};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
@@ -25,31 +26,9 @@ pub const MAX_BUFFERED_HASHES: usize = 10_000;
 /// Most filters installed at once.
 pub const MAX_FILTERS: usize = 10_000;
 
-/// The last block a filter reported, and how many chain rewinds it has accounted for.
-#[derive(Debug, Clone, Copy)]
-struct Cursor {
-    block: u64,
-    rewinds: usize,
-}
-
-impl Cursor {
-    fn at_head(node: &EvmNode) -> Self {
-        node.with_chain(|chain| Self { block: chain.head_number(), rewinds: chain.rewind_count() })
-    }
-
-    /// Moves back below any rewind (`evm_revert`, `anvil_reset`) since the last poll, so the
-    /// blocks that replace the reverted ones are reported.
-    fn follow_rewinds(&mut self, chain: &ir3_evm::chain::Chain) {
-        if let Some(lowest) = chain.lowest_rewind_since(self.rewinds) {
-            self.block = self.block.min(lowest);
-        }
-        self.rewinds = chain.rewind_count();
-    }
-}
-
 enum FilterKind {
-    Blocks { cursor: Cursor },
-    Logs { filter: Box<Filter>, cursor: Cursor },
+    Blocks { cursor: FilterCursor },
+    Logs { filter: Box<Filter>, cursor: FilterCursor },
     PendingTransactions { buffer: Arc<Mutex<VecDeque<B256>>>, feeder: JoinHandle<()> },
 }
 
@@ -111,13 +90,13 @@ impl Filters {
 
     /// Installs a log filter; changes start after the current head.
     pub fn new_log_filter(&self, filter: Filter) -> RpcResult<U256> {
-        let cursor = Cursor::at_head(&self.node);
+        let cursor = self.node.filter_cursor();
         self.install(FilterKind::Logs { filter: Box::new(filter), cursor })
     }
 
     /// Installs a new-block filter.
     pub fn new_block_filter(&self) -> RpcResult<U256> {
-        let cursor = Cursor::at_head(&self.node);
+        let cursor = self.node.filter_cursor();
         self.install(FilterKind::Blocks { cursor })
     }
 
@@ -156,34 +135,10 @@ impl Filters {
         filter.last_poll = Instant::now();
         match &mut filter.kind {
             FilterKind::Blocks { cursor } => {
-                let (head, hashes) = self.node.with_chain(|chain| {
-                    cursor.follow_rewinds(chain);
-                    let from = cursor.block + 1;
-                    let head = chain.head_number();
-                    let hashes: Vec<B256> =
-                        (from..=head).filter_map(|n| chain.block(n).map(|b| b.hash)).collect();
-                    (head, hashes)
-                });
-                cursor.block = head.max(cursor.block);
-                Ok(FilterChanges::Hashes(hashes))
+                Ok(FilterChanges::Hashes(self.node.new_block_hashes(cursor)))
             }
             FilterKind::Logs { filter, cursor } => {
-                let (head, logs) = self.node.with_chain(|chain| {
-                    cursor.follow_rewinds(chain);
-                    let from = cursor.block + 1;
-                    let head = chain.head_number();
-                    let (lower, upper) = match filter.block_option {
-                        FilterBlockOption::Range { from_block, to_block } => (
-                            from_block.and_then(|b| b.as_number()).unwrap_or(0),
-                            to_block.and_then(|b| b.as_number()).unwrap_or(u64::MAX),
-                        ),
-                        FilterBlockOption::AtBlockHash(_) => (0, u64::MAX),
-                    };
-                    let logs = logs_in_range(chain, filter, from.max(lower), head.min(upper));
-                    (head, logs)
-                });
-                cursor.block = head.max(cursor.block);
-                Ok(FilterChanges::Logs(logs?))
+                Ok(FilterChanges::Logs(self.node.new_logs(cursor, filter)?))
             }
             FilterKind::PendingTransactions { buffer, .. } => {
                 Ok(FilterChanges::Hashes(buffer.lock().drain(..).collect()))

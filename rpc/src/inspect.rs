@@ -20,9 +20,9 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    dev_api::Quantity,
+    api::{DebugApiServer, OtsApiServer, TraceApiServer, TxPoolApiServer},
     error::{RpcError, ok},
-    inspect_api::{DebugApiServer, OtsApiServer, TraceApiServer, TxPoolApiServer},
+    params::{PrefixedHash, Quantity},
 };
 
 /// Handler of the inspection namespaces.
@@ -155,7 +155,7 @@ impl DebugApiServer for InspectApi {
         ok(self.node.debug_trace_block(BlockId::from(hash), opts.unwrap_or_default()).await)
     }
 
-    fn get_raw_transaction(&self, hash: crate::params::PrefixedHash) -> RpcResult<Option<Bytes>> {
+    fn get_raw_transaction(&self, hash: PrefixedHash) -> RpcResult<Option<Bytes>> {
         Ok(self.node.raw_transaction(hash.0))
     }
 

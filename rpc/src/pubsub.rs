@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use alloy_rpc_types_eth::Filter;
+use alloy_rpc_types_eth::{
+    Filter,
+    pubsub::{Params, SubscriptionKind},
+};
 use ir3_evm::EvmNode;
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionSink,
@@ -62,20 +65,23 @@ impl EthPubSubApiServer for EthPubSub {
     async fn subscribe(
         &self,
         pending: PendingSubscriptionSink,
-        kind: String,
-        params: Option<serde_json::Value>,
+        kind: SubscriptionKind,
+        params: Option<Params>,
     ) -> SubscriptionResult {
-        match kind.as_str() {
-            "newHeads" => {
+        match kind {
+            SubscriptionKind::NewHeads => {
                 let blocks = self.node.subscribe_blocks();
                 let sink = pending.accept().await?;
                 tokio::spawn(forward(sink, blocks, |block| vec![block.rpc_block(false).header]));
             }
-            "logs" => {
-                let filter: Filter = match params.map(serde_json::from_value).transpose() {
-                    Ok(filter) => filter.unwrap_or_default(),
-                    Err(e) => {
-                        let error = RpcError::InvalidParams(format!("invalid logs filter: {e}"));
+            SubscriptionKind::Logs => {
+                let filter = match params.unwrap_or_default() {
+                    Params::None => Filter::default(),
+                    Params::Logs(filter) => *filter,
+                    _ => {
+                        let error = RpcError::InvalidParams(
+                            "invalid logs filter: expected a filter object".into(),
+                        );
                         pending.reject(error).await;
                         return Ok(());
                     }
@@ -92,17 +98,19 @@ impl EthPubSubApiServer for EthPubSub {
                         .collect()
                 }));
             }
-            "newPendingTransactions" => {
+            SubscriptionKind::NewPendingTransactions => {
                 let hashes = self.node.subscribe_transactions();
                 let sink = pending.accept().await?;
                 tokio::spawn(forward(sink, hashes, |hash| vec![hash]));
             }
-            "syncing" => {
+            SubscriptionKind::Syncing => {
                 let sink = pending.accept().await?;
                 send(&sink, &false).await;
             }
-            other => {
-                let error = RpcError::InvalidParams(format!("unknown subscription kind {other}"));
+            SubscriptionKind::TransactionReceipts => {
+                let error = RpcError::InvalidParams(
+                    "unsupported subscription kind transactionReceipts".into(),
+                );
                 pending.reject(error).await;
             }
         }

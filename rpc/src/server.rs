@@ -13,17 +13,25 @@ use jsonrpsee::{
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::{
-    api::{EthApiServer, EthPubSubApiServer, NetApiServer, PersonalApiServer, Web3ApiServer},
+    api::{
+        AnvilApiServer, AppsApiServer, DebugApiServer, EthApiServer, EthPubSubApiServer,
+        EvmApiServer, Ir3ApiServer, NetApiServer, OtsApiServer, PeerAppsApiServer,
+        PersonalApiServer, StatusApiServer, StorageApiServer, TraceApiServer, TxPoolApiServer,
+        Web3ApiServer,
+    },
+    apps::AppsHandler,
     dashboard::DashboardLayer,
     dev::DevApi,
-    dev_api::{AnvilApiServer, EvmApiServer},
     error::RpcError,
     eth::EthApi,
     filters::Filters,
     inspect::InspectApi,
-    inspect_api::{DebugApiServer, OtsApiServer, TraceApiServer, TxPoolApiServer},
     misc::{NetApi, PersonalApi, Web3Api},
+    network::Ir3Handler,
+    peer_apps::PeerAppsHandler,
     pubsub::EthPubSub,
+    status::StatusHandler,
+    storage::StorageHandler,
 };
 
 /// Largest request body accepted, in bytes.
@@ -69,32 +77,13 @@ pub fn rpc_module(
     module.merge(NetApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
     module.merge(Web3Api.into_rpc()).map_err(merge_error)?;
     module.merge(PersonalApi::new(node.clone()).into_rpc()).map_err(merge_error)?;
+    module.merge(Ir3Handler::new(node.clone()).into_rpc()).map_err(merge_error)?;
+    module.merge(StorageHandler::new(chunks).into_rpc()).map_err(merge_error)?;
+    module.merge(AppsHandler::new(node.clone(), apps.clone()).into_rpc()).map_err(merge_error)?;
     module
-        .merge(crate::network::Ir3ApiServer::into_rpc(crate::network::Ir3Handler::new(
-            node.clone(),
-        )))
+        .merge(PeerAppsHandler::new(node.clone(), peers, apps).into_rpc())
         .map_err(merge_error)?;
-    module
-        .merge(crate::storage::StorageApiServer::into_rpc(crate::storage::StorageHandler::new(
-            chunks,
-        )))
-        .map_err(merge_error)?;
-    module
-        .merge(crate::apps::AppsApiServer::into_rpc(crate::apps::AppsHandler::new(
-            node.clone(),
-            apps.clone(),
-        )))
-        .map_err(merge_error)?;
-    module
-        .merge(crate::peer_apps::PeerAppsApiServer::into_rpc(
-            crate::peer_apps::PeerAppsHandler::new(node.clone(), peers, apps),
-        ))
-        .map_err(merge_error)?;
-    module
-        .merge(crate::status::StatusApiServer::into_rpc(crate::status::StatusHandler::new(
-            node.clone(),
-        )))
-        .map_err(merge_error)?;
+    module.merge(StatusHandler::new(node.clone()).into_rpc()).map_err(merge_error)?;
     let inspect = InspectApi::new(node.clone());
     module.merge(TxPoolApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;
     module.merge(DebugApiServer::into_rpc(inspect.clone())).map_err(merge_error)?;

@@ -3,22 +3,20 @@
 //! (`ir3_devAccounts`, refused where the dev methods are refused). None of them changes state.
 
 use std::{
-    collections::BTreeMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{Address, B256};
 use ir3_evm::{EvmNode, MiningMode, events::EvmEvent};
 use ir3_foundation::series::{Entry, EntryBody};
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-};
+use jsonrpsee::core::{RpcResult, async_trait};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::RpcError;
+use crate::{
+    api::{DevAccount, NodeInfo, SeriesStatus, StatusApiServer},
+    error::RpcError,
+};
 
 /// Width of one bucket of [`SeriesStatus::timeline`], in milliseconds.
 pub const TIMELINE_BUCKET_MS: u64 = 5_000;
@@ -27,76 +25,6 @@ pub const TIMELINE_BUCKETS: u64 = 60;
 /// A detailed scan is redone at most this often, and never sooner than ten times its own
 /// duration after the last one (scanning a long series stays under a tenth of one core).
 pub const MIN_RESCAN: Duration = Duration::from_secs(2);
-
-/// What kind of node this is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeInfo {
-    /// `ir3/v<version>`.
-    pub client_version: String,
-    /// The chain id.
-    pub chain_id: u64,
-    /// Whether the node runs in network mode (a gateway of a peer-to-peer network).
-    pub networked: bool,
-    /// Whether the dev methods (`evm_`, `anvil_` changes) are allowed: not in network mode.
-    pub dev_methods: bool,
-    /// `automine`, `manual` or `interval`.
-    pub mining: String,
-    /// The interval of interval mining, in seconds.
-    pub interval_secs: Option<f64>,
-    /// Entries in the series so far.
-    pub series_entries: u64,
-    /// The number of dev accounts.
-    pub dev_accounts: usize,
-    /// How the chain was derived at start-up (resumed from the derived store, or rebuilt).
-    pub startup: ir3_evm::replay::Startup,
-}
-
-/// One dev account and its private key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DevAccount {
-    /// The address.
-    pub address: Address,
-    /// The private key (derived from the node's mnemonic; printed on the banner too).
-    pub private_key: B256,
-}
-
-/// The series: its size and, when asked for, what it holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SeriesStatus {
-    /// Entries appended so far.
-    pub entries: u64,
-    /// Entries read by the last detailed scan (`detail = true`).
-    pub scanned: u64,
-    /// Bytes the scanned entries take in the log (record headers included).
-    pub bytes: u64,
-    /// Scanned entries by kind (`evm/TxExecuted`, `p2p/IntentReceived`, `intent/evm/...`).
-    pub kinds: BTreeMap<String, u64>,
-    /// Time of the first and the last scanned entry (ms since the Unix epoch).
-    pub first_ms: Option<u64>,
-    /// See `first_ms`.
-    pub last_ms: Option<u64>,
-    /// Entries per 5 s bucket over the last five minutes before `last_ms`: `[start_ms, count]`.
-    pub timeline: Vec<(u64, u64)>,
-}
-
-/// The node's own status methods (namespace `ir3_`).
-#[rpc(server, namespace = "ir3")]
-pub trait StatusApi {
-    /// What kind of node this is: version, chain id, network mode, whether dev methods are
-    /// allowed, mining mode, series length.
-    #[method(name = "nodeInfo")]
-    fn node_info(&self) -> RpcResult<NodeInfo>;
-    /// The dev accounts with their private keys; refused in network mode, like the dev methods.
-    #[method(name = "devAccounts")]
-    fn dev_accounts(&self) -> RpcResult<Vec<DevAccount>>;
-    /// The series' length; with `detail = true`, also its size and entries by kind (a scan of
-    /// the whole log, cached: redone once the series grew and [`MIN_RESCAN`] passed).
-    #[method(name = "seriesStatus")]
-    async fn series_status(&self, detail: Option<bool>) -> RpcResult<SeriesStatus>;
-}
 
 /// Handler of the status methods.
 #[derive(Debug)]

@@ -9,33 +9,15 @@ use ir3_foundation::{
     bt::{ChunkService, ChunkStatus, ObjectStatus},
     chunks::{DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, chunk_id},
 };
-use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use jsonrpsee::core::RpcResult;
 
-use crate::error::{RpcError, ok};
+use crate::{
+    api::StorageApiServer,
+    error::{RpcError, ok},
+};
 
 /// Largest object `ir3_storePut` takes in one call (the request limit is 10 MiB of hex).
 pub const MAX_PUT_BYTES: usize = 4 * 1024 * 1024;
-
-/// The storage app's namespace.
-#[rpc(server, namespace = "ir3")]
-pub trait StorageApi {
-    /// Stores bytes as an object (chunks and manifest); returns the manifest id.
-    #[method(name = "storePut")]
-    fn store_put(&self, data: Bytes) -> RpcResult<B256>;
-    /// An object's bytes (`complete`) or how far fetching it is (`fetching`: wants declared).
-    #[method(name = "storeGet")]
-    fn store_get(&self, id: B256) -> RpcResult<ObjectStatus>;
-    /// Stores one chunk (at most 1 MiB); returns its id.
-    #[method(name = "chunkPut")]
-    fn chunk_put(&self, data: Bytes) -> RpcResult<B256>;
-    /// One chunk's bytes, or null after declaring a want for it (ask again).
-    #[method(name = "chunkGet")]
-    fn chunk_get(&self, id: B256) -> RpcResult<Option<Bytes>>;
-    /// Where one chunk stands here: held, wanted, its known providers, and the holders of the
-    /// copies this node keeps.
-    #[method(name = "chunkStatus")]
-    fn chunk_status(&self, id: B256) -> RpcResult<ChunkStatus>;
-}
 
 /// Handler of the storage methods.
 #[derive(Debug)]

@@ -1,12 +1,14 @@
-//! The JSON-RPC API, one trait per namespace. Implementations live in [`crate::eth`],
-//! [`crate::pubsub`] and [`crate::misc`].
+//! The Ethereum namespaces: `eth_` and its `eth_subscribe` pair, `net_`, `web3_` and
+//! `personal_`. Implemented in [`crate::eth`], [`crate::pubsub`] and [`crate::misc`].
 
-pub use crate::params::StorageSlot;
+use crate::params::{StorageSlot, TypedDataParam};
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
     AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, SyncStatus, Transaction,
-    TransactionReceipt, TransactionRequest, state::StateOverride,
+    TransactionReceipt, TransactionRequest,
+    pubsub::{Params, SubscriptionKind},
+    state::StateOverride,
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::Serialize;
@@ -163,7 +165,7 @@ pub trait EthApi {
     fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
     /// EIP-712 signature by a dev account.
     #[method(name = "signTypedData_v4")]
-    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes>;
+    fn sign_typed_data_v4(&self, address: Address, data: TypedDataParam) -> RpcResult<Bytes>;
     /// Executes a call without creating a transaction.
     #[method(name = "call")]
     async fn call(
@@ -220,7 +222,8 @@ pub trait EthApi {
 /// The `eth_subscribe` / `eth_unsubscribe` pair (WebSocket only).
 #[rpc(server, namespace = "eth")]
 pub trait EthPubSubApi {
-    /// Subscribes to `newHeads`, `logs`, `newPendingTransactions` or `syncing`.
+    /// Subscribes to `newHeads`, `logs` (with a filter), `newPendingTransactions` or
+    /// `syncing`; `transactionReceipts` is refused.
     #[subscription(
         name = "subscribe" => "subscription",
         unsubscribe = "unsubscribe",
@@ -228,8 +231,8 @@ pub trait EthPubSubApi {
     )]
     async fn subscribe(
         &self,
-        kind: String,
-        params: Option<serde_json::Value>,
+        kind: SubscriptionKind,
+        params: Option<Params>,
     ) -> jsonrpsee::core::SubscriptionResult;
 }
 

@@ -15,7 +15,7 @@ use alloy_rpc_types_trace::{
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde_json::Value;
 
-use crate::dev_api::Quantity;
+use crate::params::{PrefixedHash, Quantity};
 
 /// The `txpool_` namespace (geth's shapes).
 #[rpc(server, namespace = "txpool")]
@@ -68,7 +68,7 @@ pub trait DebugApi {
     ) -> RpcResult<Vec<TraceResult>>;
     /// EIP-2718 bytes of a transaction.
     #[method(name = "getRawTransaction")]
-    fn get_raw_transaction(&self, hash: crate::params::PrefixedHash) -> RpcResult<Option<Bytes>>;
+    fn get_raw_transaction(&self, hash: PrefixedHash) -> RpcResult<Option<Bytes>>;
     /// EIP-2718 bytes of a block's receipts.
     #[method(name = "getRawReceipts")]
     fn get_raw_receipts(&self, block: BlockId) -> RpcResult<Vec<Bytes>>;

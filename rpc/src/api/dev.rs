@@ -3,34 +3,8 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use serde::{Deserialize, Deserializer};
 
-/// A quantity given as a JSON number, a `0x` hex string or a decimal string (clients differ).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quantity(pub U256);
-
-impl<'de> Deserialize<'de> for Quantity {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let value = serde_json::Value::deserialize(deserializer)?;
-        parse_quantity(&value).map(Quantity).ok_or_else(|| {
-            D::Error::custom(format!("invalid quantity {value}: expected a number or hex string"))
-        })
-    }
-}
-
-/// Parses a JSON number, hex string or decimal string into a U256.
-pub fn parse_quantity(value: &serde_json::Value) -> Option<U256> {
-    match value {
-        serde_json::Value::Number(n) => n.as_u64().map(U256::from),
-        serde_json::Value::String(s) => match s.strip_prefix("0x").or(s.strip_prefix("0X")) {
-            Some(hex) if !hex.is_empty() => U256::from_str_radix(hex, 16).ok(),
-            Some(_) => None,
-            None => U256::from_str_radix(s, 10).ok(),
-        },
-        _ => None,
-    }
-}
+use crate::params::{MineOptions, Quantity, ResetOptions};
 
 /// The `anvil_` namespace (Hardhat's names are accepted as aliases).
 #[rpc(server, namespace = "anvil")]
@@ -84,7 +58,7 @@ pub trait AnvilApi {
     async fn remove_pool_transactions(&self, address: Address) -> RpcResult<()>;
     /// Starts a new chain from the same genesis (or from a fork).
     #[method(name = "reset", aliases = ["hardhat_reset"])]
-    async fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()>;
+    async fn reset(&self, options: Option<ResetOptions>) -> RpcResult<()>;
     /// Moves the chain clock; returns how far it jumped forward.
     #[method(name = "setTime")]
     async fn set_time(&self, timestamp: Quantity) -> RpcResult<u64>;
@@ -126,7 +100,7 @@ pub trait EvmApi {
     /// Mines one block, optionally at a timestamp (`evm_mine(timestamp)` or
     /// `evm_mine({timestamp, blocks})`).
     #[method(name = "mine")]
-    async fn mine(&self, options: Option<serde_json::Value>) -> RpcResult<String>;
+    async fn mine(&self, options: Option<MineOptions>) -> RpcResult<String>;
     /// Takes a snapshot; its id.
     #[method(name = "snapshot", aliases = ["anvil_snapshot"])]
     async fn snapshot(&self) -> RpcResult<U256>;
