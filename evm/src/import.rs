@@ -92,6 +92,16 @@ fn rejected(number: u64, reason: impl Into<String>) -> EvmError {
     EvmError::BlockRejected { number, reason: reason.into() }
 }
 
+/// What running a block's body gave.
+pub(crate) struct ExecutedBody {
+    /// The receipts, in order.
+    pub(crate) receipts: Vec<StoredReceipt>,
+    /// Gas used by the transactions.
+    pub(crate) gas_used: u64,
+    /// The EIP-7685 requests (from Prague on).
+    pub(crate) requests: Option<Requests>,
+}
+
 /// The revm environment of one imported block, and the rules it runs under.
 struct ImportEnv {
     cfg: CfgEnv,
@@ -126,7 +136,6 @@ impl Chain {
                 format!("parent hash {} is not the head's {}", header.parent_hash, head.hash),
             ));
         }
-        let env = self.import_env(&header);
         let transactions = block
             .body
             .transactions
@@ -139,6 +148,33 @@ impl Chain {
                 Ok(Arc::new(SignedTx::from_envelope(envelope, sender)))
             })
             .collect::<Result<Vec<_>>>()?;
+        let executed =
+            self.execute_body(&header, &transactions, &block.body.ommers, &block.body.withdrawals)?;
+        let block = StoredBlock {
+            hash: header.hash_slow(),
+            header,
+            transactions,
+            receipts: executed.receipts,
+            size,
+            ommers: block.body.ommers,
+            withdrawals: block.body.withdrawals,
+        };
+        self.check_imported(&block, executed.gas_used, executed.requests.as_ref())?;
+        Ok(block)
+    }
+
+    /// Runs a block's body on the head in geth's order (see the module docs), committing its
+    /// changes to the block's revision: system calls, transactions, requests, withdrawals and
+    /// rewards. The header gives the environment; its roots are not looked at.
+    pub(crate) fn execute_body(
+        &mut self,
+        header: &Header,
+        transactions: &[Arc<SignedTx>],
+        ommers: &[Header],
+        withdrawals: &Option<alloy_eips::eip4895::Withdrawals>,
+    ) -> Result<ExecutedBody> {
+        let number = header.number;
+        let env = self.import_env(header);
         let revision = self.revision + 1;
         if env.spec >= SpecId::CANCUN
             && let Some(root) = header.parent_beacon_block_root
@@ -187,25 +223,15 @@ impl Chain {
         let requests = (env.spec >= SpecId::PRAGUE)
             .then(|| self.import_requests(&env, &receipts, number))
             .transpose()?;
-        if let Some(withdrawals) = &block.body.withdrawals {
+        if let Some(withdrawals) = withdrawals {
             for withdrawal in withdrawals.iter() {
                 self.credit(revision, withdrawal.address, withdrawal.amount_wei());
             }
         }
         if !env.merged {
-            self.credit_rewards(revision, &header, &block.body.ommers, env.spec);
+            self.credit_rewards(revision, header, ommers, env.spec);
         }
-        let block = StoredBlock {
-            hash: header.hash_slow(),
-            header,
-            transactions,
-            receipts,
-            size,
-            ommers: block.body.ommers,
-            withdrawals: block.body.withdrawals,
-        };
-        self.check_imported(&block, gas_used, requests.as_ref())?;
-        Ok(block)
+        Ok(ExecutedBody { receipts, gas_used, requests })
     }
 
     /// The environment of an imported block ([`header_env`]); its senders are checked as

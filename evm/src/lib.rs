@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod block;
+pub mod build;
 pub mod call;
 #[cfg(test)]
 mod call_tests;

@@ -10,7 +10,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::{Value, json};
 
 use crate::{
-    api::{AnvilApiServer, EvmApiServer},
+    api::{AnvilApiServer, EvmApiServer, TestingApiServer},
     error::{RpcError, ok},
     params::{MineOptions, Quantity, ResetOptions},
 };
@@ -38,6 +38,22 @@ fn to_u64(value: Quantity, what: &str) -> RpcResult<u64> {
 fn to_u128(value: Quantity, what: &str) -> RpcResult<u128> {
     u128::try_from(value.0)
         .map_err(|_| RpcError::InvalidParams(format!("{what} does not fit in 128 bits")).into())
+}
+
+#[async_trait]
+impl TestingApiServer for DevApi {
+    async fn build_block_v1(
+        &self,
+        parent: B256,
+        attributes: ir3_evm::build::PayloadAttributes,
+        transactions: Option<Vec<Bytes>>,
+        extra_data: Option<Bytes>,
+    ) -> RpcResult<serde_json::Value> {
+        let node = self.node.clone();
+        ok(tokio::task::block_in_place(|| {
+            node.build_payload(parent, attributes, transactions, extra_data)
+        }))
+    }
 }
 
 #[async_trait]

@@ -16,8 +16,8 @@ use crate::{
     api::{
         AnvilApiServer, AppsApiServer, DebugApiServer, EthApiServer, EthPubSubApiServer,
         EvmApiServer, Ir3ApiServer, NetApiServer, OtsApiServer, PeerAppsApiServer,
-        PersonalApiServer, StatusApiServer, StorageApiServer, TraceApiServer, TxPoolApiServer,
-        Web3ApiServer,
+        PersonalApiServer, StatusApiServer, StorageApiServer, TestingApiServer, TraceApiServer,
+        TxPoolApiServer, Web3ApiServer,
     },
     apps::AppsHandler,
     dashboard::DashboardLayer,
@@ -91,6 +91,7 @@ pub fn rpc_module(
     module.merge(OtsApiServer::into_rpc(inspect)).map_err(merge_error)?;
     let dev = DevApi::new(node);
     module.merge(AnvilApiServer::into_rpc(dev.clone())).map_err(merge_error)?;
+    module.merge(TestingApiServer::into_rpc(dev.clone())).map_err(merge_error)?;
     module.merge(EvmApiServer::into_rpc(dev)).map_err(merge_error)?;
     Ok(module)
 }

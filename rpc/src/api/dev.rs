@@ -123,3 +123,18 @@ pub trait EvmApi {
     #[method(name = "setBlockGasLimit", aliases = ["anvil_setBlockGasLimit"])]
     async fn set_block_gas_limit(&self, gas_limit: Quantity) -> RpcResult<bool>;
 }
+
+/// The `testing_` namespace (execution-apis): building a block without importing it.
+#[rpc(server, namespace = "testing")]
+pub trait TestingApi {
+    /// Builds a block on the head (`parent`) from `transactions` (raw; `null`: the pool's) and
+    /// payload attributes, and returns it as an execution payload; the chain is left as it was.
+    #[method(name = "buildBlockV1")]
+    async fn build_block_v1(
+        &self,
+        parent: B256,
+        attributes: ir3_evm::build::PayloadAttributes,
+        transactions: Option<Vec<Bytes>>,
+        extra_data: Option<Bytes>,
+    ) -> RpcResult<serde_json::Value>;
+}

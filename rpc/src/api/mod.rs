@@ -13,7 +13,7 @@ pub mod eth;
 pub mod inspect;
 pub mod ir3;
 
-pub use dev::{AnvilApiServer, EvmApiServer};
+pub use dev::{AnvilApiServer, EvmApiServer, TestingApiServer};
 pub use eth::{
     AccountInfo, EthApiServer, EthPubSubApiServer, NetApiServer, PersonalApiServer, Web3ApiServer,
 };
