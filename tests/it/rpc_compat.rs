@@ -7,7 +7,7 @@
 //!
 //! The test fails when fewer cases pass than [`MIN_PASSED`], or when a case outside
 //! [`KNOWN_FAILURES`] fails (a regression hidden by a fix elsewhere would keep the count). The
-//! README lists the known failures with the reason for each.
+//! README lists the known failures, if any, with the reason for each.
 
 use std::{collections::BTreeMap, process::Command};
 

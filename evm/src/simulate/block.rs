@@ -248,16 +248,16 @@ impl<'a> Simulator<'a> {
             let gas = requested.min(budget);
             let (envelope, mut tx) = transaction(call, nonce, gas, base_fee, chain_id)?;
             let supplied = format!("(supplied gas {gas})");
+            let state = evm
+                .ctx
+                .journaled_state
+                .database
+                .basic(from)
+                .map_err(read_failed)?
+                .map(|a| a.nonce)
+                .unwrap_or_default();
             if validate {
                 // geth checks the nonce before anything else.
-                let state = evm
-                    .ctx
-                    .journaled_state
-                    .database
-                    .basic(from)
-                    .map_err(read_failed)?
-                    .map(|a| a.nonce)
-                    .unwrap_or_default();
                 check_nonce(from, nonce, state).map_err(|(kind, message)| {
                     EvmError::simulate(kind, format!("err: {message} {supplied}"))
                 })?;
@@ -266,6 +266,12 @@ impl<'a> Simulator<'a> {
                 tx.nonce -= 1;
             }
             let result = evm.inspect_tx_commit(tx).map_err(|e| tx_error(e, from, gas))?;
+            if !validate && state == u64::MAX {
+                // geth's sender nonce wraps to 0 where revm's saturates.
+                let account =
+                    evm.ctx.journaled_state.database.load_account(from).map_err(read_failed)?;
+                account.info.nonce = 0;
+            }
             let logs = evm.inspector.take_logs();
             let used = result.tx_gas_used();
             budget = budget.saturating_sub(used);
