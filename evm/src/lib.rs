@@ -21,6 +21,7 @@ pub mod epoch_chain;
 pub mod error;
 pub mod events;
 pub mod execute;
+mod fees;
 pub mod filters;
 pub mod fork;
 pub mod fork_config;
