@@ -4,18 +4,17 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction as _, TxReceipt, proofs};
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction as _, proofs};
 use alloy_eips::{eip2718::Encodable2718, eip4895::Withdrawal};
-use alloy_primitives::{Address, B64, B256, Bloom, Bytes, U64, U256};
+use alloy_primitives::{Address, B64, B256, Bytes, U64, U256};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
     block::SignedTx,
     error::{EvmError, Result},
-    execute::tx_blob_gas,
+    execute::{blob_gas_used, logs_bloom},
     node::EvmNode,
-    schedule::withdrawals_root,
 };
 
 /// geth's default gas ceiling for the blocks its miner builds: each block's gas limit moves
@@ -114,18 +113,15 @@ impl EvmNode {
         })?;
         let receipts: Vec<_> = executed.receipts.iter().map(|r| &r.envelope).collect();
         let envelopes: Vec<_> = transactions.iter().map(|t| &t.envelope).collect();
-        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
-            bloom.accrue_bloom(&r.bloom());
-            bloom
-        });
+        let logs_bloom = logs_bloom(receipts.iter().copied());
         let header = Header {
             state_root: state_root.unwrap_or_default(),
             transactions_root: proofs::calculate_transaction_root(&envelopes),
             receipts_root: proofs::calculate_receipt_root(&receipts),
             logs_bloom,
             gas_used: executed.gas_used,
-            withdrawals_root: withdrawals.as_ref().map(|w| withdrawals_root(w)),
-            blob_gas_used: cancun.then(|| transactions.iter().map(|t| tx_blob_gas(t)).sum()),
+            withdrawals_root: withdrawals.as_ref().map(|w| proofs::calculate_withdrawals_root(w)),
+            blob_gas_used: cancun.then(|| blob_gas_used(&transactions)),
             requests_hash: executed.requests.as_ref().map(|r| r.requests_hash()),
             ..header
         };

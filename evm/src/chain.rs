@@ -8,11 +8,9 @@ use std::{
     sync::Arc,
 };
 
-use alloy_consensus::{
-    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS, proofs,
-};
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, constants::EMPTY_WITHDRAWALS, proofs};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip7685::EMPTY_REQUESTS_HASH};
-use alloy_primitives::{B64, B256, Bloom, U256, keccak256};
+use alloy_primitives::{B64, B256, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_trie::KECCAK_EMPTY;
 use revm::primitives::hardfork::SpecId;
@@ -477,10 +475,7 @@ impl Chain {
         let envelopes: Vec<_> =
             transactions.iter().map(|tx: &Arc<SignedTx>| &tx.envelope).collect();
         let receipt_envelopes: Vec<_> = receipts.iter().map(|r| &r.envelope).collect();
-        let logs_bloom = receipt_envelopes.iter().fold(Bloom::ZERO, |mut bloom, r| {
-            bloom.accrue_bloom(&r.bloom());
-            bloom
-        });
+        let logs_bloom = crate::execute::logs_bloom(receipt_envelopes.iter().copied());
         let header = Header {
             parent_hash: self.recent.back().map(|b| b.hash).unwrap_or_default(),
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -500,7 +495,7 @@ impl Chain {
             base_fee_per_gas: (spec >= SpecId::LONDON).then_some(context.base_fee),
             withdrawals_root: (spec >= SpecId::SHANGHAI).then_some(EMPTY_WITHDRAWALS),
             blob_gas_used: (spec >= SpecId::CANCUN)
-                .then(|| transactions.iter().map(|tx| crate::execute::tx_blob_gas(tx)).sum()),
+                .then(|| crate::execute::blob_gas_used(&transactions)),
             excess_blob_gas: (spec >= SpecId::CANCUN)
                 .then(|| self.next_excess_blob_gas(context.timestamp)),
             parent_beacon_block_root: (spec >= SpecId::CANCUN).then_some(B256::ZERO),

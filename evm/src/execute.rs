@@ -2,8 +2,10 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, Transaction as _, TxEnvelope};
-use alloy_primitives::{Address, Bytes, Log, U256};
+use alloy_consensus::{
+    Eip658Value, Receipt, ReceiptEnvelope, Transaction as _, TxEnvelope, TxReceipt,
+};
+use alloy_primitives::{Address, Bloom, Bytes, Log, U256};
 use alloy_sol_types::{Panic, Revert, SolError};
 use revm::{
     Context, Database, ExecuteEvm, MainBuilder, MainContext, MainnetEvm,
@@ -243,6 +245,19 @@ pub fn tx_blob_gas(tx: &SignedTx) -> u64 {
     tx.envelope
         .blob_versioned_hashes()
         .map_or(0, |h| h.len() as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB)
+}
+
+/// The blob gas a block's transactions use.
+pub fn blob_gas_used(transactions: &[Arc<SignedTx>]) -> u64 {
+    transactions.iter().map(|tx| tx_blob_gas(tx)).sum()
+}
+
+/// The logs bloom of a block: its receipts' blooms combined.
+pub fn logs_bloom<'a>(receipts: impl IntoIterator<Item = &'a ReceiptEnvelope<Log>>) -> Bloom {
+    receipts.into_iter().fold(Bloom::ZERO, |mut bloom, receipt| {
+        bloom.accrue_bloom(&receipt.bloom());
+        bloom
+    })
 }
 
 /// Maps revm's errors to ours, with geth's wording.

@@ -5,7 +5,9 @@
 use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
 use revm::primitives::hardfork::SpecId;
 
-use crate::chain::Chain;
+use alloy_consensus::Header;
+
+use crate::{chain::Chain, config::ChainConfig};
 
 impl Chain {
     /// Base fee of the next block: the dev override, else the EIP-1559 update rule.
@@ -28,25 +30,11 @@ impl Chain {
         }
     }
 
-    /// The excess blob gas of a block built on the head at `timestamp` (EIP-4844, with
-    /// EIP-7918's reserve price from Osaka on); 0 when the head has none (before Cancun).
+    /// The excess blob gas of a block built on the head at `timestamp`; 0 before the genesis
+    /// block is sealed.
     pub fn next_excess_blob_gas(&self, timestamp: u64) -> u64 {
-        // Before the genesis block is sealed there is no head.
-        let Some(head) = self.latest_block().map(|b| &b.header) else { return 0 };
-        let (Some(excess), Some(used)) = (head.excess_blob_gas, head.blob_gas_used) else {
-            return 0;
-        };
-        let number = head.number + 1;
-        let Some(params) = self.config().blob_params_at(number, timestamp) else { return 0 };
-        if self.config().spec_at(number, timestamp) >= SpecId::OSAKA {
-            params.next_block_excess_blob_gas_osaka(
-                excess,
-                used,
-                head.base_fee_per_gas.unwrap_or_default(),
-            )
-        } else {
-            (excess + used).saturating_sub(params.target_blob_gas_per_block())
-        }
+        self.latest_block()
+            .map_or(0, |head| excess_blob_gas_after(self.config(), &head.header, timestamp))
     }
 
     /// The blob gas price of a block (EIP-4844), from its excess blob gas under its fork's
@@ -54,5 +42,24 @@ impl Chain {
     pub fn blob_gas_price(&self, header: &alloy_consensus::Header) -> Option<u128> {
         let params = self.config().blob_params_at(header.number, header.timestamp)?;
         Some(params.calc_blob_fee(header.excess_blob_gas.unwrap_or_default()))
+    }
+}
+
+/// The excess blob gas of the block after `parent` at `timestamp` (EIP-4844, with EIP-7918's
+/// reserve price from Osaka on); 0 when the parent has none (before Cancun).
+pub(crate) fn excess_blob_gas_after(config: &ChainConfig, parent: &Header, timestamp: u64) -> u64 {
+    let (Some(excess), Some(used)) = (parent.excess_blob_gas, parent.blob_gas_used) else {
+        return 0;
+    };
+    let number = parent.number + 1;
+    let Some(params) = config.blob_params_at(number, timestamp) else { return 0 };
+    if config.spec_at(number, timestamp) >= SpecId::OSAKA {
+        params.next_block_excess_blob_gas_osaka(
+            excess,
+            used,
+            parent.base_fee_per_gas.unwrap_or_default(),
+        )
+    } else {
+        (excess + used).saturating_sub(params.target_blob_gas_per_block())
     }
 }

@@ -13,15 +13,15 @@
 use std::{path::Path, sync::Arc};
 
 use alloy_consensus::{
-    Block, Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction as _, TxEnvelope, TxReceipt,
-    proofs, transaction::SignerRecoverable,
+    Block, Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction as _, TxEnvelope, proofs,
+    transaction::SignerRecoverable,
 };
 use alloy_eips::{
-    eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS, eip4844::DATA_GAS_PER_BLOB,
+    eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS,
     eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
     eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7685::Requests,
 };
-use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_rlp::Decodable;
 use ir3_foundation::append_blocking;
 use revm::{
@@ -37,7 +37,7 @@ use crate::{
     chain::Chain,
     error::{EvmError, Result},
     events::EvmEvent,
-    execute::{build_evm, header_env, tx_env},
+    execute::{blob_gas_used, build_evm, header_env, logs_bloom, tx_env},
     node::EvmNode,
     state::AccountRecord,
 };
@@ -115,8 +115,16 @@ impl Chain {
     /// its state is committed (not yet published: [`Chain::publish`] makes it the head,
     /// [`Chain::rollback`] undoes it); on failure nothing is left behind.
     pub fn import_block(&mut self, raw: &[u8]) -> Result<StoredBlock> {
-        let block = decode_block(raw)?;
-        let outcome = self.execute_imported(block, raw.len() as u64);
+        self.import_decoded(decode_block(raw)?, raw.len() as u64)
+    }
+
+    /// [`Chain::import_block`] of a block already decoded (`size`: its RLP length).
+    pub(crate) fn import_decoded(
+        &mut self,
+        block: Block<TxEnvelope>,
+        size: u64,
+    ) -> Result<StoredBlock> {
+        let outcome = self.execute_imported(block, size);
         if outcome.is_err() {
             self.rollback();
         }
@@ -382,7 +390,7 @@ impl Chain {
             );
         }
         let withdrawals_root =
-            block.withdrawals.as_ref().map(|w| crate::schedule::withdrawals_root(w));
+            block.withdrawals.as_ref().map(|w| proofs::calculate_withdrawals_root(w));
         if withdrawals_root != header.withdrawals_root {
             return mismatch(
                 "the withdrawals root",
@@ -400,19 +408,10 @@ impl Chain {
                 header.receipts_root.to_string(),
             );
         }
-        let bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
-            bloom.accrue_bloom(&r.bloom());
-            bloom
-        });
-        if bloom != header.logs_bloom {
+        if logs_bloom(receipts.iter().copied()) != header.logs_bloom {
             return Err(rejected(number, "the logs bloom differs from its header's"));
         }
-        let blob_gas: u64 = block
-            .transactions
-            .iter()
-            .filter_map(|t| t.envelope.blob_versioned_hashes())
-            .map(|hashes| hashes.len() as u64 * DATA_GAS_PER_BLOB)
-            .sum();
+        let blob_gas = blob_gas_used(&block.transactions);
         if header.blob_gas_used.is_some_and(|used| used != blob_gas) {
             return mismatch(
                 "blob gas used",
@@ -506,8 +505,8 @@ impl EvmNode {
         let _mutation = self.mutation.lock();
         let mut summary = ImportSummary::default();
         for raw in blocks {
-            let header = decode_block(raw)?.header;
-            let (number, hash) = (header.number, header.hash_slow());
+            let decoded = decode_block(raw)?;
+            let (number, hash) = (decoded.header.number, decoded.header.hash_slow());
             {
                 let chain = self.chain.read();
                 if number <= chain.head_number() {
@@ -528,7 +527,7 @@ impl EvmNode {
                     }
                 }
             }
-            let block = self.chain.write().import_block(raw)?;
+            let block = self.chain.write().import_decoded(decoded, raw.len() as u64)?;
             let event = EvmEvent::BlockImported { raw: raw.clone() }.to_body()?;
             let seq = match append_blocking(&*self.series, vec![event]) {
                 Ok(seq) => seq,

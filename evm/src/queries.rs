@@ -195,13 +195,7 @@ impl EvmNode {
     /// under the blob parameters of its fork (as geth answers); 0 before Cancun, which has no
     /// blob gas market.
     pub fn blob_base_fee(&self) -> u128 {
-        self.with_chain(|chain| {
-            let header = &chain.head().header;
-            match chain.config().blob_params_at(header.number, header.timestamp) {
-                Some(params) => params.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)),
-                None => 0,
-            }
-        })
+        self.with_chain(|chain| chain.blob_gas_price(&chain.head().header).unwrap_or_default())
     }
 
     /// `eth_capabilities`: what history the node serves. Everything from the first block on

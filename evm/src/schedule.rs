@@ -8,7 +8,7 @@ use alloy_eips::{eip7685::EMPTY_REQUESTS_HASH, eip7840::BlobParams};
 use alloy_genesis::Genesis;
 use alloy_primitives::{Address, B64, B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
-use alloy_trie::{EMPTY_ROOT_HASH, root::ordered_trie_root_with_encoder};
+use alloy_trie::EMPTY_ROOT_HASH;
 use revm::primitives::hardfork::SpecId;
 use serde::{Deserialize, Serialize};
 
@@ -248,11 +248,6 @@ impl ForkSchedule {
             ..Default::default()
         }
     }
-}
-
-/// The withdrawals root of a block body.
-pub fn withdrawals_root(withdrawals: &[alloy_eips::eip4895::Withdrawal]) -> B256 {
-    ordered_trie_root_with_encoder(withdrawals, |w, buf| w.encode(buf))
 }
 
 #[cfg(test)]

@@ -158,17 +158,10 @@ impl<'a> Simulator<'a> {
         let params = config
             .blob_params_at(planned.number, planned.timestamp)
             .unwrap_or_else(BlobParams::cancun);
-        let excess_blob_gas = match (parent.header.excess_blob_gas, parent.header.blob_gas_used) {
-            (Some(excess), Some(used)) if spec >= SpecId::OSAKA => params
-                .next_block_excess_blob_gas_osaka(
-                    excess,
-                    used,
-                    parent.header.base_fee_per_gas.unwrap_or_default(),
-                ),
-            (Some(excess), Some(used)) if cancun => {
-                (excess + used).saturating_sub(params.target_blob_gas_per_block())
-            }
-            _ => 0,
+        let excess_blob_gas = if cancun {
+            crate::fees::excess_blob_gas_after(config, &parent.header, planned.timestamp)
+        } else {
+            0
         };
         let blob_gasprice = match overrides.and_then(|o| o.blob_base_fee) {
             Some(fee) => u128::try_from(fee).map_err(|_| {
